@@ -1,0 +1,119 @@
+"""DuckDB as the data-movement engine: connections, offline extensions, attaching databases.
+
+DuckDB moves every byte in Headwater (source -> Parquet -> warehouse) because it streams
+columnar data without Python row loops. Extensions come from the ``duckdb-extension-*`` wheels
+since DuckDB cannot download them here (see docs/STACK.md in the shared docs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+from headwater.errors import ConfigError
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_loaded_extensions: set[tuple[str, str]] = set()
+
+
+def valid_identifier(name: str) -> bool:
+    return bool(_IDENTIFIER.match(name))
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB and Postgres after checking it is a plain name.
+
+    Names come from validated specs or from the source's own catalog; anything else (quotes,
+    semicolons, spaces) is refused rather than escaped, so no name can change a statement.
+    """
+    if not valid_identifier(name):
+        raise ConfigError(f"refusing identifier {name!r}: only letters, digits and _ are allowed")
+    return '"' + name + '"'
+
+
+def qualified(*parts: str) -> str:
+    return ".".join(quote(p) for p in parts)
+
+
+def extension_directory() -> str:
+    return os.environ.get("HEADWATER_DUCKDB_EXTENSIONS", str(Path.home() / ".headwater-duckdb"))
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load an extension shipped as a wheel, installing it from site-packages first time."""
+    try:
+        con.execute(f"LOAD {name}")
+        return
+    except duckdb.Error:
+        pass
+    from duckdb_extensions import import_extension
+
+    import_extension(name, con=con)
+    con.execute(f"LOAD {name}")
+
+
+def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory (or file) DuckDB connection with our extension directory configured."""
+    config = {"extension_directory": extension_directory()}
+    if path is None:
+        return duckdb.connect(":memory:", config=config)
+    return duckdb.connect(path, read_only=read_only, config=config)
+
+
+def postgres_dsn(url: str) -> str:
+    """Turn a postgresql:// URL into a libpq keyword DSN that DuckDB's postgres extension takes."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    url = re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+    return make_conninfo(**{k: v for k, v in conninfo_to_dict(url).items() if v is not None})
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection, url: str, alias: str, *, read_only: bool = False
+) -> str:
+    """Attach ``url`` (sqlite:///file, duckdb:///file or postgresql://...) as ``alias``.
+
+    Returns the kind of database attached: ``sqlite``, ``duckdb`` or ``postgres``.
+    """
+    kind, target = parse_url(url)
+    options = []
+    if kind == "sqlite":
+        load_extension(con, "sqlite")
+        options.append("TYPE sqlite")
+    elif kind == "postgres":
+        load_extension(con, "postgres")
+        options.append("TYPE postgres")
+        target = postgres_dsn(url)
+    if read_only:
+        options.append("READ_ONLY")
+    opts = f" ({', '.join(options)})" if options else ""
+    con.execute(f"ATTACH ? AS {quote(alias)}{opts}".replace("?", _string_literal(target)))
+    return kind
+
+
+def _string_literal(value: str) -> str:
+    # ATTACH does not take prepared parameters; a single-quoted literal with quotes doubled is
+    # the SQL-standard escape and the only one DuckDB applies to string literals.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """Split a database URL into (kind, path-or-url)."""
+    if url.startswith("sqlite:///"):
+        return "sqlite", url[len("sqlite:///") :]
+    if url.startswith("duckdb:///"):
+        return "duckdb", url[len("duckdb:///") :]
+    if re.match(r"^postgres(ql)?(\+\w+)?://", url):
+        return "postgres", url
+    raise ConfigError(
+        f"unsupported database URL {mask_url(url)!r}: use sqlite:///path, duckdb:///path "
+        "or postgresql://user@host:port/dbname"
+    )
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, for logs and messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

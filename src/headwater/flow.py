@@ -1,0 +1,67 @@
+"""One pipeline run's extract/load steps as plain functions.
+
+Airflow tasks, the CLI and the tests all call these, so the DAG stays thin and the same
+logic runs with or without a scheduler. Values passed between steps are small dicts (they
+travel through XCom): plans and manifest references, never data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from headwater.extract import TablePlan, extract_table
+from headwater.lake import Lake, batch_id_for
+from headwater.settings import Settings
+from headwater.sources import SqlSource
+from headwater.spec import PipelineSpec
+from headwater.warehouse import open_warehouse
+
+
+def source_for(spec: PipelineSpec, settings: Settings) -> SqlSource:
+    return SqlSource(spec.source_url(settings.home, settings.source_url), spec.source.schema)
+
+
+def plan(spec: PipelineSpec, settings: Settings, full_refresh: bool = False) -> list[dict[str, Any]]:
+    """Decide, per table, full or incremental and from which watermark."""
+    states = open_warehouse(settings.warehouse_url).watermarks(spec.name)
+    return [asdict(TablePlan.decide(t, states.get(t.name), full_refresh)) for t in spec.tables]
+
+
+def extract(spec: PipelineSpec, table_plan: dict[str, Any], run_id: str,
+            settings: Settings) -> dict[str, Any] | None:
+    """Extract one table into the lake; None when it has nothing new."""
+    manifest = extract_table(
+        spec, TablePlan(**table_plan), source_for(spec, settings), Lake(settings.lake_url),
+        run_id, batch_id_for(run_id),
+    )
+    if manifest is None:
+        return None
+    return {"table": manifest.table, "batch_id": manifest.batch_id, "rows": manifest.rows}
+
+
+def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Load one lake batch into the warehouse (idempotent: a loaded batch is a no-op)."""
+    lake = Lake(settings.lake_url)
+    manifest = lake.read_manifest(spec.name, batch["table"], batch["batch_id"])
+    if manifest is None:
+        from headwater.errors import TerminalError
+
+        raise TerminalError(
+            f"batch {batch['batch_id']} of {spec.name}.{batch['table']} has no manifest in "
+            f"{lake.root}: the extract did not finish; re-run the extract task"
+        )
+    result = open_warehouse(settings.warehouse_url).load(
+        spec, manifest, lake.batch_dir(spec.name, manifest.table, manifest.batch_id)
+    )
+    return asdict(result)
+
+
+def run_el(spec: PipelineSpec, settings: Settings, run_id: str,
+           full_refresh: bool = False) -> dict[str, dict[str, Any] | None]:
+    """Extract and load every table in order, without Airflow (tests, replays, benchmarks)."""
+    results: dict[str, dict[str, Any] | None] = {}
+    for table_plan in plan(spec, settings, full_refresh):
+        batch = extract(spec, table_plan, run_id, settings)
+        results[table_plan["table"]] = load(spec, batch, settings) if batch else None
+    return results

@@ -1,0 +1,1 @@
+"""Bundled pipelines: one folder each with pipeline.yaml, a generator and a dbt project."""

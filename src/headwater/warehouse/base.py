@@ -1,0 +1,303 @@
+"""What every warehouse does the same way: the load transaction, metadata, state.
+
+One batch is one transaction: stage (deduplicated on the key, latest cursor wins) -> upsert
+into ``raw_<pipeline>.<table>`` stamping ``_loaded_at``/``_run_id`` -> ledger row ->
+watermark. A killed or failed load therefore leaves the table as it was, and a batch already
+in the ledger is a no-op, so retries and replays never duplicate. Adapters only supply the
+dialect: how to attach, run native SQL, create the raw table and upsert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from headwater import duck
+from headwater.lake import Manifest, parquet_relation
+from headwater.spec import PipelineSpec, TableSpec
+from headwater.watermark import WatermarkState
+
+log = logging.getLogger(__name__)
+
+ALIAS = "wh"
+META = "headwater"
+SYSTEM_COLUMNS = ("_loaded_at", "_run_id")
+
+METADATA_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {META};
+CREATE TABLE IF NOT EXISTS {META}.watermarks (
+    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, cursor_column VARCHAR,
+    cursor_type VARCHAR, watermark VARCHAR, window_count BIGINT, window_fingerprint VARCHAR,
+    run_id VARCHAR, updated_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS {META}.load_ledger (
+    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
+    rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR,
+    watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION);
+CREATE TABLE IF NOT EXISTS {META}.quarantine (
+    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
+    reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS {META}.dbt_results (
+    pipeline VARCHAR NOT NULL, run_id VARCHAR, step VARCHAR, unique_id VARCHAR,
+    resource_type VARCHAR, status VARCHAR, execution_time DOUBLE PRECISION, rows_affected BIGINT,
+    failures BIGINT, message VARCHAR, recorded_at TIMESTAMP);
+"""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    batch_id: str
+    rows_in_batch: int
+    rows_changed: int
+    rows_deleted: int
+    rows_quarantined: int
+    watermark_after: str | None
+    replayed: bool = False
+    duration_seconds: float = 0.0
+
+
+class Warehouse(ABC):
+    kind: str
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({duck.mask_url(self.url)})"
+
+    # -- dialect hooks ----------------------------------------------------------------------
+    @abstractmethod
+    def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None: ...
+
+    @abstractmethod
+    def native(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        """Run SQL in the warehouse's own dialect, inside the current transaction."""
+
+    @abstractmethod
+    def _stage(self, con: duckdb.DuckDBPyConnection, schema: str, table: str, select: str) -> str:
+        """Materialize ``select`` as a stage relation; return its (qualified, quoted) name."""
+
+    @abstractmethod
+    def _create_raw(self, con, schema: str, table: TableSpec, stage: str) -> None: ...
+
+    @abstractmethod
+    def _upsert(
+        self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple
+    ) -> int:
+        """Insert new keys, update changed rows; return rows inserted or changed."""
+
+    def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Forget cached catalog entries after native DDL (Postgres only)."""
+
+    # -- sessions ---------------------------------------------------------------------------
+    @contextmanager
+    def session(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duck.connect()
+        try:
+            self._attach(con, read_only)
+            yield con
+        finally:
+            con.close()
+
+    def ensure_metadata(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.native(con, METADATA_DDL)
+        self._refresh_catalog(con)
+
+    def columns_of(self, con, schema: str, table: str) -> list[str]:
+        rows = con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
+            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [ALIAS, schema, table],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- state ------------------------------------------------------------------------------
+    def watermarks(self, pipeline: str) -> dict[str, WatermarkState]:
+        with self.session() as con:
+            self.ensure_metadata(con)
+            rows = con.execute(
+                f"SELECT table_name, cursor_column, watermark, cursor_type, window_count, "
+                f"window_fingerprint, updated_at, run_id FROM {ALIAS}.{META}.watermarks "
+                "WHERE pipeline = ?",
+                [pipeline],
+            ).fetchall()
+        return {r[0]: WatermarkState(*r) for r in rows}
+
+    # -- the load transaction ---------------------------------------------------------------
+    def load(self, spec: PipelineSpec, manifest: Manifest, batch_dir: Path) -> LoadResult:
+        table = spec.table(manifest.table)
+        schema = spec.raw_schema
+        started = time.monotonic()
+        files = [str(batch_dir / f) for f in manifest.files]
+        source = parquet_relation(files)
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        with self.session() as con:
+            self.ensure_metadata(con)
+            con.execute("BEGIN")
+            try:
+                if self._already_loaded(con, spec.name, table.name, manifest.batch_id):
+                    con.execute("ROLLBACK")
+                    log.info("%s.%s batch %s already loaded: nothing to do",
+                             spec.name, table.name, manifest.batch_id)
+                    return LoadResult(table.name, manifest.batch_id, manifest.rows, 0, 0, 0,
+                                      manifest.cursor_max, replayed=True)
+                self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
+                self._refresh_catalog(con)
+                quarantined = self._quarantine_null_keys(con, spec, table, manifest, source, loaded_at)
+                stage = self._stage(con, schema, table.name,
+                                    _dedupe_select(table, source, manifest.run_id, loaded_at))
+                columns = [c[0] for c in manifest.columns] + list(SYSTEM_COLUMNS)
+                existing = self.columns_of(con, schema, table.name)
+                if not existing:
+                    self._create_raw(con, schema, table, stage)
+                else:
+                    self._add_new_columns(con, schema, table.name, manifest, existing)
+                deleted = 0
+                if manifest.mode == "full":
+                    deleted = self._delete_missing(con, schema, table, stage)
+                changed = self._upsert(con, schema, table, stage, columns, table.primary_key)
+                watermark = self._advance_watermark(con, spec, table, manifest)
+                duration = time.monotonic() - started
+                con.execute(
+                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [spec.name, table.name, manifest.run_id, manifest.batch_id, manifest.mode,
+                     manifest.rows, changed, deleted, quarantined, manifest.watermark_before,
+                     watermark, loaded_at, duration],
+                )
+                self._drop_stage(con, stage)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        log.info("%s.%s: %d rows in batch, %d inserted/changed, %d deleted, %d quarantined",
+                 spec.name, table.name, manifest.rows, changed, deleted, quarantined)
+        return LoadResult(table.name, manifest.batch_id, manifest.rows, changed, deleted,
+                          quarantined, watermark, duration_seconds=duration)
+
+    def _drop_stage(self, con, stage: str) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {stage}")
+
+    def _already_loaded(self, con, pipeline: str, table: str, batch_id: str) -> bool:
+        n = con.execute(
+            f"SELECT count(*) FROM {ALIAS}.{META}.load_ledger "
+            "WHERE pipeline = ? AND table_name = ? AND batch_id = ?",
+            [pipeline, table, batch_id],
+        ).fetchone()[0]
+        return bool(n)
+
+    def _quarantine_null_keys(self, con, spec, table: TableSpec, manifest: Manifest,
+                              source: str, at: datetime) -> int:
+        """Rows whose key has a NULL cannot be upserted: keep them, with the reason."""
+        null_key = " OR ".join(f"{duck.quote(c)} IS NULL" for c in table.primary_key)
+        n = con.execute(f"SELECT count(*) FROM {source} WHERE {null_key}").fetchone()[0]
+        if n:
+            reason = f"NULL in primary key ({', '.join(table.primary_key)})"
+            con.execute(
+                f"INSERT INTO {ALIAS}.{META}.quarantine "
+                f"SELECT ?, ?, ?, ?, ?, to_json(q)::VARCHAR, ? FROM {source} AS q WHERE {null_key}",
+                [spec.name, table.name, manifest.run_id, manifest.batch_id, reason, at],
+            )
+            log.warning("%s.%s: %d rows quarantined: %s", spec.name, table.name, n, reason)
+        return int(n)
+
+    def _add_new_columns(self, con, schema: str, table: str, manifest: Manifest,
+                         existing: list[str]) -> None:
+        for name, type_ in manifest.columns:
+            if name not in existing:
+                log.warning("%s.%s: new source column %s %s added", schema, table, name, type_)
+                con.execute(
+                    f"ALTER TABLE {ALIAS}.{duck.quote(schema)}.{duck.quote(table)} "
+                    f"ADD COLUMN {duck.quote(name)} {_safe_type(type_)}"
+                )
+
+    def _delete_missing(self, con, schema: str, table: TableSpec, stage: str) -> int:
+        target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"
+        match = " AND ".join(f"t.{duck.quote(c)} = s.{duck.quote(c)}" for c in table.primary_key)
+        row = con.execute(
+            f"DELETE FROM {target} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _advance_watermark(self, con, spec: PipelineSpec, table: TableSpec,
+                           manifest: Manifest) -> str | None:
+        if not table.cursor or manifest.cursor_max is None:
+            return None
+        cursor_type = manifest.extra["cursor_type"]
+        new = manifest.cursor_max
+        if manifest.watermark_before is not None and manifest.mode != "full":
+            new = con.execute(
+                f"SELECT greatest(CAST(? AS {cursor_type}), CAST(? AS {cursor_type}))::VARCHAR",
+                [manifest.watermark_before, manifest.cursor_max],
+            ).fetchone()[0]
+        con.execute(
+            f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?",
+            [spec.name, table.name],
+        )
+        con.execute(
+            f"INSERT INTO {ALIAS}.{META}.watermarks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [spec.name, table.name, table.cursor, cursor_type, new, manifest.window_count,
+             manifest.window_fingerprint, manifest.run_id, datetime.now(UTC).replace(tzinfo=None)],
+        )
+        return new
+
+    # -- dbt and reporting ------------------------------------------------------------------
+    def record_dbt_results(self, pipeline: str, run_id: str, step: str,
+                           rows: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self.session() as con:
+            self.ensure_metadata(con)
+            con.execute("BEGIN")
+            con.execute(
+                f"DELETE FROM {ALIAS}.{META}.dbt_results WHERE pipeline = ? AND run_id = ? AND step = ?",
+                [pipeline, run_id, step],
+            )
+            for r in rows:  # one row per dbt node: tens, not millions
+                con.execute(
+                    f"INSERT INTO {ALIAS}.{META}.dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [pipeline, run_id, step, r["unique_id"], r["resource_type"], r["status"],
+                     r["execution_time"], r.get("rows_affected"), r.get("failures"),
+                     r.get("message"), now],
+                )
+            con.execute("COMMIT")
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        """Run a read query (DuckDB dialect, tables under ``wh.``) and return all rows."""
+        with self.session() as con:
+            self.ensure_metadata(con)
+            return con.execute(sql, params or []).fetchall()
+
+
+def _dedupe_select(table: TableSpec, source: str, run_id: str, loaded_at: datetime) -> str:
+    keys = ", ".join(duck.quote(c) for c in table.primary_key)
+    not_null = " AND ".join(f"{duck.quote(c)} IS NOT NULL" for c in table.primary_key)
+    order = f"{duck.quote(table.cursor)} DESC NULLS LAST" if table.cursor else "1"
+    return (
+        f"SELECT * EXCLUDE (__hw_rank), {_lit(loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at, "
+        f"{_lit(run_id)}::VARCHAR AS _run_id FROM ("
+        f"SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __hw_rank "
+        f"FROM {source} WHERE {not_null}) WHERE __hw_rank = 1"
+    )
+
+
+_TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 (),_")
+
+
+def _safe_type(type_: str) -> str:
+    if not set(type_.upper()) <= _TYPE_CHARS:
+        raise ValueError(f"refusing column type {type_!r}")
+    return type_
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

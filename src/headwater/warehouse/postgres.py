@@ -1,0 +1,107 @@
+"""PostgreSQL warehouse, driven through DuckDB's postgres extension.
+
+DuckDB writes the stage table with binary COPY; the upsert is Postgres' own
+``INSERT ... ON CONFLICT`` sent with ``postgres_execute``, which runs inside the same
+transaction as everything else in the load (a rollback undoes both: see the tests).
+"""
+
+from __future__ import annotations
+
+import duckdb
+from psycopg import sql
+
+from headwater import duck
+from headwater.spec import TableSpec
+from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse
+
+ident = sql.Identifier
+
+
+class PostgresWarehouse(Warehouse):
+    kind = "postgres"
+
+    def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        duck.attach(con, self.url, ALIAS, read_only=read_only)
+
+    def native(self, con: duckdb.DuckDBPyConnection, statement: str | sql.Composable) -> None:
+        text = statement if isinstance(statement, str) else statement.as_string()
+        con.execute(f"CALL postgres_execute('{ALIAS}', {_lit(text)})")
+
+    def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CALL pg_clear_cache()")
+
+    def _stage(self, con, schema: str, table: str, select: str) -> str:
+        name = f"_hw_stage_{table}"[:63]
+        self.native(con, sql.SQL("DROP TABLE IF EXISTS {}").format(ident(schema, name)))
+        self._refresh_catalog(con)
+        con.execute(f"CREATE TABLE {ALIAS}.{duck.quote(schema)}.{duck.quote(name)} AS {select}")
+        return f"{ALIAS}.{duck.quote(schema)}.{duck.quote(name)}"
+
+    def _drop_stage(self, con, stage: str) -> None:
+        self.native(con, sql.SQL("DROP TABLE IF EXISTS {}").format(ident(*_schema_name(stage))))
+        self._refresh_catalog(con)
+
+    def _create_raw(self, con, schema: str, table: TableSpec, stage: str) -> None:
+        target = ident(schema, table.name)
+        self.native(con, sql.SQL("CREATE TABLE {} (LIKE {}); ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            target, ident(*_schema_name(stage)), target,
+            sql.SQL(", ").join(map(ident, table.primary_key)),
+        ))
+        self._refresh_catalog(con)
+
+    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str],
+                key: tuple) -> int:
+        data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]
+        if data_cols:
+            conflict = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{c} = EXCLUDED.{c}").format(c=ident(c)) for c in columns if c not in key
+                ),
+                sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in data_cols),
+                sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in data_cols),
+            )
+        else:
+            conflict = sql.SQL("DO NOTHING")
+        cols = sql.SQL(", ").join(map(ident, columns))
+        return self._counted(con, schema, f"_hw_upserted_{table.name}", sql.SQL(
+            "INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} "
+            "ON CONFLICT ({key}) {conflict} RETURNING 1"
+        ).format(target=ident(schema, table.name), cols=cols, stage=ident(*_schema_name(stage)),
+                 key=sql.SQL(", ").join(map(ident, key)), conflict=conflict))
+
+    def _delete_missing(self, con, schema: str, table: TableSpec, stage: str) -> int:
+        match = sql.SQL(" AND ").join(
+            sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in table.primary_key
+        )
+        return self._counted(con, schema, f"_hw_deleted_{table.name}", sql.SQL(
+            "DELETE FROM {target} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match}) "
+            "RETURNING 1"
+        ).format(target=ident(schema, table.name), stage=ident(*_schema_name(stage)), match=match))
+
+    def _counted(self, con, schema: str, scratch: str, dml: sql.Composable) -> int:
+        """Run ``dml ... RETURNING 1`` in Postgres and return how many rows it touched.
+
+        postgres_execute returns no result set, so Postgres writes the count into a scratch
+        table that we read back and drop, all inside the load's transaction.
+        """
+        counter = ident(schema, scratch[:63])
+        self.native(con, sql.SQL(
+            "DROP TABLE IF EXISTS {counter}; CREATE TABLE {counter} (n bigint); "
+            "WITH touched AS ({dml}) INSERT INTO {counter} SELECT count(*) FROM touched"
+        ).format(counter=counter, dml=dml))
+        self._refresh_catalog(con)
+        n = con.execute(
+            f"SELECT n FROM {ALIAS}.{duck.quote(schema)}.{duck.quote(scratch[:63])}"
+        ).fetchone()[0]
+        self.native(con, sql.SQL("DROP TABLE {}").format(counter))
+        self._refresh_catalog(con)
+        return int(n)
+
+
+def _schema_name(qualified: str) -> tuple[str, str]:
+    _, schema, name = (p.strip('"') for p in qualified.split("."))
+    return schema, name
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
