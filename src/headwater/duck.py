@@ -14,13 +14,8 @@ from pathlib import Path
 import duckdb
 
 from headwater.errors import ConfigError
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_loaded_extensions: set[tuple[str, str]] = set()
-
-
-def valid_identifier(name: str) -> bool:
-    return bool(_IDENTIFIER.match(name))
+from headwater.identifiers import valid_identifier
+from headwater.urls import mask_url, parse_url  # noqa: F401  (re-exported)
 
 
 def quote(name: str) -> str:
@@ -98,22 +93,3 @@ def _string_literal(value: str) -> str:
     # ATTACH does not take prepared parameters; a single-quoted literal with quotes doubled is
     # the SQL-standard escape and the only one DuckDB applies to string literals.
     return "'" + value.replace("'", "''") + "'"
-
-
-def parse_url(url: str) -> tuple[str, str]:
-    """Split a database URL into (kind, path-or-url)."""
-    if url.startswith("sqlite:///"):
-        return "sqlite", url[len("sqlite:///") :]
-    if url.startswith("duckdb:///"):
-        return "duckdb", url[len("duckdb:///") :]
-    if re.match(r"^postgres(ql)?(\+\w+)?://", url):
-        return "postgres", url
-    raise ConfigError(
-        f"unsupported database URL {mask_url(url)!r}: use sqlite:///path, duckdb:///path "
-        "or postgresql://user@host:port/dbname"
-    )
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, for logs and messages."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

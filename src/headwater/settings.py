@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from headwater.duck import mask_url, parse_url
+from headwater.urls import mask_url, parse_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from headwater.duck import valid_identifier
+from headwater.identifiers import valid_identifier
 from headwater.errors import SpecError
 
 MODES = ("incremental", "full")

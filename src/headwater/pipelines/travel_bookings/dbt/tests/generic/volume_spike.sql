@@ -26,7 +26,7 @@ history_start as (
 
 ),
 
-trailing as (
+trailing_volumes as (
 
     select
         judged_day.volume_day,
@@ -43,14 +43,14 @@ trailing as (
 )
 
 select
-    trailing.volume_day,
-    trailing.row_count,
-    trailing.trailing_avg
-from trailing
+    trailing_volumes.volume_day,
+    trailing_volumes.row_count,
+    trailing_volumes.trailing_avg
+from trailing_volumes
 cross join history_start
-where trailing.volume_day
+where trailing_volumes.volume_day
         >= {{ dbt.dateadd('day', window_days, 'history_start.first_day') }}
-    and trailing.row_count > {{ factor }} * trailing.trailing_avg
-    and trailing.row_count >= {{ min_count }}
+    and trailing_volumes.row_count > {{ factor }} * trailing_volumes.trailing_avg
+    and trailing_volumes.row_count >= {{ min_count }}
 
 {% endtest %}

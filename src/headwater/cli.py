@@ -1,0 +1,267 @@
+"""The ``headwater`` command: generate sources, run pipelines, open Airflow, show status."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from headwater.errors import HeadwaterError
+from headwater.settings import Settings
+from headwater.spec import available_pipelines, load_spec
+
+console = Console()
+
+STATE_STYLE = {"success": "green", "skipped": "yellow", "failed": "red", "upstream_failed": "red",
+               "running": "cyan", "queued": "white", "up_for_retry": "magenta", "scheduled": "white"}
+
+
+def _generator(pipeline: str):
+    spec = load_spec(pipeline)
+    if not spec.source.generator:
+        raise HeadwaterError(f"pipeline {pipeline} has no synthetic data generator")
+    return spec, importlib.import_module(spec.source.generator)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    spec, gen = _generator(args.pipeline)
+    url = args.url or spec.source_url(settings.home, settings.source_url)
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    kwargs: dict[str, Any] = {"seed": args.seed, "as_of": as_of}
+    if spec.source.schema:
+        kwargs["schema"] = spec.source.schema
+    started = time.monotonic()
+    with console.status(f"{'Advancing' if args.advance else 'Generating'} {spec.name} source…"):
+        if args.advance:
+            counts = gen.advance(url, **kwargs)
+        else:
+            counts = gen.generate(url, scale=args.scale, **kwargs)
+    _print_counts(f"{spec.name} source ({time.monotonic() - started:.1f} s)", counts)
+    return 0
+
+
+def _print_counts(title: str, counts: dict[str, int]) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for k, v in counts.items():
+        table.add_row(k, f"{v:,}")
+    console.print(table)
+
+
+def _progress_table(pipeline: str, states: dict[str, str], elapsed: float) -> Table:
+    table = Table(title=f"{pipeline}: running in Airflow ({elapsed:.0f} s)", title_justify="left")
+    table.add_column("task")
+    table.add_column("state")
+    for task, state in states.items():
+        table.add_row(task, f"[{STATE_STYLE.get(state, 'white')}]{state}[/]")
+    if not states:
+        table.add_row("starting Airflow…", "")
+    return table
+
+
+def run_pipeline(pipeline: str, full_refresh: bool = False, skip: list[str] | None = None,
+                 progress: bool = True):
+    from headwater.orchestration.local import run_dag
+
+    settings = Settings.from_env()
+    spec = load_spec(pipeline)
+    conf: dict[str, Any] = {"full_refresh": full_refresh}
+    for step in skip or []:
+        if step not in spec.dbt_steps:
+            raise HeadwaterError(f"--skip {step}: not a step of {pipeline} ({', '.join(spec.dbt_steps)})")
+        conf[f"run_{step}"] = False
+    started = time.monotonic()
+    if progress and console.is_terminal:
+        with Live(_progress_table(pipeline, {}, 0), console=console, refresh_per_second=4) as live:
+            outcome = run_dag(settings, spec.name, conf, lambda _r, s: live.update(
+                _progress_table(pipeline, s, time.monotonic() - started)))
+    else:
+        console.print(f"running {pipeline} in Airflow (airflow dags test)…")
+        seen: dict[str, str] = {}
+
+        def report(_run: str | None, states: dict[str, str]) -> None:
+            for task, state in states.items():
+                if seen.get(task) != state and state in ("success", "failed", "skipped", "upstream_failed"):
+                    console.print(f"  {task}: {state}")
+                    seen[task] = state
+
+        outcome = run_dag(settings, spec.name, conf, report if progress else None)
+    return settings, spec, outcome
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings, spec, outcome = run_pipeline(args.pipeline, args.full_refresh, args.skip, not args.quiet)
+    _summary(settings, spec, outcome)
+    return 0 if outcome.state == "success" else 1
+
+
+def _summary(settings: Settings, spec, outcome) -> None:
+    from headwater.report import run_report
+    from headwater.transform import dbt_paths
+
+    ok = outcome.state == "success"
+    colour = "green" if ok else "red"
+    console.print(f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} "
+                  f"in {outcome.seconds:.1f} s[/]")
+    if not ok:
+        failed = [t for t, s in outcome.tasks.items() if s in ("failed", "upstream_failed")]
+        console.print(f"[red]failed tasks: {', '.join(failed) or '?'}; Airflow log: {outcome.log}[/]")
+    try:
+        report = run_report(spec, settings.warehouse_url, outcome.run_id)
+    except Exception as e:  # the summary must not hide the run's own outcome
+        console.print(f"[yellow]could not read the run report: {e}[/]")
+        return
+    table = Table(title="raw tables", title_justify="left")
+    for col in ("table", "rows in warehouse", "moved this run", "changed", "watermark"):
+        table.add_column(col, justify="left" if col in ("table", "watermark") else "right")
+    for t in spec.tables:
+        loaded = report.loaded.get(t.name)
+        table.add_row(t.name, f"{report.raw_rows.get(t.name, 0):,}",
+                      f"{loaded['rows']:,}" if loaded else "skipped",
+                      f"{loaded['changed']:,}" if loaded else "-",
+                      str(report.watermarks.get(t.name) or "-"))
+    console.print(table)
+    tests = report.tests()
+    console.print(f"dbt: {report.models_built} models built; tests: {tests['pass']} passed, "
+                  f"{tests['warn']} warned, {tests['fail'] + tests['error']} failed")
+    if settings.warehouse_kind == "duckdb":
+        console.print(f"warehouse: {settings.warehouse_url.removeprefix('duckdb:///')}")
+    docs = dbt_paths(spec, settings)["target"] / "index.html"
+    if docs.exists():
+        console.print(f"dbt docs: {docs}")
+    console.print(f"Airflow log of this run: {outcome.log}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    status = 0
+    for pipeline in available_pipelines():
+        spec, gen = _generator(pipeline)
+        url = spec.source_url(settings.home, settings.source_url)
+        from headwater.urls import parse_url
+
+        kind, path = parse_url(url)
+        if kind != "sqlite" or not os.path.exists(path) or args.fresh:
+            console.rule(f"{pipeline}: generating the synthetic source (scale {args.scale})")
+            kwargs = {"schema": spec.source.schema} if spec.source.schema else {}
+            _print_counts(f"{pipeline} source", gen.generate(url, scale=args.scale, **kwargs))
+        else:
+            console.rule(f"{pipeline}: advancing the synthetic source (new and updated bookings)")
+            kwargs = {"schema": spec.source.schema} if spec.source.schema else {}
+            _print_counts(f"{pipeline} source changes", gen.advance(url, **kwargs))
+        console.rule(f"{pipeline}: running the DAG")
+        settings, spec, outcome = run_pipeline(pipeline)
+        _summary(settings, spec, outcome)
+        status |= outcome.state != "success"
+    console.rule("next")
+    console.print("Open the Airflow UI:  [bold].venv/bin/headwater ui[/]  (http://127.0.0.1:8080)")
+    console.print("Run status:           [bold].venv/bin/headwater status[/]")
+    return status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from headwater.report import run_report
+
+    settings = Settings.from_env()
+    for pipeline in [args.pipeline] if args.pipeline else available_pipelines():
+        spec = load_spec(pipeline)
+        report = run_report(spec, settings.warehouse_url)
+        console.rule(f"{pipeline}: last run {report.run_id or '(never)'}")
+        table = Table()
+        for col in ("table", "rows", "last loaded", "changed", "watermark"):
+            table.add_column(col)
+        for t in spec.tables:
+            loaded = report.loaded.get(t.name)
+            table.add_row(t.name, f"{report.raw_rows.get(t.name, 0):,}",
+                          f"{loaded['rows']:,}" if loaded else "-",
+                          f"{loaded['changed']:,}" if loaded else "-",
+                          str(report.watermarks.get(t.name) or "-"))
+        console.print(table)
+        for step, counts in report.dbt.items():
+            console.print(f"  dbt {step}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from headwater.orchestration.local import airflow_environ, ensure_airflow
+
+    settings = Settings.from_env()
+    env = airflow_environ(settings)
+    env["AIRFLOW__API__PORT"] = str(args.port)
+    env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{args.port}"
+    ensure_airflow(settings, env)
+    console.print(f"Airflow UI on http://127.0.0.1:{args.port} (login details are printed by "
+                  f"Airflow below and saved under {settings.airflow_home}); Ctrl-C stops it.")
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env,
+                            start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        # standalone's children (scheduler, api-server…) share its process group: stop them all.
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="headwater", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write (or --advance) a pipeline's synthetic source")
+    g.add_argument("pipeline", nargs="?", default="travel_bookings")
+    g.add_argument("--scale", type=float, default=1.0, help="1 = a one-minute demo; 100 = 1M+ tickets")
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--as-of", help="ISO timestamp the data ends at (default: now, UTC)")
+    g.add_argument("--advance", action="store_true", help="add new rows and update existing ones")
+    g.add_argument("--url", help="target database URL (default: the pipeline's source URL)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="run a pipeline's DAG once via Airflow, in-process")
+    r.add_argument("pipeline")
+    r.add_argument("--full-refresh", action="store_true")
+    r.add_argument("--skip", action="append", default=[], metavar="STEP",
+                   help="switch off a dbt step for this run (repeatable)")
+    r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="generate every pipeline's source and run every DAG")
+    d.add_argument("--scale", type=float, default=1.0)
+    d.add_argument("--fresh", action="store_true", help="regenerate sources instead of advancing")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("status", help="last runs, rows, watermarks, dbt results")
+    s.add_argument("pipeline", nargs="?")
+    s.set_defaults(func=cmd_status)
+
+    u = sub.add_parser("ui", help="Airflow standalone (UI, scheduler) bound to 127.0.0.1")
+    u.add_argument("--port", type=int, default=8080)
+    u.set_defaults(func=cmd_ui)
+
+    sub.add_parser("pipelines", help="list the pipelines").set_defaults(
+        func=lambda a: console.print("\n".join(available_pipelines())) or 0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except HeadwaterError as e:
+        console.print(f"[red]error:[/] {e}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

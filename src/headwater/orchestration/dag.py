@@ -1,0 +1,130 @@
+"""Build a pipeline's Airflow DAG from its spec.
+
+Shape: ``plan`` -> mapped ``extract_load`` group (one ``extract`` -> ``load`` per table) ->
+the dbt steps in the spec's order. Parsing reads only the spec file: no database, no
+connection, no Variable. Every task body imports what it needs when it runs.
+
+``HEADWATER_RETRIES`` (environment) overrides the spec's retry count, e.g. 0 for one-shot
+local runs where waiting minutes for a retry helps nobody.
+
+Run parameters (Airflow params, editable when triggering):
+``full_refresh`` reloads every table and rebuilds incremental models;
+``run_<step>`` switches a dbt step off for this run without touching the dbt project.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from headwater.spec import PipelineSpec, load_spec
+
+DUCKDB_POOL = "headwater_duckdb"
+
+
+def _warehouse_pool() -> str:
+    """DuckDB allows one writing process: every task that writes it shares a one-slot pool."""
+    url = os.environ.get("HEADWATER_WAREHOUSE_URL", "duckdb:///")
+    return DUCKDB_POOL if url.startswith("duckdb:") else "default_pool"
+
+
+def _settings():
+    from headwater.settings import Settings
+
+    return Settings.from_env()
+
+
+def build_dag(pipeline: str):
+    from airflow.sdk import DAG, Param, task, task_group
+
+    from headwater.notify import task_failed
+
+    spec: PipelineSpec = load_spec(pipeline)
+    pool = _warehouse_pool()
+    retries = int(os.environ.get("HEADWATER_RETRIES", spec.retries))
+    params: dict[str, Any] = {
+        "full_refresh": Param(False, type="boolean",
+                              description="Reload every table in full and rebuild incremental models."),
+    }
+    for step in spec.dbt_steps:
+        params[f"run_{step}"] = Param(True, type="boolean", description=f"Run the dbt {step} step.")
+
+    with DAG(
+        dag_id=spec.name,
+        description=spec.description,
+        doc_md=__doc__,
+        schedule=spec.schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,  # two runs of one pipeline must never interleave their loads
+        params=params,
+        tags=["headwater", spec.name],
+        default_args={
+            "retries": retries,
+            "retry_delay": timedelta(minutes=spec.retry_delay_minutes),
+            "retry_exponential_backoff": True,
+            "on_failure_callback": task_failed,
+        },
+    ) as dag:
+
+        @task(pool=pool)
+        def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+            from headwater import flow
+
+            return flow.plan(spec, _settings(), bool((params or {}).get("full_refresh")))
+
+        @task(map_index_template="{{ table_label }}")
+        def extract(table_plan: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+            from airflow.sdk import get_current_context
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from headwater import flow
+
+            get_current_context()["table_label"] = table_plan["table"]  # type: ignore[typeddict-unknown-key]
+
+            batch = flow.extract(spec, table_plan, str(run_id), _settings())
+            if batch is None:
+                raise AirflowSkipException(f"{table_plan['table']}: nothing new since the last load")
+            return batch
+
+        @task(pool=pool, map_index_template="{{ table_label }}")
+        def load(batch: dict[str, Any]) -> dict[str, Any]:
+            from airflow.sdk import get_current_context
+
+            from headwater import flow
+
+            get_current_context()["table_label"] = batch["table"]  # type: ignore[typeddict-unknown-key]
+
+            return flow.load(spec, batch, _settings())
+
+        @task_group
+        def extract_load(table_plan: dict[str, Any]) -> None:
+            load(extract(table_plan))
+
+        loaded = extract_load.expand(table_plan=plan())
+
+        previous: Any = loaded
+        for step in spec.dbt_steps:
+            previous >> _dbt_task(spec, step, pool)  # type: ignore[operator]
+            previous = dag.get_task(f"dbt_{step}")
+    return dag
+
+
+def _dbt_task(spec: PipelineSpec, step: str, pool: str):
+    from airflow.sdk import task
+
+    # none_failed: a table skipped for having nothing new, or a step switched off, must not
+    # stop the steps after it.
+    @task(task_id=f"dbt_{step}", pool=pool, trigger_rule="none_failed")
+    def dbt_step(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from headwater.transform import run_step
+
+        params = params or {}
+        if not params.get(f"run_{step}", True):
+            raise AirflowSkipException(f"dbt {step} switched off for this run (param run_{step})")
+        return run_step(spec, step, _settings(), str(run_id), bool(params.get("full_refresh")))
+
+    return dbt_step()

@@ -1,0 +1,74 @@
+"""What a run did and where things stand, read back from the warehouse's metadata schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater import duck
+from headwater.spec import PipelineSpec
+from headwater.warehouse import open_warehouse
+from headwater.warehouse.base import ALIAS, META
+
+
+@dataclass
+class RunReport:
+    pipeline: str
+    run_id: str | None
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    loaded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dbt: dict[str, dict[str, int]] = field(default_factory=dict)
+    """step -> {status: count}"""
+    watermarks: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def models_built(self) -> int:
+        return sum(c.get("success", 0) for s, c in self.dbt.items() if s in ("staging", "core"))
+
+    def tests(self) -> dict[str, int]:
+        out = {"pass": 0, "warn": 0, "fail": 0, "error": 0}
+        for step in ("source_tests", "test_all"):
+            for status, n in self.dbt.get(step, {}).items():
+                out[status] = out.get(status, 0) + n
+        return out
+
+
+def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None) -> RunReport:
+    wh = open_warehouse(warehouse_url)
+    with wh.session(read_only=True) as con:
+        meta_exists = bool(con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = 'load_ledger'", [ALIAS, META]).fetchone()[0])
+        if run_id is None and meta_exists:
+            row = con.execute(
+                f"SELECT run_id FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? "
+                "UNION ALL SELECT run_id FROM "
+                f"{ALIAS}.{META}.dbt_results WHERE pipeline = ? ORDER BY 1 DESC LIMIT 1",
+                [spec.name, spec.name]).fetchone()
+            run_id = row[0] if row else None
+        report = RunReport(spec.name, run_id)
+        existing = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+            [ALIAS, spec.raw_schema]).fetchall()}
+        for t in spec.tables:
+            if t.name in existing:
+                report.raw_rows[t.name] = con.execute(
+                    f"SELECT count(*) FROM {ALIAS}.{duck.quote(spec.raw_schema)}.{duck.quote(t.name)}"
+                ).fetchone()[0]
+        if not meta_exists:
+            return report
+        for table, rows, changed, quarantined, wm in con.execute(
+            f"SELECT table_name, rows_in_batch, rows_changed, rows_quarantined, watermark_after "
+            f"FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? AND run_id = ?",
+            [spec.name, run_id]).fetchall():
+            report.loaded[table] = {"rows": rows, "changed": changed, "quarantined": quarantined,
+                                    "watermark": wm}
+        for step, status, n in con.execute(
+            f"SELECT step, status, count(*) FROM {ALIAS}.{META}.dbt_results "
+            "WHERE pipeline = ? AND run_id = ? GROUP BY ALL", [spec.name, run_id]).fetchall():
+            report.dbt.setdefault(step, {})[status] = n
+        for table, wm in con.execute(
+            f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?",
+            [spec.name]).fetchall():
+            report.watermarks[table] = wm
+    return report
