@@ -69,7 +69,7 @@ class SqlSource:
             where = f"{self.schema}.{table.name}" if self.schema else table.name
             raise SourceError(
                 f"source table {where!r} cannot be read from {duck.mask_url(self.url)}: "
-                f"{_first_line(e, self.url)}. Check the table list in the pipeline spec "
+                f"{_first_line(e, self.url).rstrip('!.')}. Check the table list in the pipeline spec "
                 "or generate the source first (headwater generate)."
             ) from None
 

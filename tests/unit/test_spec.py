@@ -1,0 +1,84 @@
+"""Pipeline specs: the bundled ones load, and every kind of mistake gets a clear error."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from headwater.errors import SpecError
+from headwater.spec import DBT_STEPS, available_pipelines, load_spec, parse_spec
+
+GOOD = {
+    "name": "shop",
+    "source": {"kind": "sql", "url": "sqlite:///{home}/shop.sqlite"},
+    "tables": [
+        {"name": "orders", "primary_key": ["order_id"], "cursor": "updated_at"},
+        {"name": "order_lines", "primary_key": ["order_id", "line_no"], "cursor": "updated_at"},
+        {"name": "countries", "primary_key": "code"},
+    ],
+}
+
+
+def test_travel_bookings_spec_is_valid_and_complete():
+    spec = load_spec("travel_bookings")
+    assert "travel_bookings" in available_pipelines()
+    assert [t.name for t in spec.tables] == [
+        "booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment"]
+    assert spec.table("ticket_segment").primary_key == ("ticket_id", "segment_id")
+    assert spec.table("booking").cursor == "updated_at"
+    assert spec.dbt_steps == DBT_STEPS
+    assert spec.raw_schema == "raw_travel_bookings"
+    assert (spec.dbt_project_dir / "dbt_project.yml").exists()
+
+
+def test_a_good_spec_parses_with_defaults():
+    spec = parse_spec(GOOD)
+    assert spec.table("countries").effective_mode == "full"
+    assert spec.table("order_lines").primary_key == ("order_id", "line_no")
+    assert spec.lookback_seconds == 0 and spec.dbt_steps == ()
+
+
+def _with(path: list, value):
+    data = copy.deepcopy(GOOD)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_with(["name"], 'shop"; drop table x; --'), "not a valid identifier"),
+        (_with(["tables", 0, "name"], "orders;"), "pipeline 'shop'.tables[0].name"),
+        (_with(["tables", 0, "cursor"], "updated at"), "not a valid identifier"),
+        (_with(["tables", 1, "primary_key"], ["order_id", 'line"no']), "primary_key"),
+        (_with(["tables", 0, "primary_key"], KeyError), "missing required field 'primary_key'"),
+        (_with(["tables", 1, "primary_key"], ["order_id", "order_id"]), "lists a column twice"),
+        (_with(["tables", 2, "mode"], "incremental"), "incremental mode needs a cursor"),
+        (_with(["tables", 0, "mode"], "sometimes"), "is not one of"),
+        (_with(["tables", 2, "name"], "orders"), "listed twice"),
+        (_with(["source", "kind"], "ftp"), "is not supported"),
+        (_with(["colour"], "blue"), "unknown field(s) ['colour']"),
+        (_with(["transform"], {"dbt_project": "dbt", "steps": ["seed", "deploy"]}), "unknown step(s) ['deploy']"),
+        (_with(["load"], {"lookback_seconds": -5}), "lookback_seconds"),
+        (_with(["tables"], []), "missing required field 'tables'"),
+        ("just a string", "must be a mapping"),
+    ],
+)
+def test_mistakes_are_refused_with_a_message_that_names_them(data, message):
+    with pytest.raises(SpecError) as err:
+        parse_spec(data)
+    assert message in str(err.value)
+
+
+def test_unknown_pipeline_lists_the_known_ones():
+    with pytest.raises(SpecError, match="available: .*travel_bookings"):
+        load_spec("nope")
+    with pytest.raises(SpecError, match="is not a pipeline name"):
+        load_spec("../etc")
