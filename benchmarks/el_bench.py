@@ -1,0 +1,826 @@
+"""Extract/load benchmark: Headwater against the COPY limit and against bare SQL upserts.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/el_bench.py                 # 5,000,000 rows (~615 MB heap)
+    .venv/bin/python benchmarks/el_bench.py --quick         # 200,000 rows, CI smoke
+    .venv/bin/python benchmarks/el_bench.py --json out.json
+
+Every measurement runs in a fresh child process (this script re-invoked with ``--child``):
+the child times only the measured work (after its imports), and the parent reads the child's
+peak RSS from ``os.wait4``. Nothing is asserted: the targets are reported as met / not met.
+See benchmarks/README.md for what each line means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SOURCE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SCHEMA = "hw_bench"
+WH_DB = "hw_bench_wh"
+WH_BARE_DB = "hw_bench_wh_bare"
+PIPELINE = "el_bench"
+RAW_SCHEMA = f"raw_{PIPELINE}"
+GENERATOR_VERSION = 2
+FULL_ROWS = 5_000_000
+QUICK_ROWS = 200_000
+
+# Targets (reported, never asserted).
+TARGET_EXTRACT_X_LIMIT = 1.6
+TARGET_INCREMENTAL_SHARE = 0.05
+TARGET_UPSERT_X_BARE = 1.5
+TARGET_EXTRACT_RSS_MB = 600
+
+# Rows touched by the incremental stages: disjoint, spread evenly over the whole table.
+ONE_PCT_WHERE = "booking_id % 100 = 7"
+FIVE_PCT_WHERE = "booking_id % 20 = 3"
+
+AIRPORTS = ("LHR CDG AMS FRA MAD FCO JFK SFO NRT SIN DXB IST BCN LIS OSL HEL VIE ZRH PRG WAW").split()
+
+
+# ------------------------------------------------------------------------------------------
+# Source table
+# ------------------------------------------------------------------------------------------
+
+def create_table_sql(table: str) -> str:
+    return f"""
+CREATE TABLE {SCHEMA}.{table} (
+    booking_id  bigint        NOT NULL,
+    created_at  timestamp     NOT NULL,
+    updated_at  timestamp     NOT NULL,
+    customer_id bigint        NOT NULL,
+    agency_id   integer       NOT NULL,
+    status      varchar(16)   NOT NULL,
+    channel     varchar(16)   NOT NULL,
+    origin      varchar(3)    NOT NULL,
+    destination varchar(3)    NOT NULL,
+    fare_class  varchar(16)   NOT NULL,
+    passengers  smallint      NOT NULL,
+    amount      numeric(12,2) NOT NULL,
+    currency    varchar(3)    NOT NULL,
+    promo_code  varchar(12)
+)"""
+
+
+def fill_table_sql(table: str, rows: int) -> str:
+    """Set-based and deterministic; hashes of the id (hashint8extended) stand in for randomness.
+
+    Real hashes rather than arithmetic sequences keep the columns about as compressible as
+    real data, which matters for the Parquet side of the extract.
+    """
+    airports = "ARRAY[" + ",".join(f"'{a}'" for a in AIRPORTS) + "]"
+    return f"""
+INSERT INTO {SCHEMA}.{table}
+SELECT g,
+       c.created,
+       c.created + (h.h3 % 43200) * interval '1 minute',
+       1 + h.h1 % 2000003,
+       1 + h.h2 % 500,
+       (ARRAY['confirmed','confirmed','confirmed','pending','cancelled','refunded'])[1 + (h.h1 >> 40) % 6],
+       (ARRAY['web','mobile','agent','partner_api'])[1 + (h.h1 >> 50) % 4],
+       ({airports})[1 + (h.h2 >> 20) % 20],
+       ({airports})[1 + (h.h2 >> 30) % 20],
+       (ARRAY['economy','economy','premium','business','first'])[1 + (h.h2 >> 40) % 5],
+       (1 + (h.h2 >> 50) % 6)::smallint,
+       round((29 + ((h.h3 >> 20) % 400000) / 100.0)::numeric, 2),
+       (ARRAY['EUR','USD','GBP'])[1 + (h.h3 >> 45) % 3],
+       CASE WHEN (h.h3 >> 50) % 10 < 3 THEN 'PROMO' || ((h.h3 >> 8) % 9973) END
+FROM generate_series(1::bigint, {int(rows)}::bigint) AS g
+CROSS JOIN LATERAL (
+    SELECT hashint8extended(g, 1) & 9223372036854775807 AS h1,
+           hashint8extended(g, 2) & 9223372036854775807 AS h2,
+           hashint8extended(g, 3) & 9223372036854775807 AS h3
+) AS h
+CROSS JOIN LATERAL (
+    SELECT timestamp '2020-01-01' + (g * 25 + (h.h1 >> 24) % 25) * interval '1 second' AS created
+) AS c
+"""
+
+
+def table_marker(rows: int) -> str:
+    return f"headwater el_bench source v{GENERATOR_VERSION} rows={rows}"
+
+
+def pg_connect(url: str, autocommit: bool = True):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=autocommit)
+
+
+def to_url(url: str, dbname: str) -> str:
+    """Same server and user as ``url``, another database, as a postgresql:// URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+def ensure_source(url: str, table: str, rows: int, log) -> dict[str, Any]:
+    """Create ``hw_bench.<table>`` with ``rows`` rows unless it already exists with that count."""
+    with pg_connect(url) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        marker = conn.execute(
+            "SELECT obj_description(to_regclass(%s), 'pg_class')", [f"{SCHEMA}.{table}"]
+        ).fetchone()[0]
+        generated = None
+        if marker != table_marker(rows):
+            log(f"generating {SCHEMA}.{table} with {rows:,} rows (was: {marker or 'absent'}) ...")
+            t0 = time.perf_counter()
+            conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{table}")
+            conn.execute(create_table_sql(table))
+            conn.execute(fill_table_sql(table, rows))
+            conn.execute(f"ALTER TABLE {SCHEMA}.{table} ADD PRIMARY KEY (booking_id)")
+            conn.execute(f"CREATE INDEX ON {SCHEMA}.{table} (updated_at)")
+            conn.execute(f"COMMENT ON TABLE {SCHEMA}.{table} IS '{table_marker(rows)}'")
+            generated = time.perf_counter() - t0
+            log(f"  generated in {generated:.1f} s")
+        else:
+            log(f"reusing {SCHEMA}.{table} ({rows:,} rows)")
+        conn.execute(f"VACUUM (ANALYZE) {SCHEMA}.{table}")
+        conn.execute("CHECKPOINT")
+        heap, total = conn.execute(
+            "SELECT pg_relation_size(%s::regclass), pg_total_relation_size(%s::regclass)",
+            [f"{SCHEMA}.{table}"] * 2,
+        ).fetchone()
+        count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()[0]
+    return {"table": f"{SCHEMA}.{table}", "rows": count, "heap_bytes": heap,
+            "total_bytes": total, "generated_seconds": generated}
+
+
+def touch_rows(url: str, table: str, where: str) -> int:
+    """Change a value and move the cursor of the rows matching ``where`` (not timed).
+
+    clock_timestamp() gives every row its own cursor value, as row-by-row application updates
+    would; the VACUUM and CHECKPOINT keep autovacuum and checkpoints out of the measurements.
+    """
+    with pg_connect(url) as conn:
+        cur = conn.execute(
+            f"UPDATE {SCHEMA}.{table} SET amount = amount + 1, "
+            f"updated_at = clock_timestamp()::timestamp WHERE {where}"
+        )
+        n = cur.rowcount
+        conn.execute(f"VACUUM (ANALYZE) {SCHEMA}.{table}")
+        conn.execute("CHECKPOINT")
+    return n
+
+
+def checkpoint(url: str) -> None:
+    with pg_connect(url) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def recreate_database(url: str, name: str, template: str | None = None) -> None:
+    with pg_connect(url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if template:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        else:
+            conn.execute(f"CREATE DATABASE {name}")
+
+
+def drop_database(url: str, name: str) -> None:
+    with pg_connect(url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def vacuum_raw(wh_url: str, table: str) -> None:
+    with pg_connect(wh_url) as conn:
+        conn.execute(f"VACUUM (ANALYZE) {RAW_SCHEMA}.{table}")
+        conn.execute("CHECKPOINT")
+
+
+# ------------------------------------------------------------------------------------------
+# Child side: one measurement per process
+# ------------------------------------------------------------------------------------------
+
+def spec_dict(source_url: str, table: str) -> dict[str, Any]:
+    return {
+        "name": PIPELINE,
+        "description": "extract/load benchmark",
+        "source": {"kind": "sql", "url": source_url, "schema": SCHEMA},
+        "tables": [{"name": table, "primary_key": ["booking_id"], "cursor": "updated_at"}],
+    }
+
+
+def _headwater(args: dict[str, Any]):
+    from headwater.settings import Settings
+    from headwater.spec import parse_spec
+
+    work = Path(args["work"])
+    settings = Settings(
+        home=work,
+        warehouse_url=args.get("warehouse_url") or f"duckdb:///{work / 'unused.duckdb'}",
+        lake_url=args["lake"],
+        source_url=None,
+        dags_folder=work,
+    )
+    return parse_spec(spec_dict(args["source_url"], args["table"]), folder=work), settings
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def child_limit(args: dict[str, Any]) -> dict[str, Any]:
+    import psycopg
+
+    n = 0
+    t0 = time.perf_counter()
+    with psycopg.connect(args["source_url"]) as conn, conn.cursor() as cur, \
+            open(os.devnull, "wb") as sink:
+        query = f"COPY (SELECT * FROM {SCHEMA}.{args['table']}) TO STDOUT (FORMAT binary)"
+        with cur.copy(query) as copy:
+            for block in copy:
+                sink.write(block)
+                n += len(block)
+        rows = cur.rowcount
+    return {"seconds": time.perf_counter() - t0, "bytes": n, "rows": rows}
+
+
+def child_baseline(args: dict[str, Any]) -> dict[str, Any]:
+    """Imports plus a DuckDB connection with the postgres extension attached: the RSS floor."""
+    from headwater import duck
+    from headwater.sources import SqlSource
+
+    t0 = time.perf_counter()
+    con = duck.connect()
+    SqlSource(args["source_url"], SCHEMA).attach(con)
+    con.close()
+    return {"seconds": time.perf_counter() - t0}
+
+
+def child_extract(args: dict[str, Any]) -> dict[str, Any]:
+    from headwater import flow
+    from headwater.extract import TablePlan
+
+    spec, settings = _headwater(args)
+    table_plan = asdict(TablePlan(args["table"], "full"))
+    t0 = time.perf_counter()
+    batch = flow.extract(spec, table_plan, args["run_id"], settings)
+    seconds = time.perf_counter() - t0
+    assert batch is not None
+    folder = Path(args["lake"]) / PIPELINE / args["table"] / f"batch={batch['batch_id']}"
+    return {"seconds": seconds, "rows": batch["rows"], "parquet_bytes": dir_bytes(folder),
+            "batch": batch}
+
+
+def child_el(args: dict[str, Any]) -> dict[str, Any]:
+    """plan + extract (+ load unless args['load'] is false), each phase timed."""
+    from headwater import flow
+
+    spec, settings = _headwater(args)
+    t0 = time.perf_counter()
+    plans = flow.plan(spec, settings)
+    t_plan = time.perf_counter()
+    assert len(plans) == 1
+    table_plan = plans[0]
+    batch = flow.extract(spec, table_plan, args["run_id"], settings)
+    t_extract = time.perf_counter()
+    result = None
+    if batch is not None and args.get("load", True):
+        result = flow.load(spec, batch, settings)
+    t_load = time.perf_counter()
+    return {
+        "seconds": t_load - t0,
+        "plan_seconds": t_plan - t0,
+        "extract_seconds": t_extract - t_plan,
+        "load_seconds": t_load - t_extract,
+        "mode": table_plan["mode"],
+        "rows": batch["rows"] if batch else 0,
+        "batch": batch,
+        "changed": result["rows_changed"] if result else 0,
+        "skipped": batch is None,
+    }
+
+
+def child_load(args: dict[str, Any]) -> dict[str, Any]:
+    from headwater import flow
+
+    spec, settings = _headwater(args)
+    t0 = time.perf_counter()
+    result = flow.load(spec, args["batch"], settings)
+    return {"seconds": time.perf_counter() - t0, "rows": result["rows_in_batch"],
+            "changed": result["rows_changed"]}
+
+
+def _batch_files(args: dict[str, Any]) -> list[str]:
+    folder = Path(args["lake"]) / PIPELINE / args["table"] / f"batch={args['batch']['batch_id']}"
+    return sorted(str(p) for p in folder.glob("*.parquet"))
+
+
+def child_bare_duckdb(args: dict[str, Any]) -> dict[str, Any]:
+    """The same batch with one plain MERGE from read_parquet (no dedupe, ledger, watermark)."""
+    import duckdb
+
+    files = _batch_files(args)
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    table = f'{RAW_SCHEMA}."{args["table"]}"'
+    t0 = time.perf_counter()
+    con = duckdb.connect(args["path"])
+    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
+    source = (f"(SELECT {', '.join(data)}, now()::TIMESTAMP AS _loaded_at, 'bare' AS _run_id "
+              f"FROM read_parquet([{listed}]))")
+    sets = ", ".join(f"{c} = s.{c}" for c in cols if c != "booking_id")
+    n = con.execute(
+        f"MERGE INTO {table} AS t USING {source} AS s ON (t.booking_id = s.booking_id) "
+        f"WHEN MATCHED THEN UPDATE SET {sets} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
+    ).fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - t0, "rows": int(n), "changed": int(n)}
+
+
+def child_bare_postgres(args: dict[str, Any]) -> dict[str, Any]:
+    """COPY of the batch into a temp table, then INSERT ... ON CONFLICT DO UPDATE, one transaction.
+
+    The Parquet batches are turned into CSV by pyarrow (columnar, no Python row loop) and
+    streamed into COPY.
+    """
+    import io
+
+    import psycopg
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    files = _batch_files(args)
+    table = f'{RAW_SCHEMA}."{args["table"]}"'
+    t0 = time.perf_counter()
+    with psycopg.connect(args["warehouse_url"]) as conn:  # one transaction, committed on exit
+        cols = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s ORDER BY ordinal_position", [RAW_SCHEMA, args["table"]]
+        ).fetchall()]
+        data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
+        conn.execute(f"CREATE TEMP TABLE bare_stage (LIKE {table}) ON COMMIT DROP")
+        with conn.cursor().copy(
+            f"COPY bare_stage ({', '.join(data)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            options = pacsv.WriteOptions(include_header=False)
+            for f in files:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=65536, columns=data):
+                    buf = io.BytesIO()
+                    pacsv.write_csv(pa.Table.from_batches([batch]), buf, options)
+                    copy.write(buf.getbuffer())
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "booking_id")
+        cur = conn.execute(
+            f"INSERT INTO {table} AS t ({', '.join(cols)}) "
+            f"SELECT {', '.join(data)}, now()::timestamp, 'bare' FROM bare_stage "
+            f"ON CONFLICT (booking_id) DO UPDATE SET {sets}"
+        )
+        n = cur.rowcount
+    return {"seconds": time.perf_counter() - t0, "rows": n, "changed": n}
+
+
+CHILDREN = {
+    "limit": child_limit,
+    "baseline": child_baseline,
+    "extract": child_extract,
+    "el": child_el,
+    "load": child_load,
+    "bare_duckdb": child_bare_duckdb,
+    "bare_postgres": child_bare_postgres,
+}
+
+
+def child_main(task: str, params: str, out: str) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="  [child %(name)s] %(message)s")
+    result = CHILDREN[task](json.loads(params))
+    Path(out).write_text(json.dumps(result, default=str))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# Parent side
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class Measurement:
+    key: str
+    label: str
+    seconds: float
+    rows: int
+    peak_rss_mb: float
+    bytes: float | None = None
+    """Bytes the measurement moved, in COPY-binary bytes of the source (for MB/s)."""
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float | None:
+        return self.rows / self.seconds if self.rows and self.seconds > 0 else None
+
+    @property
+    def mb_per_s(self) -> float | None:
+        return self.bytes / 1e6 / self.seconds if self.bytes and self.seconds > 0 else None
+
+
+class Bench:
+    def __init__(self, opts: argparse.Namespace) -> None:
+        self.opts = opts
+        self.work = Path(tempfile.mkdtemp(prefix="hw_el_bench_", dir=opts.workdir))
+        self.lake = self.work / "lake"
+        self.duck_path = self.work / "warehouse.duckdb"
+        self.duck_bare_path = self.work / "warehouse_bare.duckdb"
+        self.pg_wh_url = to_url(opts.source_url, WH_DB)
+        self.pg_bare_url = to_url(opts.source_url, WH_BARE_DB)
+        self.results: dict[str, Measurement] = {}
+        self.seq = 0
+        self.started = time.time()
+
+    def log(self, msg: str) -> None:
+        print(f"[{time.time() - self.started:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    def child(self, task: str, **params: Any) -> tuple[dict[str, Any], float, float]:
+        """Run one measurement in a fresh process: (its result, its peak RSS in MB, wall)."""
+        self.seq += 1
+        out = self.work / f"child-{self.seq:02d}-{task}.json"
+        base = {"source_url": self.opts.source_url, "table": self.opts.table,
+                "work": str(self.work), "lake": str(self.lake)}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", task,
+               "--child-params", json.dumps({**base, **params}), "--child-out", str(out)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=sys.stderr.fileno())
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"child {task} failed with exit code {proc.returncode}")
+        return json.loads(out.read_text()), usage.ru_maxrss / 1024.0, wall
+
+    def record(self, m: Measurement) -> Measurement:
+        self.results[m.key] = m
+        rate = f"{m.rows_per_s:,.0f} rows/s" if m.rows_per_s else ""
+        self.log(f"  {m.label}: {m.seconds:.3f} s, {m.rows:,} rows {rate}, "
+                 f"peak RSS {m.peak_rss_mb:.0f} MB {m.note}")
+        return m
+
+    def best_of(self, n: int, task: str, **params: Any) -> tuple[dict[str, Any], float, list[float]]:
+        runs = [self.child(task, **params) for _ in range(n)]
+        best = min(runs, key=lambda r: r[0]["seconds"])
+        return best[0], max(r[1] for r in runs), [r[0]["seconds"] for r in runs]
+
+    # -- the stages ------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        o = self.opts
+        info = machine_info(o.source_url)
+        self.log(f"work dir {self.work}")
+        src = ensure_source(o.source_url, o.table, o.rows, self.log)
+        info["source"] = src
+        rows = src["rows"]
+        warehouses = [w for w in ("duckdb", "postgres") if w in o.warehouses]
+
+        self.log("baseline process (imports + DuckDB + postgres extension attached)")
+        base, base_rss, _ = self.child("baseline")
+        info["baseline_rss_mb"] = round(base_rss, 1)
+
+        # 1. the limit
+        self.log("1. limit: binary COPY to /dev/null (one warm-up, then best of %d)" % o.repeat)
+        self.child("limit")
+        lim, lim_rss, lim_runs = self.best_of(o.repeat, "limit")
+        copy_bytes = lim["bytes"]
+        bytes_per_row = copy_bytes / rows
+        info["source"]["copy_binary_bytes"] = copy_bytes
+        self.record(Measurement("limit", "COPY binary -> /dev/null (the limit)", lim["seconds"],
+                                lim["rows"], lim_rss, copy_bytes, extra={"runs": lim_runs}))
+
+        # 2. full extract
+        self.log("2. full extract Postgres -> Parquet lake (best of %d)" % o.repeat)
+        ext, ext_rss, ext_runs = self.best_of(o.repeat, "extract", run_id="bench_extract_only")
+        self.record(Measurement(
+            "extract_full", "Headwater full extract -> Parquet", ext["seconds"], ext["rows"],
+            ext_rss, copy_bytes, note=f"parquet {ext['parquet_bytes'] / 1e6:.0f} MB",
+            extra={"runs": ext_runs, "parquet_bytes": ext["parquet_bytes"]}))
+        shutil.rmtree(self.lake / PIPELINE / o.table / "batch=bench_extract_only", ignore_errors=True)
+
+        # 3. full extract + load
+        for wh in warehouses:
+            url = self.wh_url(wh)
+            if wh == "duckdb":
+                for p in (self.duck_path, Path(str(self.duck_path) + ".wal")):
+                    p.unlink(missing_ok=True)
+            else:
+                recreate_database(o.source_url, WH_DB)
+                checkpoint(o.source_url)
+            self.log(f"3. full extract + load into {wh} (fresh warehouse)")
+            r, rss, _ = self.child("el", warehouse_url=url, run_id=f"bench_full_{wh}")
+            assert r["mode"] == "full", r
+            self.record(Measurement(
+                f"el_full_{wh}", f"Headwater full extract+load -> {wh}", r["seconds"], r["rows"],
+                rss, copy_bytes, note=phases(r), extra=r))
+            if wh == "postgres":
+                vacuum_raw(self.pg_wh_url, o.table)
+
+        # 4. incremental 1% and 0%
+        n1 = touch_rows(o.source_url, o.table, ONE_PCT_WHERE)
+        self.log(f"4. incremental: {n1:,} rows ({n1 / rows:.1%}) updated in the source")
+        for wh in warehouses:
+            if wh == "postgres":
+                checkpoint(o.source_url)
+            r, rss, _ = self.child("el", warehouse_url=self.wh_url(wh), run_id=f"bench_inc1_{wh}")
+            assert r["mode"] == "incremental" and not r["skipped"], r
+            self.record(Measurement(
+                f"el_inc1_{wh}", f"Headwater incremental 1% plan+extract+load -> {wh}",
+                r["seconds"], r["rows"], rss, r["rows"] * bytes_per_row,
+                note=f"{r['changed']:,} changed; {phases(r)}", extra=r))
+        for wh in warehouses:
+            r, rss, _ = self.child("el", warehouse_url=self.wh_url(wh), run_id=f"bench_inc0_{wh}")
+            self.record(Measurement(
+                f"el_inc0_{wh}", f"Headwater incremental 0% (skip path) -> {wh}",
+                r["seconds"], 0, rss, None,
+                note=("skipped" if r["skipped"] else f"NOT skipped: {r['rows']:,} rows")
+                + f"; {phases(r)}", extra=r))
+
+        # 5. upsert of a 5% batch: Headwater load vs bare SQL, same batch, same starting state
+        n5 = touch_rows(o.source_url, o.table, FIVE_PCT_WHERE)
+        self.log(f"5. upsert: {n5:,} rows ({n5 / rows:.1%}) updated in the source")
+        for wh in warehouses:
+            url = self.wh_url(wh)
+            ex, ex_rss, _ = self.child("el", warehouse_url=url, run_id=f"bench_inc5_{wh}", load=False)
+            batch = ex["batch"]
+            assert batch is not None, ex
+            self.record(Measurement(
+                f"extract_inc5_{wh}", f"Headwater incremental extract of the 5% batch ({wh} plan)",
+                ex["extract_seconds"] + ex["plan_seconds"], ex["rows"], ex_rss,
+                ex["rows"] * bytes_per_row, note=phases(ex)))
+            # Clone the warehouse so both upserts start from the same physical state.
+            if wh == "duckdb":
+                shutil.copyfile(self.duck_path, self.duck_bare_path)
+                wal = Path(str(self.duck_path) + ".wal")
+                if wal.exists():
+                    shutil.copyfile(wal, str(self.duck_bare_path) + ".wal")
+            else:
+                recreate_database(o.source_url, WH_BARE_DB, template=WH_DB)
+                checkpoint(o.source_url)
+            hw, hw_rss, _ = self.child("load", warehouse_url=url, batch=batch)
+            self.record(Measurement(
+                f"upsert5_hw_{wh}", f"Headwater load of the 5% batch -> {wh}", hw["seconds"],
+                hw["rows"], hw_rss, hw["rows"] * bytes_per_row,
+                note=f"{hw['changed']:,} changed"))
+            if wh == "duckdb":
+                bare, bare_rss, _ = self.child("bare_duckdb", path=str(self.duck_bare_path),
+                                               batch=batch)
+                how = "MERGE from read_parquet"
+            else:
+                checkpoint(o.source_url)
+                bare, bare_rss, _ = self.child("bare_postgres", warehouse_url=self.pg_bare_url,
+                                               batch=batch)
+                how = "COPY to temp + INSERT ON CONFLICT"
+            self.record(Measurement(
+                f"upsert5_bare_{wh}", f"bare SQL upsert of the same batch -> {wh}",
+                bare["seconds"], batch["rows"], bare_rss, batch["rows"] * bytes_per_row,
+                note=f"{how}; {bare['changed']:,} rows"))
+
+        info["consistency"] = self.consistency(warehouses)
+        return info
+
+    def wh_url(self, wh: str) -> str:
+        return f"duckdb:///{self.duck_path}" if wh == "duckdb" else self.pg_wh_url
+
+    def consistency(self, warehouses: list[str]) -> dict[str, Any]:
+        """Do the warehouses now hold what the source holds? (row count and sum of amount)"""
+        q = "SELECT count(*), sum(amount)::VARCHAR, max(updated_at)::VARCHAR FROM {}"
+        with pg_connect(self.opts.source_url) as conn:
+            expected = list(conn.execute(q.format(f"{SCHEMA}.{self.opts.table}")).fetchone())
+        out: dict[str, Any] = {"source": expected}
+        import duckdb
+
+        targets: list[tuple[str, Any]] = []
+        if "duckdb" in warehouses:
+            targets += [("duckdb", self.duck_path), ("duckdb_bare", self.duck_bare_path)]
+        if "postgres" in warehouses:
+            targets += [("postgres", self.pg_wh_url), ("postgres_bare", self.pg_bare_url)]
+        for name, where in targets:
+            table = f'{RAW_SCHEMA}."{self.opts.table}"'
+            if name.startswith("duckdb"):
+                con = duckdb.connect(str(where), read_only=True)
+                got = list(con.execute(q.format(table)).fetchone())
+                con.close()
+            else:
+                with pg_connect(where) as conn:
+                    got = list(conn.execute(q.format(table)).fetchone())
+            # normalise the decimal text ("123.00" vs "123.0") before comparing
+            got[1], exp1 = float(got[1]), float(expected[1])
+            out[name] = {"rows_sum_cursor": got, "matches": got[0] == expected[0]
+                         and abs(got[1] - exp1) < 0.005 and str(got[2])[:19] == str(expected[2])[:19]}
+        return out
+
+    def cleanup(self) -> None:
+        if self.opts.keep:
+            self.log(f"--keep: leaving {self.work}, databases {WH_DB} and {WH_BARE_DB}")
+            return
+        shutil.rmtree(self.work, ignore_errors=True)
+        for db in (WH_DB, WH_BARE_DB):
+            try:
+                drop_database(self.opts.source_url, db)
+            except Exception as e:  # noqa: BLE001 - cleanup must not hide the real error
+                self.log(f"could not drop {db}: {e}")
+        if not self.opts.keep_source:
+            with pg_connect(self.opts.source_url) as conn:
+                conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{self.opts.table}")
+            self.log(f"dropped {SCHEMA}.{self.opts.table}")
+
+
+def phases(r: dict[str, Any]) -> str:
+    return (f"plan {r['plan_seconds']:.2f} + extract {r['extract_seconds']:.2f}"
+            + (f" + load {r['load_seconds']:.2f}" if r.get("load_seconds", 0) > 0.0005 else "") + " s")
+
+
+def machine_info(source_url: str) -> dict[str, Any]:
+    import duckdb
+    import psycopg
+    import pyarrow
+
+    def sh(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:  # noqa: BLE001
+            return ""
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    with pg_connect(source_url) as conn:
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]
+        pg_settings = dict(conn.execute(
+            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+            "('shared_buffers', 'max_wal_size', 'synchronous_commit', 'work_mem')"
+        ).fetchall())
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        from importlib.metadata import version
+
+        hw_version = version("headwater")
+    except Exception:  # noqa: BLE001
+        hw_version = "?"
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "os": platform.platform(),
+        "cpu": cpu,
+        "nproc": sh(["nproc"]),
+        "free_m": sh(["free", "-m"]),
+        "loadavg_start": Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "",
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pyarrow": pyarrow.__version__,
+        "psycopg": psycopg.__version__,
+        "postgres": pg_version,
+        "postgres_settings": pg_settings,
+        "headwater": hw_version,
+        "git_commit": sh(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+
+
+def evaluate(results: dict[str, Measurement], warehouses: list[str]) -> list[dict[str, Any]]:
+    """The targets, each with its measured value and whether it is met (nothing asserted)."""
+    targets = []
+
+    def add(name: str, value: float | None, limit: float, unit: str, detail: str) -> None:
+        if value is None:
+            return
+        met = value <= limit if unit == "x" else value < limit
+        if unit == "x":
+            shown, lim = f"{value:.2f}x", f"<= {limit:.2f}x"
+            margin = f"{abs(limit - value) / limit:.0%} {'under' if met else 'over'} the target"
+        elif unit == "%":
+            shown, lim = f"{value:.2%}", f"< {limit:.0%}"
+            margin = f"{abs(limit - value) / limit:.0%} {'under' if met else 'over'} the target"
+        else:
+            shown, lim = f"{value:.0f} MB", f"< {limit:.0f} MB"
+            margin = f"{abs(limit - value):.0f} MB {'under' if met else 'over'}"
+        targets.append({"target": name, "value": value, "shown": shown, "limit": lim,
+                        "met": met, "margin": margin, "detail": detail})
+
+    lim = results.get("limit")
+    ext = results.get("extract_full")
+    if lim and ext:
+        add("full extract vs COPY limit", ext.seconds / lim.seconds, TARGET_EXTRACT_X_LIMIT, "x",
+            f"{ext.seconds:.2f} s / {lim.seconds:.2f} s")
+    for wh in warehouses:
+        full, inc = results.get(f"el_full_{wh}"), results.get(f"el_inc1_{wh}")
+        if full and inc:
+            add(f"incremental 1% vs full extract+load ({wh})", inc.seconds / full.seconds,
+                TARGET_INCREMENTAL_SHARE, "%", f"{inc.seconds:.2f} s / {full.seconds:.2f} s")
+    for wh in warehouses:
+        hw, bare = results.get(f"upsert5_hw_{wh}"), results.get(f"upsert5_bare_{wh}")
+        if hw and bare:
+            add(f"5% upsert vs bare SQL ({wh})", hw.seconds / bare.seconds, TARGET_UPSERT_X_BARE,
+                "x", f"{hw.seconds:.2f} s / {bare.seconds:.2f} s")
+    if ext:
+        add("full extract peak RSS", ext.peak_rss_mb, TARGET_EXTRACT_RSS_MB, "MB",
+            "peak RSS of the whole extract process")
+    return targets
+
+
+def render(info: dict[str, Any], results: dict[str, Measurement], targets: list[dict[str, Any]]) -> str:
+    lim = results.get("limit")
+    src = info["source"]
+    lines = [
+        f"Headwater extract/load benchmark, {info['date']}",
+        f"source {src['table']}: {src['rows']:,} rows, heap {src['heap_bytes'] / 1e6:.0f} MB, "
+        f"total with indexes {src['total_bytes'] / 1e6:.0f} MB, "
+        f"binary COPY stream {src.get('copy_binary_bytes', 0) / 1e6:.0f} MB",
+        f"python {info['python']}, duckdb {info['duckdb']}, pyarrow {info['pyarrow']}, "
+        f"psycopg {info['psycopg']}, postgres {info['postgres']}; {info['nproc']} cores; "
+        f"baseline process RSS {info.get('baseline_rss_mb', 0):.0f} MB",
+        "",
+    ]
+    header = ("| # | measurement | wall s | rows | rows/s | MB/s | peak RSS MB | x limit | notes |")
+    lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for i, m in enumerate(results.values(), 1):
+        rps = f"{m.rows_per_s:,.0f}" if m.rows_per_s else "-"
+        mbs = f"{m.mb_per_s:,.0f}" if m.mb_per_s else "-"
+        x = f"{m.seconds / lim.seconds:.2f}" if lim else "-"
+        lines.append(f"| {i} | {m.label} | {m.seconds:.3f} | {m.rows:,} | {rps} | {mbs} | "
+                     f"{m.peak_rss_mb:.0f} | {x} | {m.note} |")
+    lines += ["", "| target | measured | goal | result |", "|---|---:|---:|---|"]
+    for t in targets:
+        lines.append(f"| {t['target']} | {t['shown']} ({t['detail']}) | {t['limit']} | "
+                     f"{'MET' if t['met'] else 'NOT MET'}, {t['margin']} |")
+    cons = info.get("consistency", {})
+    checks = {k: v["matches"] for k, v in cons.items() if isinstance(v, dict)}
+    if checks:
+        lines += ["", "consistency (warehouse raw table = source: count, sum(amount), max(updated_at)): "
+                  + ", ".join(f"{k} {'ok' if ok else 'MISMATCH'}" for k, ok in checks.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=None, help=f"source rows (default {FULL_ROWS:,})")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"{QUICK_ROWS:,} rows, one repetition: a smoke run for CI")
+    ap.add_argument("--json", metavar="PATH", help="also write all results as JSON here")
+    ap.add_argument("--source-url", default=os.environ.get("HEADWATER_BENCH_PG_URL", DEFAULT_SOURCE_URL),
+                    help="Postgres holding the source schema hw_bench; the warehouse database "
+                    f"{WH_DB} is created on the same server (default {DEFAULT_SOURCE_URL})")
+    ap.add_argument("--table", default="bookings", help="source table name in schema hw_bench")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="repetitions of the limit and the full extract, best kept (default 2; 1 with --quick)")
+    ap.add_argument("--warehouses", default="duckdb,postgres",
+                    help="comma-separated: duckdb, postgres (default both)")
+    ap.add_argument("--workdir", default=None, help="parent folder of the temp lake/warehouse (default $TMPDIR)")
+    ap.add_argument("--keep", action="store_true",
+                    help=f"keep the work folder and the databases {WH_DB}/{WH_BARE_DB}")
+    ap.add_argument("--keep-source", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep hw_bench.<table> for the next run (default: keep; --no-keep-source drops it)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child-params", help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", help=argparse.SUPPRESS)
+    opts = ap.parse_args(argv)
+    if opts.child:
+        return child_main(opts.child, opts.child_params, opts.child_out)
+    if opts.rows is None:
+        opts.rows = QUICK_ROWS if opts.quick else FULL_ROWS
+    if opts.repeat is None:
+        opts.repeat = 1 if opts.quick else 2
+    opts.warehouses = [w.strip() for w in opts.warehouses.split(",") if w.strip()]
+    if set(opts.warehouses) - {"duckdb", "postgres"}:
+        ap.error("--warehouses takes duckdb and/or postgres")
+
+    bench = Bench(opts)
+    info: dict[str, Any] = {}
+    try:
+        info = bench.run()
+    finally:
+        bench.cleanup()
+    info["loadavg_end"] = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else ""
+    info["total_seconds"] = round(time.time() - bench.started, 1)
+    targets = evaluate(bench.results, opts.warehouses)
+    print(render(info, bench.results, targets))
+    if opts.json:
+        payload = {
+            "info": info,
+            "results": [{**asdict(m), "rows_per_s": m.rows_per_s, "mb_per_s": m.mb_per_s}
+                        for m in bench.results.values()],
+            "targets": targets,
+        }
+        Path(opts.json).write_text(json.dumps(payload, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
