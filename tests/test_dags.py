@@ -35,8 +35,9 @@ def test_dag_file_imports_without_touching_any_database(path, tmp_path):
     text = path.read_text().lower()
     assert "airflow" in text and "dag" in text, "safe-mode DAG discovery skips files without 'airflow'"
     env = {"AIRFLOW_HOME": str(tmp_path), "HEADWATER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     dag_id, n_tasks, _seconds = proc.stdout.split()[-3:]
     assert dag_id == path.stem and int(n_tasks) > 0
@@ -46,8 +47,16 @@ def test_travel_bookings_dag_has_the_seed_flow_in_order():
     from headwater.orchestration import build_dag
 
     dag = build_dag("travel_bookings")
-    steps = ["dbt_seed", "dbt_source_freshness", "dbt_source_tests", "dbt_staging", "dbt_snapshot",
-             "dbt_core", "dbt_test_all", "dbt_docs"]
+    steps = [
+        "dbt_seed",
+        "dbt_source_freshness",
+        "dbt_source_tests",
+        "dbt_staging",
+        "dbt_snapshot",
+        "dbt_core",
+        "dbt_test_all",
+        "dbt_docs",
+    ]
     for before, after in zip(steps, steps[1:], strict=False):
         assert after in dag.get_task(before).downstream_task_ids
     assert "dbt_seed" in dag.get_task("extract_load.load").downstream_task_ids

@@ -22,8 +22,16 @@ from headwater.spec import available_pipelines, load_spec
 
 console = Console()
 
-STATE_STYLE = {"success": "green", "skipped": "yellow", "failed": "red", "upstream_failed": "red",
-               "running": "cyan", "queued": "white", "up_for_retry": "magenta", "scheduled": "white"}
+STATE_STYLE = {
+    "success": "green",
+    "skipped": "yellow",
+    "failed": "red",
+    "upstream_failed": "red",
+    "running": "cyan",
+    "queued": "white",
+    "up_for_retry": "magenta",
+    "scheduled": "white",
+}
 
 
 def _generator(pipeline: str):
@@ -71,8 +79,9 @@ def _progress_table(pipeline: str, states: dict[str, str], elapsed: float) -> Ta
     return table
 
 
-def run_pipeline(pipeline: str, full_refresh: bool = False, skip: list[str] | None = None,
-                 progress: bool = True):
+def run_pipeline(
+    pipeline: str, full_refresh: bool = False, skip: list[str] | None = None, progress: bool = True
+):
     from headwater.orchestration.local import run_dag
 
     settings = Settings.from_env()
@@ -85,8 +94,12 @@ def run_pipeline(pipeline: str, full_refresh: bool = False, skip: list[str] | No
     started = time.monotonic()
     if progress and console.is_terminal:
         with Live(_progress_table(pipeline, {}, 0), console=console, refresh_per_second=4) as live:
-            outcome = run_dag(settings, spec.name, conf, lambda _r, s: live.update(
-                _progress_table(pipeline, s, time.monotonic() - started)))
+            outcome = run_dag(
+                settings,
+                spec.name,
+                conf,
+                lambda _r, s: live.update(_progress_table(pipeline, s, time.monotonic() - started)),
+            )
     else:
         console.print(f"running {pipeline} in Airflow (airflow dags test)…")
         seen: dict[str, str] = {}
@@ -113,8 +126,9 @@ def _summary(settings: Settings, spec, outcome) -> None:
 
     ok = outcome.state == "success"
     colour = "green" if ok else "red"
-    console.print(f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} "
-                  f"in {outcome.seconds:.1f} s[/]")
+    console.print(
+        f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} in {outcome.seconds:.1f} s[/]"
+    )
     if not ok:
         failed = [t for t, s in outcome.tasks.items() if s in ("failed", "upstream_failed")]
         console.print(f"[red]failed tasks: {', '.join(failed) or '?'}; Airflow log: {outcome.log}[/]")
@@ -128,14 +142,19 @@ def _summary(settings: Settings, spec, outcome) -> None:
         table.add_column(col, justify="left" if col in ("table", "watermark") else "right")
     for t in spec.tables:
         loaded = report.loaded.get(t.name)
-        table.add_row(t.name, f"{report.raw_rows.get(t.name, 0):,}",
-                      f"{loaded['rows']:,}" if loaded else "skipped",
-                      f"{loaded['changed']:,}" if loaded else "-",
-                      str(report.watermarks.get(t.name) or "-"))
+        table.add_row(
+            t.name,
+            f"{report.raw_rows.get(t.name, 0):,}",
+            f"{loaded['rows']:,}" if loaded else "skipped",
+            f"{loaded['changed']:,}" if loaded else "-",
+            str(report.watermarks.get(t.name) or "-"),
+        )
     console.print(table)
     tests = report.tests()
-    console.print(f"dbt: {report.models_built} models built; tests: {tests['pass']} passed, "
-                  f"{tests['warn']} warned, {tests['fail'] + tests['error']} failed")
+    console.print(
+        f"dbt: {report.models_built} models built; tests: {tests['pass']} passed, "
+        f"{tests['warn']} warned, {tests['fail'] + tests['error']} failed"
+    )
     if settings.warehouse_kind == "duckdb":
         console.print(f"warehouse: {settings.warehouse_url.removeprefix('duckdb:///')}")
     docs = dbt_paths(spec, settings)["target"] / "index.html"
@@ -184,10 +203,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             table.add_column(col)
         for t in spec.tables:
             loaded = report.loaded.get(t.name)
-            table.add_row(t.name, f"{report.raw_rows.get(t.name, 0):,}",
-                          f"{loaded['rows']:,}" if loaded else "-",
-                          f"{loaded['changed']:,}" if loaded else "-",
-                          str(report.watermarks.get(t.name) or "-"))
+            table.add_row(
+                t.name,
+                f"{report.raw_rows.get(t.name, 0):,}",
+                f"{loaded['rows']:,}" if loaded else "-",
+                f"{loaded['changed']:,}" if loaded else "-",
+                str(report.watermarks.get(t.name) or "-"),
+            )
         console.print(table)
         for step, counts in report.dbt.items():
             console.print(f"  dbt {step}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -202,10 +224,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     env["AIRFLOW__API__PORT"] = str(args.port)
     env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{args.port}"
     ensure_airflow(settings, env)
-    console.print(f"Airflow UI on http://127.0.0.1:{args.port} (login details are printed by "
-                  f"Airflow below and saved under {settings.airflow_home}); Ctrl-C stops it.")
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env,
-                            start_new_session=True)
+    console.print(
+        f"Airflow UI on http://127.0.0.1:{args.port} (login details are printed by "
+        f"Airflow below and saved under {settings.airflow_home}); Ctrl-C stops it."
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -213,6 +236,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         return 0
+
+
+def cmd_pipelines(args: argparse.Namespace) -> int:
+    for name in available_pipelines():
+        console.print(f"{name}: {load_spec(name).description}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,8 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a pipeline's DAG once via Airflow, in-process")
     r.add_argument("pipeline")
     r.add_argument("--full-refresh", action="store_true")
-    r.add_argument("--skip", action="append", default=[], metavar="STEP",
-                   help="switch off a dbt step for this run (repeatable)")
+    r.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="switch off a dbt step for this run (repeatable)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.set_defaults(func=cmd_run)
 
@@ -249,8 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=8080)
     u.set_defaults(func=cmd_ui)
 
-    sub.add_parser("pipelines", help="list the pipelines").set_defaults(
-        func=lambda a: console.print("\n".join(available_pipelines())) or 0)
+    sub.add_parser("pipelines", help="list the pipelines").set_defaults(func=cmd_pipelines)
     return p
 
 

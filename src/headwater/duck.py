@@ -52,7 +52,7 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory (or file) DuckDB connection with our extension directory configured."""
-    config = {"extension_directory": extension_directory()}
+    config: dict[str, str | bool | int | float | list[str]] = {"extension_directory": extension_directory()}
     if path is None:
         return duckdb.connect(":memory:", config=config)
     return duckdb.connect(path, read_only=read_only, config=config)
@@ -63,12 +63,10 @@ def postgres_dsn(url: str) -> str:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     url = re.sub(r"^postgresql\+\w+://", "postgresql://", url)
-    return make_conninfo(**{k: v for k, v in conninfo_to_dict(url).items() if v is not None})
+    return make_conninfo("", **{k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None})
 
 
-def attach(
-    con: duckdb.DuckDBPyConnection, url: str, alias: str, *, read_only: bool = False
-) -> str:
+def attach(con: duckdb.DuckDBPyConnection, url: str, alias: str, *, read_only: bool = False) -> str:
     """Attach ``url`` (sqlite:///file, duckdb:///file or postgresql://...) as ``alias``.
 
     Returns the kind of database attached: ``sqlite``, ``duckdb`` or ``postgres``.
@@ -93,3 +91,18 @@ def _string_literal(value: str) -> str:
     # ATTACH does not take prepared parameters; a single-quoted literal with quotes doubled is
     # the SQL-standard escape and the only one DuckDB applies to string literals.
     return "'" + value.replace("'", "''") + "'"
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    """The first column of the first row of a query that always returns one row."""
+    row = con.execute(sql, params or []).fetchone()
+    if row is None:
+        raise RuntimeError(f"query returned no row: {sql[:200]}")
+    return row[0]
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    row = con.execute(sql, params or []).fetchone()
+    if row is None:
+        raise RuntimeError(f"query returned no row: {sql[:200]}")
+    return row

@@ -66,7 +66,7 @@ def extract_table(
         con.execute(f"COPY ({query}) TO {_lit(str(folder))} ({PARQUET_OPTIONS})")
         files = sorted(str(p) for p in folder.glob("*.parquet"))
         batch = parquet_relation(files) if files else None
-        rows = con.execute(f"SELECT count(*) FROM {batch}").fetchone()[0] if batch else 0
+        rows = duck.scalar(con, f"SELECT count(*) FROM {batch}") if batch else 0
         if rows == 0:
             lake.discard_batch(spec.name, table.name, batch_id)
             log.info("%s.%s: no rows since %s; skipping", spec.name, table.name, plan.watermark)
@@ -89,7 +89,7 @@ def extract_table(
         if table.cursor:
             cursor_type = dict((c[0], c[1]) for c in columns)[table.cursor]
             c = duck.quote(table.cursor)
-            lo, hi = con.execute(f"SELECT min({c})::VARCHAR, max({c})::VARCHAR FROM {batch}").fetchone()
+            lo, hi = duck.first_row(con, f"SELECT min({c})::VARCHAR, max({c})::VARCHAR FROM {batch}")
             manifest.cursor_min, manifest.cursor_max = lo, hi
             manifest.extra["cursor_type"] = cursor_type
             if since is not None and _nothing_new(con, batch, table, plan, since, cursor_type):
@@ -97,9 +97,7 @@ def extract_table(
                 log.info("%s.%s: only already-loaded rows at the watermark; skipping", spec.name, table.name)
                 return None
             window = lower_bound(hi, cursor_type, spec.lookback_seconds)
-            manifest.window_count, manifest.window_fingerprint = window_fingerprint(
-                con, batch, table, window
-            )
+            manifest.window_count, manifest.window_fingerprint = window_fingerprint(con, batch, table, window)
         lake.write_manifest(manifest)
         log.info("%s.%s: extracted %d rows (%s) to %s", spec.name, table.name, rows, plan.mode, folder)
         return manifest
@@ -118,9 +116,7 @@ def window_fingerprint(con, relation: str, table: TableSpec, since: Bound) -> tu
     return int(n), str(fp)
 
 
-def _nothing_new(
-    con, batch: str, table: TableSpec, plan: TablePlan, since: Bound, cursor_type: str
-) -> bool:
+def _nothing_new(con, batch: str, table: TableSpec, plan: TablePlan, since: Bound, cursor_type: str) -> bool:
     """True when the batch holds exactly the rows already loaded in the last window.
 
     The batch reads from the same lower bound as the window recorded at the last load; if no
@@ -129,10 +125,11 @@ def _nothing_new(
     """
     if plan.watermark is None or plan.window_fingerprint is None or table.cursor is None:
         return False
-    newer = con.execute(
+    newer = duck.scalar(
+        con,
         f"SELECT count(*) FROM {batch} WHERE {duck.quote(table.cursor)} > "
-        f"{Bound(plan.watermark, cursor_type).duckdb_literal()}"
-    ).fetchone()[0]
+        f"{Bound(plan.watermark, cursor_type).duckdb_literal()}",
+    )
     if newer:
         return False
     count, fingerprint = window_fingerprint(con, batch, table, since)

@@ -28,12 +28,17 @@ def plan(spec: PipelineSpec, settings: Settings, full_refresh: bool = False) -> 
     return [asdict(TablePlan.decide(t, states.get(t.name), full_refresh)) for t in spec.tables]
 
 
-def extract(spec: PipelineSpec, table_plan: dict[str, Any], run_id: str,
-            settings: Settings) -> dict[str, Any] | None:
+def extract(
+    spec: PipelineSpec, table_plan: dict[str, Any], run_id: str, settings: Settings
+) -> dict[str, Any] | None:
     """Extract one table into the lake; None when it has nothing new."""
     manifest = extract_table(
-        spec, TablePlan(**table_plan), source_for(spec, settings), Lake(settings.lake_url),
-        run_id, batch_id_for(run_id),
+        spec,
+        TablePlan(**table_plan),
+        source_for(spec, settings),
+        Lake(settings.lake_url),
+        run_id,
+        batch_id_for(run_id),
     )
     if manifest is None:
         return None
@@ -57,8 +62,9 @@ def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[
     return asdict(result)
 
 
-def run_el(spec: PipelineSpec, settings: Settings, run_id: str,
-           full_refresh: bool = False) -> dict[str, dict[str, Any] | None]:
+def run_el(
+    spec: PipelineSpec, settings: Settings, run_id: str, full_refresh: bool = False
+) -> dict[str, dict[str, Any] | None]:
     """Extract and load every table in order, without Airflow (tests, replays, benchmarks)."""
     results: dict[str, dict[str, Any] | None] = {}
     for table_plan in plan(spec, settings, full_refresh):

@@ -111,5 +111,9 @@ def task_failed(context: dict[str, Any]) -> None:
         if configured:
             log.error("Slack alert could not be sent (%s); alert was: %s", redact(str(e)), payload["text"])
         else:
-            log.warning("no Slack webhook configured (%s or connection %s); alert: %s",
-                        WEBHOOK_ENV, CONN_ID, payload["text"])
+            log.warning(
+                "no Slack webhook configured (%s or connection %s); alert: %s",
+                WEBHOOK_ENV,
+                CONN_ID,
+                payload["text"],
+            )

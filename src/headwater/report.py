@@ -36,39 +36,56 @@ class RunReport:
 def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None) -> RunReport:
     wh = open_warehouse(warehouse_url)
     with wh.session(read_only=True) as con:
-        meta_exists = bool(con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-            "AND table_name = 'load_ledger'", [ALIAS, META]).fetchone()[0])
+        meta_exists = bool(
+            duck.scalar(
+                con,
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+                "AND table_name = 'load_ledger'",
+                [ALIAS, META],
+            )
+        )
         if run_id is None and meta_exists:
             row = con.execute(
                 f"SELECT run_id FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? "
                 "UNION ALL SELECT run_id FROM "
                 f"{ALIAS}.{META}.dbt_results WHERE pipeline = ? ORDER BY 1 DESC LIMIT 1",
-                [spec.name, spec.name]).fetchone()
+                [spec.name, spec.name],
+            ).fetchone()
             run_id = row[0] if row else None
         report = RunReport(spec.name, run_id)
-        existing = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-            [ALIAS, spec.raw_schema]).fetchall()}
+        existing = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+                [ALIAS, spec.raw_schema],
+            ).fetchall()
+        }
         for t in spec.tables:
             if t.name in existing:
-                report.raw_rows[t.name] = con.execute(
-                    f"SELECT count(*) FROM {ALIAS}.{duck.quote(spec.raw_schema)}.{duck.quote(t.name)}"
-                ).fetchone()[0]
+                report.raw_rows[t.name] = duck.scalar(
+                    con, f"SELECT count(*) FROM {ALIAS}.{duck.quote(spec.raw_schema)}.{duck.quote(t.name)}"
+                )
         if not meta_exists:
             return report
         for table, rows, changed, quarantined, wm in con.execute(
             f"SELECT table_name, rows_in_batch, rows_changed, rows_quarantined, watermark_after "
             f"FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? AND run_id = ?",
-            [spec.name, run_id]).fetchall():
-            report.loaded[table] = {"rows": rows, "changed": changed, "quarantined": quarantined,
-                                    "watermark": wm}
+            [spec.name, run_id],
+        ).fetchall():
+            report.loaded[table] = {
+                "rows": rows,
+                "changed": changed,
+                "quarantined": quarantined,
+                "watermark": wm,
+            }
         for step, status, n in con.execute(
             f"SELECT step, status, count(*) FROM {ALIAS}.{META}.dbt_results "
-            "WHERE pipeline = ? AND run_id = ? GROUP BY ALL", [spec.name, run_id]).fetchall():
+            "WHERE pipeline = ? AND run_id = ? GROUP BY ALL",
+            [spec.name, run_id],
+        ).fetchall():
             report.dbt.setdefault(step, {})[status] = n
         for table, wm in con.execute(
-            f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?",
-            [spec.name]).fetchall():
+            f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?", [spec.name]
+        ).fetchall():
             report.watermarks[table] = wm
     return report

@@ -35,9 +35,7 @@ class Settings:
         home = Path(os.environ.get("HEADWATER_HOME", Path.cwd() / ".headwater")).resolve()
         return cls(
             home=home,
-            warehouse_url=os.environ.get(
-                "HEADWATER_WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"
-            ),
+            warehouse_url=os.environ.get("HEADWATER_WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"),
             lake_url=os.environ.get("HEADWATER_LAKE_URL", str(home / "lake")),
             source_url=os.environ.get("HEADWATER_SOURCE_URL") or None,
             dags_folder=Path(os.environ.get("HEADWATER_DAGS_FOLDER", REPO_ROOT / "dags")),

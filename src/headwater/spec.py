@@ -12,10 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
-from headwater.identifiers import valid_identifier
 from headwater.errors import SpecError
+from headwater.identifiers import valid_identifier
 
 MODES = ("incremental", "full")
 DBT_STEPS = (
@@ -112,8 +112,17 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     where = f"pipeline {name!r}"
     _known_keys(
         data,
-        {"name", "description", "schedule", "retries", "retry_delay_minutes", "source", "load",
-         "tables", "transform"},
+        {
+            "name",
+            "description",
+            "schedule",
+            "retries",
+            "retry_delay_minutes",
+            "source",
+            "load",
+            "tables",
+            "transform",
+        },
         where,
     )
     src = _require(data, "source", where)

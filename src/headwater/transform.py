@@ -37,8 +37,7 @@ FULL_REFRESH_STEPS = {"seed", "staging", "core"}
 def dbt_environment(spec: PipelineSpec, settings: Settings) -> dict[str, str]:
     """Variables the profiles.yml reads, derived from the warehouse URL."""
     kind, target = parse_url(settings.warehouse_url)
-    env = {"HEADWATER_DBT_SCHEMA": spec.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "DO_NOT_TRACK": "1"}
+    env = {"HEADWATER_DBT_SCHEMA": spec.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     if kind == "duckdb":
         env.update(HEADWATER_DBT_TARGET="duckdb", HEADWATER_DUCKDB_PATH=target)
     elif kind == "postgres":
@@ -80,8 +79,9 @@ def _environ(values: dict[str, str]):
                 os.environ[k] = v
 
 
-def run_step(spec: PipelineSpec, step: str, settings: Settings, run_id: str,
-             full_refresh: bool = False) -> dict[str, Any]:
+def run_step(
+    spec: PipelineSpec, step: str, settings: Settings, run_id: str, full_refresh: bool = False
+) -> dict[str, Any]:
     """Run one dbt step; record per-node results; raise TerminalError when it fails."""
     from dbt.cli.main import dbtRunner
 
@@ -90,10 +90,14 @@ def run_step(spec: PipelineSpec, step: str, settings: Settings, run_id: str,
     paths = dbt_paths(spec, settings)
     args = [
         *STEP_COMMANDS[step],
-        "--project-dir", str(paths["project"]),
-        "--profiles-dir", str(paths["project"]),
-        "--target-path", str(paths["target"]),
-        "--log-path", str(paths["logs"]),
+        "--project-dir",
+        str(paths["project"]),
+        "--profiles-dir",
+        str(paths["project"]),
+        "--target-path",
+        str(paths["target"]),
+        "--log-path",
+        str(paths["logs"]),
         "--no-use-colors",
     ]
     if full_refresh and step in FULL_REFRESH_STEPS:
@@ -144,15 +148,17 @@ def node_results(result: Any) -> list[dict[str, Any]]:
     for r in getattr(result, "results", None) or []:
         node = getattr(r, "node", None)
         response = getattr(r, "adapter_response", None) or {}
-        rows.append({
-            "unique_id": getattr(node, "unique_id", "?"),
-            "resource_type": str(getattr(node, "resource_type", "?")),
-            "status": str(getattr(r, "status", "?")),
-            "execution_time": float(getattr(r, "execution_time", 0.0) or 0.0),
-            "rows_affected": response.get("rows_affected") if isinstance(response, dict) else None,
-            "failures": getattr(r, "failures", None),
-            "message": (str(getattr(r, "message", "") or ""))[:500],
-        })
+        rows.append(
+            {
+                "unique_id": getattr(node, "unique_id", "?"),
+                "resource_type": str(getattr(node, "resource_type", "?")),
+                "status": str(getattr(r, "status", "?")),
+                "execution_time": float(getattr(r, "execution_time", 0.0) or 0.0),
+                "rows_affected": response.get("rows_affected") if isinstance(response, dict) else None,
+                "failures": getattr(r, "failures", None),
+                "message": (str(getattr(r, "message", "") or ""))[:500],
+            }
+        )
     return rows
 
 

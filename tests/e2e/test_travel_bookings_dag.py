@@ -26,8 +26,10 @@ from tests.slack_receiver import SlackReceiver
 
 pytestmark = pytest.mark.e2e
 SPEC = load_spec("travel_bookings")
-RATES = {r["currency_code"]: Decimal(r["eur_rate"]) for r in
-         csv.DictReader((SPEC.dbt_project_dir / "seeds" / "currencies.csv").open())}
+RATES = {
+    r["currency_code"]: Decimal(r["eur_rate"])
+    for r in csv.DictReader((SPEC.dbt_project_dir / "seeds" / "currencies.csv").open())
+}
 
 
 class Source:
@@ -38,7 +40,7 @@ class Source:
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         if self.url.startswith("sqlite:///"):
-            con = sqlite3.connect(self.url[len("sqlite:///"):])
+            con = sqlite3.connect(self.url[len("sqlite:///") :])
             try:
                 return con.execute(sql, params).fetchall()
             finally:
@@ -79,9 +81,19 @@ def expected_daily_summary(src: Source) -> dict[str, dict[str, object]]:
 def actual_daily_summary(wh) -> dict[str, dict[str, object]]:
     rows = wh.query(
         "SELECT booking_date::VARCHAR, bookings, tickets, passengers, segments, revenue_eur, "
-        "cancelled_bookings FROM wh.travel_bookings_reports.rep_booking_summary")
-    return {r[0]: {"bookings": r[1], "tickets": r[2], "passengers": r[3], "segments": r[4],
-                   "revenue_eur": Decimal(str(r[5])), "cancelled_bookings": r[6]} for r in rows}
+        "cancelled_bookings FROM wh.travel_bookings_reports.rep_booking_summary"
+    )
+    return {
+        r[0]: {
+            "bookings": r[1],
+            "tickets": r[2],
+            "passengers": r[3],
+            "segments": r[4],
+            "revenue_eur": Decimal(str(r[5])),
+            "cancelled_bookings": r[6],
+        }
+        for r in rows
+    }
 
 
 def run(settings: Settings, conf: dict | None = None):
@@ -116,26 +128,35 @@ def _end_to_end(settings: Settings, src: Source, as_of: datetime) -> None:
     # The marts against the source.
     assert actual_daily_summary(wh) == expected_daily_summary(src)
     n_tickets = src.rows("SELECT count(*) FROM ticket")[0][0]
-    assert wh.query("SELECT count(*), count(DISTINCT ticket_id) FROM "
-                    "wh.travel_bookings_core.fct_ticket_sales") == [(n_tickets, n_tickets)]
+    assert wh.query(
+        "SELECT count(*), count(DISTINCT ticket_id) FROM wh.travel_bookings_core.fct_ticket_sales"
+    ) == [(n_tickets, n_tickets)]
     watermarks = {t: s.watermark for t, s in wh.watermarks("travel_bookings").items()}
-    dbt_failures = wh.query("SELECT count(*) FROM wh.headwater.dbt_results WHERE run_id = ? "
-                            "AND status IN ('fail', 'error')", [first.run_id])
+    dbt_failures = wh.query(
+        "SELECT count(*) FROM wh.headwater.dbt_results WHERE run_id = ? AND status IN ('fail', 'error')",
+        [first.run_id],
+    )
     assert dbt_failures == [(0,)]
 
     # Advance the source: new bookings, status changes and price changes, all later in time.
     previous_status = dict(src.rows("SELECT booking_id, status FROM booking"))
-    generator.advance(src.url, seed=5, as_of=as_of + timedelta(hours=1), new_fraction=0.02,
-                      update_fraction=0.05)
+    generator.advance(
+        src.url, seed=5, as_of=as_of + timedelta(hours=1), new_fraction=0.02, update_fraction=0.05
+    )
     second = run(settings)
     assert second.state == "success", f"second run failed; log: {second.log}\n{second.tasks}"
 
     # Only what changed moved: per table, the rows at or after the previous watermark.
-    moved = dict(wh.query("SELECT table_name, rows_in_batch FROM wh.headwater.load_ledger "
-                          "WHERE run_id = ?", [second.run_id]))
+    moved = dict(
+        wh.query(
+            "SELECT table_name, rows_in_batch FROM wh.headwater.load_ledger WHERE run_id = ?", [second.run_id]
+        )
+    )
     for t in SPEC.tables:
-        expected = src.rows(f'SELECT count(*) FROM "{t.name}" WHERE "{t.cursor}" >= ?',
-                            (datetime.fromisoformat(watermarks[t.name]),))[0][0]
+        expected = src.rows(
+            f'SELECT count(*) FROM "{t.name}" WHERE "{t.cursor}" >= ?',
+            (datetime.fromisoformat(watermarks[t.name]),),
+        )[0][0]
         assert moved.get(t.name, 0) == expected, t.name
 
     # Updates landed, the snapshot closed the old versions, nothing duplicated.
@@ -147,15 +168,19 @@ def _end_to_end(settings: Settings, src: Source, as_of: datetime) -> None:
     versions = wh.query(
         "SELECT booking_id, count(*), count(*) FILTER (WHERE dbt_valid_to IS NULL), "
         "max(CASE WHEN dbt_valid_to IS NOT NULL THEN booking_status END) "
-        "FROM wh.travel_bookings_snapshots.bookings_snapshot GROUP BY booking_id")
+        "FROM wh.travel_bookings_snapshots.bookings_snapshot GROUP BY booking_id"
+    )
     for booking_id, n_versions, n_current, closed_status in versions:
         assert n_current == 1, booking_id
         if booking_id in changed:
             assert n_versions >= 2 and closed_status == previous_status[booking_id], booking_id
     n_tickets = src.rows("SELECT count(*) FROM ticket")[0][0]
-    assert wh.query("SELECT count(*), count(DISTINCT ticket_id) FROM "
-                    "wh.travel_bookings_core.fct_ticket_sales") == [(n_tickets, n_tickets)]
-    fct_status = dict(wh.query("SELECT ticket_id, booking_status FROM wh.travel_bookings_core.fct_ticket_sales"))
+    assert wh.query(
+        "SELECT count(*), count(DISTINCT ticket_id) FROM wh.travel_bookings_core.fct_ticket_sales"
+    ) == [(n_tickets, n_tickets)]
+    fct_status = dict(
+        wh.query("SELECT ticket_id, booking_status FROM wh.travel_bookings_core.fct_ticket_sales")
+    )
     ticket_booking = dict(src.rows("SELECT ticket_id, booking_id FROM ticket"))
     assert fct_status == {t: status_now[b] for t, b in ticket_booking.items()}
     assert actual_daily_summary(wh) == expected_daily_summary(src)
@@ -173,7 +198,7 @@ def test_a_failed_run_posts_one_slack_alert_per_failed_task(hw_home: Path, monke
     settings = Settings.from_env()
     url = SPEC.source_url(settings.home)
     generator.generate(url, scale=0.02, seed=1)
-    con = sqlite3.connect(url[len("sqlite:///"):])
+    con = sqlite3.connect(url[len("sqlite:///") :])
     con.execute("DROP TABLE ticket_segment")  # the source lost a table the spec names
     con.commit()
     con.close()
@@ -186,6 +211,12 @@ def test_a_failed_run_posts_one_slack_alert_per_failed_task(hw_home: Path, monke
     assert failed == ["extract_load.extract[ticket_segment]"], outcome.tasks
     assert len(slack.posts) == 1
     text = str(slack.posts[0]["json"])
-    for expected in ("travel_bookings", "extract_load.extract", outcome.run_id, "SourceError",
-                     "ticket_segment", "Task log"):
+    for expected in (
+        "travel_bookings",
+        "extract_load.extract",
+        outcome.run_id,
+        "SourceError",
+        "ticket_segment",
+        "Task log",
+    ):
         assert expected in text, expected

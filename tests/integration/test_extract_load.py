@@ -36,7 +36,7 @@ def _norm(value):
 def source_rows(url: str, table: str) -> set[tuple]:
     """Every row of a source table, read with the database's own driver."""
     if url.startswith("sqlite:///"):
-        con = sqlite3.connect(url[len("sqlite:///"):], detect_types=sqlite3.PARSE_DECLTYPES)
+        con = sqlite3.connect(url[len("sqlite:///") :], detect_types=sqlite3.PARSE_DECLTYPES)
         try:
             rows = con.execute(f'SELECT * FROM "{table}"').fetchall()
         finally:
@@ -86,8 +86,13 @@ def sqlite_source(tmp_path) -> str:
 
 
 def make_settings(tmp_path: Path, warehouse_url: str, source_url: str) -> Settings:
-    return Settings(home=tmp_path, warehouse_url=warehouse_url, lake_url=str(tmp_path / "lake"),
-                    source_url=source_url, dags_folder=tmp_path)
+    return Settings(
+        home=tmp_path,
+        warehouse_url=warehouse_url,
+        lake_url=str(tmp_path / "lake"),
+        source_url=source_url,
+        dags_folder=tmp_path,
+    )
 
 
 def test_first_run_copies_every_table_and_a_rerun_moves_nothing(tmp_path, warehouse_url, sqlite_source):
@@ -112,13 +117,15 @@ def test_advance_moves_only_changed_rows_and_lands_updates(tmp_path, warehouse_u
     assert changes["updated_bookings"] > 0 and changes["new_bookings"] > 0
 
     result = flow.run_el(SPEC, settings, "run_2")
-    con = sqlite3.connect(sqlite_source[len("sqlite:///"):])
+    con = sqlite3.connect(sqlite_source[len("sqlite:///") :])
     for t in SPEC.tables:
         expected = con.execute(
             f'SELECT count(*) FROM "{t.name}" WHERE "{t.cursor}" >= ?', [marks[t.name].watermark]
         ).fetchone()[0]
         moved = result[t.name]["rows_in_batch"] if result[t.name] else 0
-        assert moved == expected, f"{t.name}: moved {moved}, source has {expected} rows at/after the watermark"
+        assert moved == expected, (
+            f"{t.name}: moved {moved}, source has {expected} rows at/after the watermark"
+        )
     statuses = dict(con.execute("SELECT booking_id, status FROM booking").fetchall())
     con.close()
     assert_warehouse_equals_source(settings, sqlite_source)
@@ -126,15 +133,19 @@ def test_advance_moves_only_changed_rows_and_lands_updates(tmp_path, warehouse_u
     assert raw_status == statuses
 
 
-def test_an_update_with_the_same_timestamp_as_the_watermark_is_not_missed(tmp_path, warehouse_url, sqlite_source):
+def test_an_update_with_the_same_timestamp_as_the_watermark_is_not_missed(
+    tmp_path, warehouse_url, sqlite_source
+):
     settings = make_settings(tmp_path, warehouse_url, sqlite_source)
     flow.run_el(SPEC, settings, "run_1")
-    path = sqlite_source[len("sqlite:///"):]
+    path = sqlite_source[len("sqlite:///") :]
     con = sqlite3.connect(path)
     newest = con.execute("SELECT max(updated_at) FROM booking").fetchone()[0]
     # Another booking committed late with exactly the newest timestamp: a '>' cursor misses it.
     victim = con.execute("SELECT min(booking_id) FROM booking WHERE updated_at < ?", [newest]).fetchone()[0]
-    con.execute("UPDATE booking SET status = 'cancelled', updated_at = ? WHERE booking_id = ?", [newest, victim])
+    con.execute(
+        "UPDATE booking SET status = 'cancelled', updated_at = ? WHERE booking_id = ?", [newest, victim]
+    )
     con.commit()
     con.close()
     result = flow.run_el(SPEC, settings, "run_2")
@@ -150,11 +161,14 @@ def test_replaying_a_loaded_batch_changes_nothing(tmp_path, warehouse_url, sqlit
     assert again["replayed"] is True and again["rows_changed"] == 0
     assert sorted(raw_rows(settings, "ticket")) == before
     ledger = open_warehouse(warehouse_url).query(
-        "SELECT count(*) FROM wh.headwater.load_ledger WHERE table_name = 'ticket'")
+        "SELECT count(*) FROM wh.headwater.load_ledger WHERE table_name = 'ticket'"
+    )
     assert ledger == [(1,)]
 
 
-def test_a_load_that_fails_midway_leaves_the_warehouse_as_it_was(tmp_path, warehouse_url, sqlite_source, monkeypatch):
+def test_a_load_that_fails_midway_leaves_the_warehouse_as_it_was(
+    tmp_path, warehouse_url, sqlite_source, monkeypatch
+):
     settings = make_settings(tmp_path, warehouse_url, sqlite_source)
     flow.run_el(SPEC, settings, "run_1")
     generator.advance(sqlite_source, seed=7, as_of=AS_OF + timedelta(days=1))
@@ -183,7 +197,7 @@ def test_a_load_that_fails_midway_leaves_the_warehouse_as_it_was(tmp_path, wareh
 def test_full_refresh_removes_rows_deleted_at_the_source(tmp_path, warehouse_url, sqlite_source):
     settings = make_settings(tmp_path, warehouse_url, sqlite_source)
     flow.run_el(SPEC, settings, "run_1")
-    con = sqlite3.connect(sqlite_source[len("sqlite:///"):])
+    con = sqlite3.connect(sqlite_source[len("sqlite:///") :])
     con.execute("DELETE FROM ticket_segment WHERE ticket_id = (SELECT min(ticket_id) FROM ticket_segment)")
     con.commit()
     con.close()
@@ -196,18 +210,29 @@ def test_rows_with_a_null_key_are_quarantined_not_dropped(tmp_path, warehouse_ur
     src = tmp_path / "keys.sqlite"
     con = sqlite3.connect(src)
     con.execute("CREATE TABLE item (item_id bigint, name varchar(20), updated_at timestamp)")
-    con.executemany("INSERT INTO item VALUES (?, ?, ?)",
-                    [(1, "a", "2026-01-01 00:00:00"), (None, "orphan", "2026-01-01 00:00:01"),
-                     (2, "b", "2026-01-01 00:00:02")])
+    con.executemany(
+        "INSERT INTO item VALUES (?, ?, ?)",
+        [
+            (1, "a", "2026-01-01 00:00:00"),
+            (None, "orphan", "2026-01-01 00:00:01"),
+            (2, "b", "2026-01-01 00:00:02"),
+        ],
+    )
     con.commit()
     con.close()
-    spec = parse_spec({"name": "keys", "source": {"kind": "sql", "url": f"sqlite:///{src}"},
-                       "tables": [{"name": "item", "primary_key": ["item_id"], "cursor": "updated_at"}]})
+    spec = parse_spec(
+        {
+            "name": "keys",
+            "source": {"kind": "sql", "url": f"sqlite:///{src}"},
+            "tables": [{"name": "item", "primary_key": ["item_id"], "cursor": "updated_at"}],
+        }
+    )
     settings = make_settings(tmp_path, warehouse_url, None)
     result = flow.run_el(spec, settings, "run_1")["item"]
     assert (result["rows_changed"], result["rows_quarantined"]) == (2, 1)
     rows = open_warehouse(warehouse_url).query(
-        "SELECT reason, record FROM wh.headwater.quarantine WHERE pipeline = 'keys'")
+        "SELECT reason, record FROM wh.headwater.quarantine WHERE pipeline = 'keys'"
+    )
     assert len(rows) == 1
     assert "NULL in primary key (item_id)" in rows[0][0] and "orphan" in rows[0][1]
 
@@ -266,8 +291,11 @@ def test_the_lake_batch_is_parquet_at_a_deterministic_run_keyed_path(tmp_path, s
     plan = {"table": "booking", "mode": "full"}
     batch = flow.extract(SPEC, plan, "manual__2026-03-01T12:00:00+00:00", settings)
     folder = tmp_path / "lake" / "travel_bookings" / "booking" / "batch=manual__2026-03-01T12_00_00_00_00"
-    assert batch == {"table": "booking", "batch_id": folder.name.split("=", 1)[1],
-                     "rows": len(source_rows(sqlite_source, "booking"))}
+    assert batch == {
+        "table": "booking",
+        "batch_id": folder.name.split("=", 1)[1],
+        "rows": len(source_rows(sqlite_source, "booking")),
+    }
     assert (folder / "_manifest.json").exists() and list(folder.glob("part-*.parquet"))
     n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/*.parquet')").fetchone()[0]
     assert n == batch["rows"]

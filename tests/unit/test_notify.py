@@ -10,20 +10,35 @@ from tests.slack_receiver import SlackReceiver
 
 
 def _context(error: Exception):
-    ti = SimpleNamespace(dag_id="travel_bookings", task_id="extract_load.extract", map_index=2,
-                         run_id="manual__2026-03-01", try_number=1,
-                         log_url="http://127.0.0.1:8080/dags/travel_bookings/runs/x/tasks/y")
-    return {"task_instance": ti, "dag_run": SimpleNamespace(run_id="manual__2026-03-01", logical_date=None),
-            "logical_date": "2026-03-01T00:00:00+00:00", "exception": error}
+    ti = SimpleNamespace(
+        dag_id="travel_bookings",
+        task_id="extract_load.extract",
+        map_index=2,
+        run_id="manual__2026-03-01",
+        try_number=1,
+        log_url="http://127.0.0.1:8080/dags/travel_bookings/runs/x/tasks/y",
+    )
+    return {
+        "task_instance": ti,
+        "dag_run": SimpleNamespace(run_id="manual__2026-03-01", logical_date=None),
+        "logical_date": "2026-03-01T00:00:00+00:00",
+        "exception": error,
+    }
 
 
 def test_message_names_dag_task_run_log_and_error_first_line():
     error = ValueError("table booking is missing\n  Traceback line 2\n  line 3")
     payload = notify.failure_message(_context(error))
     text = json.dumps(payload)
-    for expected in ("travel_bookings", "extract_load.extract[2]", "manual__2026-03-01",
-                     "2026-03-01T00:00:00", "ValueError: table booking is missing", "Task log",
-                     "http://127.0.0.1:8080/dags/travel_bookings"):
+    for expected in (
+        "travel_bookings",
+        "extract_load.extract[2]",
+        "manual__2026-03-01",
+        "2026-03-01T00:00:00",
+        "ValueError: table booking is missing",
+        "Task log",
+        "http://127.0.0.1:8080/dags/travel_bookings",
+    ):
         assert expected in text, expected
     assert "Traceback line 2" not in text, "only the error's first line, not the wall of traceback"
 
@@ -31,7 +46,9 @@ def test_message_names_dag_task_run_log_and_error_first_line():
 def test_secrets_never_reach_the_message(monkeypatch):
     monkeypatch.setenv("HEADWATER_WAREHOUSE_URL", "postgresql://loader:Pl4nted-Secret@db:5432/wh")
     monkeypatch.setenv("SOME_API_TOKEN", "tok-abcdef123456")
-    error = RuntimeError("could not connect postgresql://loader:Pl4nted-Secret@db:5432/wh token=tok-abcdef123456")
+    error = RuntimeError(
+        "could not connect postgresql://loader:Pl4nted-Secret@db:5432/wh token=tok-abcdef123456"
+    )
     text = json.dumps(notify.failure_message(_context(error)))
     assert "Pl4nted-Secret" not in text and "tok-abcdef123456" not in text
     assert "loader:***@db" in text

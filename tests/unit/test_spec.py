@@ -24,7 +24,13 @@ def test_travel_bookings_spec_is_valid_and_complete():
     spec = load_spec("travel_bookings")
     assert "travel_bookings" in available_pipelines()
     assert [t.name for t in spec.tables] == [
-        "booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment"]
+        "booking",
+        "ticket",
+        "segment",
+        "passenger",
+        "ticket_passenger",
+        "ticket_segment",
+    ]
     assert spec.table("ticket_segment").primary_key == ("ticket_id", "segment_id")
     assert spec.table("booking").cursor == "updated_at"
     assert spec.dbt_steps == DBT_STEPS
@@ -65,7 +71,10 @@ def _with(path: list, value):
         (_with(["tables", 2, "name"], "orders"), "listed twice"),
         (_with(["source", "kind"], "ftp"), "is not supported"),
         (_with(["colour"], "blue"), "unknown field(s) ['colour']"),
-        (_with(["transform"], {"dbt_project": "dbt", "steps": ["seed", "deploy"]}), "unknown step(s) ['deploy']"),
+        (
+            _with(["transform"], {"dbt_project": "dbt", "steps": ["seed", "deploy"]}),
+            "unknown step(s) ['deploy']",
+        ),
         (_with(["load"], {"lookback_seconds": -5}), "lookback_seconds"),
         (_with(["tables"], []), "missing required field 'tables'"),
         ("just a string", "must be a mapping"),

@@ -29,7 +29,8 @@ def test_unsupported_cursor_types_are_refused():
 
 def test_literals_cannot_break_out_of_the_string():
     assert Bound("2026-01-01' OR 1=1 --", "TIMESTAMP").duckdb_literal() == (
-        "CAST('2026-01-01'' OR 1=1 --' AS TIMESTAMP)")
+        "CAST('2026-01-01'' OR 1=1 --' AS TIMESTAMP)"
+    )
 
 
 def _state(wm):
@@ -45,4 +46,8 @@ def test_plan_is_full_on_first_run_full_refresh_or_cursorless_tables():
     assert TablePlan.decide(cursorless, _state("2026-01-01 00:00:00"), False).mode == "full"
     plan = TablePlan.decide(incremental, _state("2026-01-01 00:00:00"), False)
     assert (plan.mode, plan.watermark, plan.window_count, plan.window_fingerprint) == (
-        "incremental", "2026-01-01 00:00:00", 3, "123")
+        "incremental",
+        "2026-01-01 00:00:00",
+        3,
+        "123",
+    )

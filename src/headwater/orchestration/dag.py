@@ -44,8 +44,9 @@ def build_dag(pipeline: str):
     pool = _warehouse_pool()
     retries = int(os.environ.get("HEADWATER_RETRIES", spec.retries))
     params: dict[str, Any] = {
-        "full_refresh": Param(False, type="boolean",
-                              description="Reload every table in full and rebuild incremental models."),
+        "full_refresh": Param(
+            False, type="boolean", description="Reload every table in full and rebuild incremental models."
+        ),
     }
     for step in spec.dbt_steps:
         params[f"run_{step}"] = Param(True, type="boolean", description=f"Run the dbt {step} step.")
@@ -100,9 +101,9 @@ def build_dag(pipeline: str):
 
         @task_group
         def extract_load(table_plan: dict[str, Any]) -> None:
-            load(extract(table_plan))
+            load(extract(table_plan))  # type: ignore[arg-type]
 
-        loaded = extract_load.expand(table_plan=plan())
+        loaded = extract_load.expand(table_plan=plan())  # type: ignore[arg-type]
 
         previous: Any = loaded
         for step in spec.dbt_steps:

@@ -42,23 +42,31 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for key, value in defaults.items():
         env.setdefault(key, value)
-    env.update({
-        "HEADWATER_HOME": str(settings.home),
-        "HEADWATER_WAREHOUSE_URL": settings.warehouse_url,
-        "HEADWATER_LAKE_URL": settings.lake_url,
-        "HEADWATER_DAGS_FOLDER": str(settings.dags_folder),
-    })
+    env.update(
+        {
+            "HEADWATER_HOME": str(settings.home),
+            "HEADWATER_WAREHOUSE_URL": settings.warehouse_url,
+            "HEADWATER_LAKE_URL": settings.lake_url,
+            "HEADWATER_DAGS_FOLDER": str(settings.dags_folder),
+        }
+    )
     if settings.source_url:
         env["HEADWATER_SOURCE_URL"] = settings.source_url
     return env
 
 
-def _airflow(args: list[str], env: dict[str, str], log: Path | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
+def _airflow(
+    args: list[str], env: dict[str, str], log: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     out = log.open("ab") if log else subprocess.PIPE
     try:
-        proc = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, stdout=out,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         if log:
             out.close()  # type: ignore[union-attr]
@@ -77,8 +85,7 @@ def ensure_airflow(settings: Settings, env: dict[str, str]) -> None:
         return
     log = home / "setup.log"
     _airflow(["db", "migrate"], env, log)
-    _airflow(["pools", "set", DUCKDB_POOL, "1",
-              "One writer at a time for the DuckDB warehouse"], env, log)
+    _airflow(["pools", "set", DUCKDB_POOL, "1", "One writer at a time for the DuckDB warehouse"], env, log)
     marker.write_text("ok\n")
 
 
@@ -95,7 +102,7 @@ class RunOutcome:
 
 def _metadata_db(env: dict[str, str]) -> Path | None:
     url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
-    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
 
 
 def latest_run_number(env: dict[str, str], dag_id: str) -> int:
@@ -111,7 +118,9 @@ def latest_run_number(env: dict[str, str], dag_id: str) -> int:
         con.close()
 
 
-def task_states(env: dict[str, str], dag_id: str, after: int) -> tuple[str | None, str | None, dict[str, str]]:
+def task_states(
+    env: dict[str, str], dag_id: str, after: int
+) -> tuple[str | None, str | None, dict[str, str]]:
     """(run_id, run state, {task label: state}) of the newest run with a row id above ``after``."""
     db = _metadata_db(env)
     if db is None or not db.exists():
@@ -127,7 +136,8 @@ def task_states(env: dict[str, str], dag_id: str, after: int) -> tuple[str | Non
                 return None, None, {}
             tis = con.execute(
                 "SELECT task_id, map_index, rendered_map_index, state FROM task_instance "
-                "WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index", [dag_id, row[0]]
+                "WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index",
+                [dag_id, row[0]],
             ).fetchall()
         finally:
             con.close()
@@ -140,9 +150,13 @@ def task_states(env: dict[str, str], dag_id: str, after: int) -> tuple[str | Non
     return row[0], row[1], states
 
 
-def run_dag(settings: Settings, dag_id: str, conf: dict | None = None,
-            on_poll: Callable[[str | None, dict[str, str]], None] | None = None,
-            retries: int = 0) -> RunOutcome:
+def run_dag(
+    settings: Settings,
+    dag_id: str,
+    conf: dict | None = None,
+    on_poll: Callable[[str | None, dict[str, str]], None] | None = None,
+    retries: int = 0,
+) -> RunOutcome:
     """Run one DAG to completion in-process via ``airflow dags test``.
 
     Retries default to 0 here: a one-shot run should fail fast and say why, not sit out the
@@ -158,7 +172,10 @@ def run_dag(settings: Settings, dag_id: str, conf: dict | None = None,
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "airflow", "dags", "test", dag_id, "-c", json.dumps(conf or {})],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         while proc.poll() is None:
             if on_poll:
@@ -168,5 +185,12 @@ def run_dag(settings: Settings, dag_id: str, conf: dict | None = None,
     run_id, state, states = task_states(env, dag_id, before)
     if on_poll:
         on_poll(run_id, states)
-    return RunOutcome(dag_id, run_id, state or ("success" if proc.returncode == 0 else "failed"),
-                      proc.returncode, time.time() - started, log, states)
+    return RunOutcome(
+        dag_id,
+        run_id,
+        state or ("success" if proc.returncode == 0 else "failed"),
+        proc.returncode,
+        time.time() - started,
+        log,
+        states,
+    )

@@ -48,9 +48,7 @@ class SqlSource:
     def _postgres_select(self, table: TableSpec, since: Bound | None) -> str:
         from psycopg import sql
 
-        relation = (
-            sql.Identifier(self.schema, table.name) if self.schema else sql.Identifier(table.name)
-        )
+        relation = sql.Identifier(self.schema, table.name) if self.schema else sql.Identifier(table.name)
         query = sql.SQL("SELECT * FROM {}").format(relation)
         if since is not None and table.cursor:
             query = sql.SQL("{} WHERE {} >= CAST({} AS {})").format(

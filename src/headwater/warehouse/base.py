@@ -91,12 +91,10 @@ class Warehouse(ABC):
     def _create_raw(self, con, schema: str, table: TableSpec, stage: str) -> None: ...
 
     @abstractmethod
-    def _upsert(
-        self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple
-    ) -> int:
+    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
         """Insert new keys, update changed rows; return rows inserted or changed."""
 
-    def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:  # noqa: B027 (optional hook)
         """Forget cached catalog entries after native DDL (Postgres only)."""
 
     # -- sessions ---------------------------------------------------------------------------
@@ -147,15 +145,28 @@ class Warehouse(ABC):
             try:
                 if self._already_loaded(con, spec.name, table.name, manifest.batch_id):
                     con.execute("ROLLBACK")
-                    log.info("%s.%s batch %s already loaded: nothing to do",
-                             spec.name, table.name, manifest.batch_id)
-                    return LoadResult(table.name, manifest.batch_id, manifest.rows, 0, 0, 0,
-                                      manifest.cursor_max, replayed=True)
+                    log.info(
+                        "%s.%s batch %s already loaded: nothing to do",
+                        spec.name,
+                        table.name,
+                        manifest.batch_id,
+                    )
+                    return LoadResult(
+                        table.name,
+                        manifest.batch_id,
+                        manifest.rows,
+                        0,
+                        0,
+                        0,
+                        manifest.cursor_max,
+                        replayed=True,
+                    )
                 self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
                 self._refresh_catalog(con)
                 quarantined = self._quarantine_null_keys(con, spec, table, manifest, source, loaded_at)
-                stage = self._stage(con, schema, table.name,
-                                    _dedupe_select(table, source, manifest.run_id, loaded_at))
+                stage = self._stage(
+                    con, schema, table.name, _dedupe_select(table, source, manifest.run_id, loaded_at)
+                )
                 columns = [c[0] for c in manifest.columns] + list(SYSTEM_COLUMNS)
                 existing = self.columns_of(con, schema, table.name)
                 if not existing:
@@ -169,38 +180,66 @@ class Warehouse(ABC):
                 watermark = self._advance_watermark(con, spec, table, manifest)
                 duration = time.monotonic() - started
                 con.execute(
-                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [spec.name, table.name, manifest.run_id, manifest.batch_id, manifest.mode,
-                     manifest.rows, changed, deleted, quarantined, manifest.watermark_before,
-                     watermark, loaded_at, duration],
+                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        spec.name,
+                        table.name,
+                        manifest.run_id,
+                        manifest.batch_id,
+                        manifest.mode,
+                        manifest.rows,
+                        changed,
+                        deleted,
+                        quarantined,
+                        manifest.watermark_before,
+                        watermark,
+                        loaded_at,
+                        duration,
+                    ],
                 )
                 self._drop_stage(con, stage)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        log.info("%s.%s: %d rows in batch, %d inserted/changed, %d deleted, %d quarantined",
-                 spec.name, table.name, manifest.rows, changed, deleted, quarantined)
-        return LoadResult(table.name, manifest.batch_id, manifest.rows, changed, deleted,
-                          quarantined, watermark, duration_seconds=duration)
+        log.info(
+            "%s.%s: %d rows in batch, %d inserted/changed, %d deleted, %d quarantined",
+            spec.name,
+            table.name,
+            manifest.rows,
+            changed,
+            deleted,
+            quarantined,
+        )
+        return LoadResult(
+            table.name,
+            manifest.batch_id,
+            manifest.rows,
+            changed,
+            deleted,
+            quarantined,
+            watermark,
+            duration_seconds=duration,
+        )
 
     def _drop_stage(self, con, stage: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS {stage}")
 
     def _already_loaded(self, con, pipeline: str, table: str, batch_id: str) -> bool:
-        n = con.execute(
+        n = duck.scalar(
+            con,
             f"SELECT count(*) FROM {ALIAS}.{META}.load_ledger "
             "WHERE pipeline = ? AND table_name = ? AND batch_id = ?",
             [pipeline, table, batch_id],
-        ).fetchone()[0]
+        )
         return bool(n)
 
-    def _quarantine_null_keys(self, con, spec, table: TableSpec, manifest: Manifest,
-                              source: str, at: datetime) -> int:
+    def _quarantine_null_keys(
+        self, con, spec, table: TableSpec, manifest: Manifest, source: str, at: datetime
+    ) -> int:
         """Rows whose key has a NULL cannot be upserted: keep them, with the reason."""
         null_key = " OR ".join(f"{duck.quote(c)} IS NULL" for c in table.primary_key)
-        n = con.execute(f"SELECT count(*) FROM {source} WHERE {null_key}").fetchone()[0]
+        n = duck.scalar(con, f"SELECT count(*) FROM {source} WHERE {null_key}")
         if n:
             reason = f"NULL in primary key ({', '.join(table.primary_key)})"
             con.execute(
@@ -211,8 +250,7 @@ class Warehouse(ABC):
             log.warning("%s.%s: %d rows quarantined: %s", spec.name, table.name, n, reason)
         return int(n)
 
-    def _add_new_columns(self, con, schema: str, table: str, manifest: Manifest,
-                         existing: list[str]) -> None:
+    def _add_new_columns(self, con, schema: str, table: str, manifest: Manifest, existing: list[str]) -> None:
         for name, type_ in manifest.columns:
             if name not in existing:
                 log.warning("%s.%s: new source column %s %s added", schema, table, name, type_)
@@ -229,31 +267,39 @@ class Warehouse(ABC):
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def _advance_watermark(self, con, spec: PipelineSpec, table: TableSpec,
-                           manifest: Manifest) -> str | None:
+    def _advance_watermark(self, con, spec: PipelineSpec, table: TableSpec, manifest: Manifest) -> str | None:
         if not table.cursor or manifest.cursor_max is None:
             return None
         cursor_type = manifest.extra["cursor_type"]
         new = manifest.cursor_max
         if manifest.watermark_before is not None and manifest.mode != "full":
-            new = con.execute(
+            new = duck.scalar(
+                con,
                 f"SELECT greatest(CAST(? AS {cursor_type}), CAST(? AS {cursor_type}))::VARCHAR",
                 [manifest.watermark_before, manifest.cursor_max],
-            ).fetchone()[0]
+            )
         con.execute(
             f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?",
             [spec.name, table.name],
         )
         con.execute(
             f"INSERT INTO {ALIAS}.{META}.watermarks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [spec.name, table.name, table.cursor, cursor_type, new, manifest.window_count,
-             manifest.window_fingerprint, manifest.run_id, datetime.now(UTC).replace(tzinfo=None)],
+            [
+                spec.name,
+                table.name,
+                table.cursor,
+                cursor_type,
+                new,
+                manifest.window_count,
+                manifest.window_fingerprint,
+                manifest.run_id,
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
         )
         return new
 
     # -- dbt and reporting ------------------------------------------------------------------
-    def record_dbt_results(self, pipeline: str, run_id: str, step: str,
-                           rows: list[dict[str, Any]]) -> None:
+    def record_dbt_results(self, pipeline: str, run_id: str, step: str, rows: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
         with self.session() as con:
             self.ensure_metadata(con)
@@ -265,9 +311,19 @@ class Warehouse(ABC):
             for r in rows:  # one row per dbt node: tens, not millions
                 con.execute(
                     f"INSERT INTO {ALIAS}.{META}.dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [pipeline, run_id, step, r["unique_id"], r["resource_type"], r["status"],
-                     r["execution_time"], r.get("rows_affected"), r.get("failures"),
-                     r.get("message"), now],
+                    [
+                        pipeline,
+                        run_id,
+                        step,
+                        r["unique_id"],
+                        r["resource_type"],
+                        r["status"],
+                        r["execution_time"],
+                        r.get("rows_affected"),
+                        r.get("failures"),
+                        r.get("message"),
+                        now,
+                    ],
                 )
             con.execute("COMMIT")
 

@@ -41,8 +41,7 @@ class DuckDBWarehouse(Warehouse):
             f"SELECT * FROM {stage} LIMIT 0"
         )
 
-    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str],
-                key: tuple) -> int:
+    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
         target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"
         on = " AND ".join(f"t.{duck.quote(c)} = s.{duck.quote(c)}" for c in key)
         data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]

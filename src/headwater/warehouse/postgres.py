@@ -43,17 +43,21 @@ class PostgresWarehouse(Warehouse):
 
     def _create_raw(self, con, schema: str, table: TableSpec, stage: str) -> None:
         target = ident(schema, table.name)
-        self.native(con, sql.SQL("CREATE TABLE {} (LIKE {}); ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-            target, ident(*_schema_name(stage)), target,
-            sql.SQL(", ").join(map(ident, table.primary_key)),
-        ))
+        self.native(
+            con,
+            sql.SQL("CREATE TABLE {} (LIKE {}); ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                target,
+                ident(*_schema_name(stage)),
+                target,
+                sql.SQL(", ").join(map(ident, table.primary_key)),
+            ),
+        )
         self._refresh_catalog(con)
 
-    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str],
-                key: tuple) -> int:
+    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
         data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]
         if data_cols:
-            conflict = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
+            conflict: sql.Composable = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
                 sql.SQL(", ").join(
                     sql.SQL("{c} = EXCLUDED.{c}").format(c=ident(c)) for c in columns if c not in key
                 ),
@@ -63,20 +67,33 @@ class PostgresWarehouse(Warehouse):
         else:
             conflict = sql.SQL("DO NOTHING")
         cols = sql.SQL(", ").join(map(ident, columns))
-        return self._counted(con, schema, f"_hw_upserted_{table.name}", sql.SQL(
-            "INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} "
-            "ON CONFLICT ({key}) {conflict} RETURNING 1"
-        ).format(target=ident(schema, table.name), cols=cols, stage=ident(*_schema_name(stage)),
-                 key=sql.SQL(", ").join(map(ident, key)), conflict=conflict))
+        return self._counted(
+            con,
+            schema,
+            f"_hw_upserted_{table.name}",
+            sql.SQL(
+                "INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} "
+                "ON CONFLICT ({key}) {conflict} RETURNING 1"
+            ).format(
+                target=ident(schema, table.name),
+                cols=cols,
+                stage=ident(*_schema_name(stage)),
+                key=sql.SQL(", ").join(map(ident, key)),
+                conflict=conflict,
+            ),
+        )
 
     def _delete_missing(self, con, schema: str, table: TableSpec, stage: str) -> int:
-        match = sql.SQL(" AND ").join(
-            sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in table.primary_key
+        match = sql.SQL(" AND ").join(sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in table.primary_key)
+        return self._counted(
+            con,
+            schema,
+            f"_hw_deleted_{table.name}",
+            sql.SQL(
+                "DELETE FROM {target} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match}) "
+                "RETURNING 1"
+            ).format(target=ident(schema, table.name), stage=ident(*_schema_name(stage)), match=match),
         )
-        return self._counted(con, schema, f"_hw_deleted_{table.name}", sql.SQL(
-            "DELETE FROM {target} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match}) "
-            "RETURNING 1"
-        ).format(target=ident(schema, table.name), stage=ident(*_schema_name(stage)), match=match))
 
     def _counted(self, con, schema: str, scratch: str, dml: sql.Composable) -> int:
         """Run ``dml ... RETURNING 1`` in Postgres and return how many rows it touched.
@@ -85,14 +102,17 @@ class PostgresWarehouse(Warehouse):
         table that we read back and drop, all inside the load's transaction.
         """
         counter = ident(schema, scratch[:63])
-        self.native(con, sql.SQL(
-            "DROP TABLE IF EXISTS {counter}; CREATE TABLE {counter} (n bigint); "
-            "WITH touched AS ({dml}) INSERT INTO {counter} SELECT count(*) FROM touched"
-        ).format(counter=counter, dml=dml))
+        self.native(
+            con,
+            sql.SQL(
+                "DROP TABLE IF EXISTS {counter}; CREATE TABLE {counter} (n bigint); "
+                "WITH touched AS ({dml}) INSERT INTO {counter} SELECT count(*) FROM touched"
+            ).format(counter=counter, dml=dml),
+        )
         self._refresh_catalog(con)
-        n = con.execute(
-            f"SELECT n FROM {ALIAS}.{duck.quote(schema)}.{duck.quote(scratch[:63])}"
-        ).fetchone()[0]
+        n = con.execute(f"SELECT n FROM {ALIAS}.{duck.quote(schema)}.{duck.quote(scratch[:63])}").fetchone()[
+            0
+        ]
         self.native(con, sql.SQL("DROP TABLE {}").format(counter))
         self._refresh_catalog(con)
         return int(n)
