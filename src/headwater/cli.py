@@ -130,8 +130,13 @@ def _summary(settings: Settings, spec, outcome) -> None:
         f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} in {outcome.seconds:.1f} s[/]"
     )
     if not ok:
-        failed = [t for t, s in outcome.tasks.items() if s in ("failed", "upstream_failed")]
-        console.print(f"[red]failed tasks: {', '.join(failed) or '?'}; Airflow log: {outcome.log}[/]")
+        failed = [t for t, s in outcome.tasks.items() if s == "failed"]
+        blocked = sum(1 for s in outcome.tasks.values() if s == "upstream_failed")
+        console.print(
+            f"[red]failed: {', '.join(failed) or '?'}"
+            + (f" ({blocked} downstream tasks not run)" if blocked else "")
+            + f"; Airflow log: {outcome.log}[/]"
+        )
     try:
         report = run_report(spec, settings.warehouse_url, outcome.run_id)
     except Exception as e:  # the summary must not hide the run's own outcome
