@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from headwater.errors import HeadwaterError
@@ -73,7 +74,7 @@ def _progress_table(pipeline: str, states: dict[str, str], elapsed: float) -> Ta
     table.add_column("task")
     table.add_column("state")
     for task, state in states.items():
-        table.add_row(task, f"[{STATE_STYLE.get(state, 'white')}]{state}[/]")
+        table.add_row(escape(task), f"[{STATE_STYLE.get(state, 'white')}]{state}[/]")
     if not states:
         table.add_row("starting Airflow…", "")
     return table
@@ -107,7 +108,7 @@ def run_pipeline(
         def report(_run: str | None, states: dict[str, str]) -> None:
             for task, state in states.items():
                 if seen.get(task) != state and state in ("success", "failed", "skipped", "upstream_failed"):
-                    console.print(f"  {task}: {state}")
+                    console.print(f"  {escape(task)}: {state}")
                     seen[task] = state
 
         outcome = run_dag(settings, spec.name, conf, report if progress else None)
