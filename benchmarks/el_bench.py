@@ -31,7 +31,8 @@ from typing import Any
 DEFAULT_SOURCE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "hw_bench"
 WH_DB = "hw_bench_wh"
-WH_BARE_DB = "hw_bench_wh_bare"
+# Clones of the warehouse (CREATE DATABASE ... TEMPLATE) so compared runs start alike.
+ALL_DBS = (WH_DB, f"{WH_DB}_inc", f"{WH_DB}_hw", f"{WH_DB}_bare")
 PIPELINE = "el_bench"
 RAW_SCHEMA = f"raw_{PIPELINE}"
 GENERATOR_VERSION = 2
@@ -186,7 +187,10 @@ def recreate_database(url: str, name: str, template: str | None = None) -> None:
     with pg_connect(url) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if template:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+            # FILE_COPY (Postgres 15+) copies the files: ~1 s for 1 GB instead of WAL-logging it
+            major = conn.info.server_version // 10000
+            strategy = " STRATEGY FILE_COPY" if major >= 15 else ""
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}{strategy}")
         else:
             conn.execute(f"CREATE DATABASE {name}")
 
@@ -417,6 +421,8 @@ class Measurement:
     seconds: float
     rows: int
     peak_rss_mb: float
+    cpu_seconds: float
+    """User + system CPU of the measuring process (whole process; not the Postgres server)."""
     bytes: float | None = None
     """Bytes the measurement moved, in COPY-binary bytes of the source (for MB/s)."""
     note: str = ""
@@ -436,197 +442,234 @@ class Bench:
         self.opts = opts
         self.work = Path(tempfile.mkdtemp(prefix="hw_el_bench_", dir=opts.workdir))
         self.lake = self.work / "lake"
-        self.duck_path = self.work / "warehouse.duckdb"
-        self.duck_bare_path = self.work / "warehouse_bare.duckdb"
-        self.pg_wh_url = to_url(opts.source_url, WH_DB)
-        self.pg_bare_url = to_url(opts.source_url, WH_BARE_DB)
         self.results: dict[str, Measurement] = {}
         self.seq = 0
         self.started = time.time()
+        self.final_locations: dict[str, dict[str, str]] = {}
 
     def log(self, msg: str) -> None:
         print(f"[{time.time() - self.started:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    # -- child processes -------------------------------------------------------------------
     def child(self, task: str, **params: Any) -> tuple[dict[str, Any], float, float]:
-        """Run one measurement in a fresh process: (its result, its peak RSS in MB, wall)."""
+        """Run one measurement in a fresh process: (its result, peak RSS MB, CPU seconds).
+
+        os.wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the maximum over
+        every child so far); the CPU time is the child's user+sys, not the Postgres server's.
+        """
         self.seq += 1
         out = self.work / f"child-{self.seq:02d}-{task}.json"
         base = {"source_url": self.opts.source_url, "table": self.opts.table,
                 "work": str(self.work), "lake": str(self.lake)}
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", task,
                "--child-params", json.dumps({**base, **params}), "--child-out", str(out)]
-        t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=sys.stderr.fileno())
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"child {task} failed with exit code {proc.returncode}")
-        return json.loads(out.read_text()), usage.ru_maxrss / 1024.0, wall
+        result = json.loads(out.read_text())
+        result["loadavg"] = _loadavg()
+        return result, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
-    def record(self, m: Measurement) -> Measurement:
-        self.results[m.key] = m
-        rate = f"{m.rows_per_s:,.0f} rows/s" if m.rows_per_s else ""
-        self.log(f"  {m.label}: {m.seconds:.3f} s, {m.rows:,} rows {rate}, "
-                 f"peak RSS {m.peak_rss_mb:.0f} MB {m.note}")
+    def keep_best(self, key: str, label: str, runs: list[tuple[dict[str, Any], float, float]],
+                  rows_of, bytes_of, note_of) -> Measurement:
+        """Record the fastest of ``runs``; peak RSS is the highest of all runs."""
+        best, _, cpu = min(runs, key=lambda r: r[0]["seconds"])
+        walls = [r[0]["seconds"] for r in runs]
+        note = note_of(best)
+        if len(runs) > 1:
+            note = (note + "; " if note else "") + "best of " + "/".join(f"{w:.2f}" for w in walls)
+        m = Measurement(key, label, best["seconds"], rows_of(best), max(r[1] for r in runs),
+                        cpu, bytes_of(best), note,
+                        extra={"runs": walls, "loadavg": [r[0]["loadavg"] for r in runs],
+                               "best": {k: v for k, v in best.items() if k != "batch"}})
+        self.results[key] = m
+        rate = f"{m.rows_per_s:,.0f} rows/s, " if m.rows_per_s else ""
+        self.log(f"  {label}: {m.seconds:.3f} s ({rate}peak RSS {m.peak_rss_mb:.0f} MB, "
+                 f"CPU {m.cpu_seconds:.1f} s) {note}")
         return m
 
-    def best_of(self, n: int, task: str, **params: Any) -> tuple[dict[str, Any], float, list[float]]:
-        runs = [self.child(task, **params) for _ in range(n)]
-        best = min(runs, key=lambda r: r[0]["seconds"])
-        return best[0], max(r[1] for r in runs), [r[0]["seconds"] for r in runs]
+    # -- warehouses ------------------------------------------------------------------------
+    def url(self, wh: str, loc: str) -> str:
+        """A warehouse URL from a location: a DuckDB file path or a Postgres database name."""
+        return f"duckdb:///{loc}" if wh == "duckdb" else to_url(self.opts.source_url, loc)
+
+    def fresh(self, wh: str, name: str) -> str:
+        if wh == "duckdb":
+            path = self.work / f"{name}.duckdb"
+            for p in (path, Path(f"{path}.wal")):
+                p.unlink(missing_ok=True)
+            return str(path)
+        db = f"{WH_DB}{'' if name == 'full' else '_' + name}"
+        recreate_database(self.opts.source_url, db)
+        return db
+
+    def clone(self, wh: str, base: str, name: str) -> str:
+        """A physical copy of a warehouse, so that two measurements start from the same state."""
+        if wh == "duckdb":
+            path = self.work / f"{name}.duckdb"
+            for p in (path, Path(f"{path}.wal")):
+                p.unlink(missing_ok=True)
+            shutil.copyfile(base, path)
+            if Path(f"{base}.wal").exists():
+                shutil.copyfile(f"{base}.wal", f"{path}.wal")
+            return str(path)
+        db = f"{WH_DB}_{name}"
+        recreate_database(self.opts.source_url, db, template=base)
+        return db
+
+    def quiesce(self, wh: str) -> None:
+        """Flush Postgres' dirty pages before a measurement (Postgres serves both roles)."""
+        checkpoint(self.opts.source_url)
 
     # -- the stages ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         o = self.opts
         info = machine_info(o.source_url)
         self.log(f"work dir {self.work}")
+        for db in ALL_DBS:  # leftovers of an interrupted or --keep run
+            drop_database(o.source_url, db)
         src = ensure_source(o.source_url, o.table, o.rows, self.log)
         info["source"] = src
         rows = src["rows"]
         warehouses = [w for w in ("duckdb", "postgres") if w in o.warehouses]
+        R = o.repeat
 
         self.log("baseline process (imports + DuckDB + postgres extension attached)")
-        base, base_rss, _ = self.child("baseline")
+        _, base_rss, _ = self.child("baseline")
         info["baseline_rss_mb"] = round(base_rss, 1)
 
-        # 1. the limit
-        self.log("1. limit: binary COPY to /dev/null (one warm-up, then best of %d)" % o.repeat)
-        self.child("limit")
-        lim, lim_rss, lim_runs = self.best_of(o.repeat, "limit")
-        copy_bytes = lim["bytes"]
-        bytes_per_row = copy_bytes / rows
+        # 1 + 2: the limit and the full extract, interleaved so both see the same machine load
+        self.log(f"1+2. limit (binary COPY to /dev/null) and full extract, interleaved, best of {R}")
+        self.child("limit")  # warm-up: source pages into the OS cache
+        lims, exts = [], []
+        for _ in range(R):
+            lims.append(self.child("limit"))
+            exts.append(self.child("extract", run_id="bench_extract_only"))
+        copy_bytes = lims[0][0]["bytes"]
+        per_row = copy_bytes / rows
         info["source"]["copy_binary_bytes"] = copy_bytes
-        self.record(Measurement("limit", "COPY binary -> /dev/null (the limit)", lim["seconds"],
-                                lim["rows"], lim_rss, copy_bytes, extra={"runs": lim_runs}))
-
-        # 2. full extract
-        self.log("2. full extract Postgres -> Parquet lake (best of %d)" % o.repeat)
-        ext, ext_rss, ext_runs = self.best_of(o.repeat, "extract", run_id="bench_extract_only")
-        self.record(Measurement(
-            "extract_full", "Headwater full extract -> Parquet", ext["seconds"], ext["rows"],
-            ext_rss, copy_bytes, note=f"parquet {ext['parquet_bytes'] / 1e6:.0f} MB",
-            extra={"runs": ext_runs, "parquet_bytes": ext["parquet_bytes"]}))
+        self.keep_best("limit", "COPY binary -> /dev/null (the limit)", lims,
+                       lambda r: r["rows"], lambda r: copy_bytes, lambda r: "")
+        self.keep_best("extract_full", "Headwater full extract -> Parquet", exts,
+                       lambda r: r["rows"], lambda r: copy_bytes,
+                       lambda r: f"Parquet {r['parquet_bytes'] / 1e6:.0f} MB")
         shutil.rmtree(self.lake / PIPELINE / o.table / "batch=bench_extract_only", ignore_errors=True)
 
-        # 3. full extract + load
+        # 3: full extract + load into a fresh warehouse
+        base: dict[str, str] = {}
         for wh in warehouses:
-            url = self.wh_url(wh)
-            if wh == "duckdb":
-                for p in (self.duck_path, Path(str(self.duck_path) + ".wal")):
-                    p.unlink(missing_ok=True)
-            else:
-                recreate_database(o.source_url, WH_DB)
-                checkpoint(o.source_url)
-            self.log(f"3. full extract + load into {wh} (fresh warehouse)")
-            r, rss, _ = self.child("el", warehouse_url=url, run_id=f"bench_full_{wh}")
-            assert r["mode"] == "full", r
-            self.record(Measurement(
-                f"el_full_{wh}", f"Headwater full extract+load -> {wh}", r["seconds"], r["rows"],
-                rss, copy_bytes, note=phases(r), extra=r))
+            self.log(f"3. full extract + load into a fresh {wh} warehouse, best of {R}")
+            runs = []
+            for rep in range(R):
+                loc = self.fresh(wh, "full")
+                self.quiesce(wh)
+                runs.append(self.child("el", warehouse_url=self.url(wh, loc),
+                                       run_id=f"bench_full_{wh}_{rep}"))
+                assert runs[-1][0]["mode"] == "full", runs[-1][0]
+            base[wh] = loc
+            self.keep_best(f"el_full_{wh}", f"Headwater full extract+load -> {wh}", runs,
+                           lambda r: r["rows"], lambda r: copy_bytes, phases)
             if wh == "postgres":
-                vacuum_raw(self.pg_wh_url, o.table)
+                vacuum_raw(self.url(wh, loc), o.table)
 
-        # 4. incremental 1% and 0%
+        # 4: incremental with 1% changed, then with nothing changed (the skip path)
         n1 = touch_rows(o.source_url, o.table, ONE_PCT_WHERE)
-        self.log(f"4. incremental: {n1:,} rows ({n1 / rows:.1%}) updated in the source")
+        self.log(f"4. incremental: {n1:,} rows ({n1 / rows:.1%}) updated in the source; "
+                 f"each repetition on a fresh copy of the warehouse")
         for wh in warehouses:
+            inc1, inc0 = [], []
+            for rep in range(R):
+                loc = self.clone(wh, base[wh], "inc")
+                self.quiesce(wh)
+                inc1.append(self.child("el", warehouse_url=self.url(wh, loc),
+                                       run_id=f"bench_inc1_{wh}_{rep}"))
+                r = inc1[-1][0]
+                assert r["mode"] == "incremental" and not r["skipped"], r
+                inc0.append(self.child("el", warehouse_url=self.url(wh, loc),
+                                       run_id=f"bench_inc0_{wh}_{rep}"))
+            base[wh] = loc
+            self.keep_best(f"el_inc1_{wh}", f"Headwater incremental 1% plan+extract+load -> {wh}",
+                           inc1, lambda r: r["rows"], lambda r: r["rows"] * per_row,
+                           lambda r: f"{r['changed']:,} changed; {phases(r)}")
+            self.keep_best(f"el_inc0_{wh}", f"Headwater incremental 0% (skip path) -> {wh}",
+                           inc0, lambda r: 0, lambda r: None,
+                           lambda r: ("skipped" if r["skipped"] else f"NOT skipped: {r['rows']:,} rows")
+                           + f"; {phases(r)}")
             if wh == "postgres":
-                checkpoint(o.source_url)
-            r, rss, _ = self.child("el", warehouse_url=self.wh_url(wh), run_id=f"bench_inc1_{wh}")
-            assert r["mode"] == "incremental" and not r["skipped"], r
-            self.record(Measurement(
-                f"el_inc1_{wh}", f"Headwater incremental 1% plan+extract+load -> {wh}",
-                r["seconds"], r["rows"], rss, r["rows"] * bytes_per_row,
-                note=f"{r['changed']:,} changed; {phases(r)}", extra=r))
-        for wh in warehouses:
-            r, rss, _ = self.child("el", warehouse_url=self.wh_url(wh), run_id=f"bench_inc0_{wh}")
-            self.record(Measurement(
-                f"el_inc0_{wh}", f"Headwater incremental 0% (skip path) -> {wh}",
-                r["seconds"], 0, rss, None,
-                note=("skipped" if r["skipped"] else f"NOT skipped: {r['rows']:,} rows")
-                + f"; {phases(r)}", extra=r))
+                vacuum_raw(self.url(wh, loc), o.table)
 
-        # 5. upsert of a 5% batch: Headwater load vs bare SQL, same batch, same starting state
+        # 5: a 5% batch: Headwater's load vs a bare SQL upsert, same batch, same starting state
         n5 = touch_rows(o.source_url, o.table, FIVE_PCT_WHERE)
         self.log(f"5. upsert: {n5:,} rows ({n5 / rows:.1%}) updated in the source")
         for wh in warehouses:
-            url = self.wh_url(wh)
-            ex, ex_rss, _ = self.child("el", warehouse_url=url, run_id=f"bench_inc5_{wh}", load=False)
-            batch = ex["batch"]
-            assert batch is not None, ex
-            self.record(Measurement(
-                f"extract_inc5_{wh}", f"Headwater incremental extract of the 5% batch ({wh} plan)",
-                ex["extract_seconds"] + ex["plan_seconds"], ex["rows"], ex_rss,
-                ex["rows"] * bytes_per_row, note=phases(ex)))
-            # Clone the warehouse so both upserts start from the same physical state.
-            if wh == "duckdb":
-                shutil.copyfile(self.duck_path, self.duck_bare_path)
-                wal = Path(str(self.duck_path) + ".wal")
-                if wal.exists():
-                    shutil.copyfile(wal, str(self.duck_bare_path) + ".wal")
-            else:
-                recreate_database(o.source_url, WH_BARE_DB, template=WH_DB)
-                checkpoint(o.source_url)
-            hw, hw_rss, _ = self.child("load", warehouse_url=url, batch=batch)
-            self.record(Measurement(
-                f"upsert5_hw_{wh}", f"Headwater load of the 5% batch -> {wh}", hw["seconds"],
-                hw["rows"], hw_rss, hw["rows"] * bytes_per_row,
-                note=f"{hw['changed']:,} changed"))
-            if wh == "duckdb":
-                bare, bare_rss, _ = self.child("bare_duckdb", path=str(self.duck_bare_path),
-                                               batch=batch)
-                how = "MERGE from read_parquet"
-            else:
-                checkpoint(o.source_url)
-                bare, bare_rss, _ = self.child("bare_postgres", warehouse_url=self.pg_bare_url,
-                                               batch=batch)
-                how = "COPY to temp + INSERT ON CONFLICT"
-            self.record(Measurement(
-                f"upsert5_bare_{wh}", f"bare SQL upsert of the same batch -> {wh}",
-                bare["seconds"], batch["rows"], bare_rss, batch["rows"] * bytes_per_row,
-                note=f"{how}; {bare['changed']:,} rows"))
+            ex = self.child("el", warehouse_url=self.url(wh, base[wh]), run_id=f"bench_inc5_{wh}",
+                            load=False)
+            batch = ex[0]["batch"]
+            assert batch is not None, ex[0]
+            ex[0]["seconds"] = ex[0]["plan_seconds"] + ex[0]["extract_seconds"]
+            self.keep_best(f"extract_inc5_{wh}",
+                           f"Headwater incremental plan+extract of the 5% batch ({wh})", [ex],
+                           lambda r: r["rows"], lambda r: r["rows"] * per_row, phases)
+            hw_runs, bare_runs = [], []
+            for rep in range(R):
+                hw_loc = self.clone(wh, base[wh], "hw")
+                bare_loc = self.clone(wh, base[wh], "bare")
+                order = ("hw", "bare") if rep % 2 == 0 else ("bare", "hw")
+                for which in order:
+                    self.quiesce(wh)
+                    if which == "hw":
+                        hw_runs.append(self.child("load", warehouse_url=self.url(wh, hw_loc),
+                                                  batch=batch))
+                    elif wh == "duckdb":
+                        bare_runs.append(self.child("bare_duckdb", path=bare_loc, batch=batch))
+                    else:
+                        bare_runs.append(self.child("bare_postgres",
+                                                    warehouse_url=self.url(wh, bare_loc), batch=batch))
+            self.final_locations[wh] = {"hw": hw_loc, "bare": bare_loc}
+            self.keep_best(f"upsert5_hw_{wh}", f"Headwater load of the 5% batch -> {wh}", hw_runs,
+                           lambda r: r["rows"], lambda r: r["rows"] * per_row,
+                           lambda r: f"{r['changed']:,} changed")
+            how = ("MERGE from read_parquet" if wh == "duckdb"
+                   else "COPY to temp table + INSERT ON CONFLICT")
+            self.keep_best(f"upsert5_bare_{wh}", f"bare SQL upsert of the same batch -> {wh}",
+                           bare_runs, lambda r, n=batch["rows"]: n, lambda r, n=batch["rows"]: n * per_row,
+                           lambda r, how=how: f"{how}; {r['changed']:,} rows")
 
         info["consistency"] = self.consistency(warehouses)
         return info
 
-    def wh_url(self, wh: str) -> str:
-        return f"duckdb:///{self.duck_path}" if wh == "duckdb" else self.pg_wh_url
-
     def consistency(self, warehouses: list[str]) -> dict[str, Any]:
-        """Do the warehouses now hold what the source holds? (row count and sum of amount)"""
+        """Do the warehouses hold what the source holds? (count, sum(amount), max(updated_at))"""
+        import duckdb
+
         q = "SELECT count(*), sum(amount)::VARCHAR, max(updated_at)::VARCHAR FROM {}"
         with pg_connect(self.opts.source_url) as conn:
             expected = list(conn.execute(q.format(f"{SCHEMA}.{self.opts.table}")).fetchone())
         out: dict[str, Any] = {"source": expected}
-        import duckdb
-
-        targets: list[tuple[str, Any]] = []
-        if "duckdb" in warehouses:
-            targets += [("duckdb", self.duck_path), ("duckdb_bare", self.duck_bare_path)]
-        if "postgres" in warehouses:
-            targets += [("postgres", self.pg_wh_url), ("postgres_bare", self.pg_bare_url)]
-        for name, where in targets:
-            table = f'{RAW_SCHEMA}."{self.opts.table}"'
-            if name.startswith("duckdb"):
-                con = duckdb.connect(str(where), read_only=True)
-                got = list(con.execute(q.format(table)).fetchone())
-                con.close()
-            else:
-                with pg_connect(where) as conn:
-                    got = list(conn.execute(q.format(table)).fetchone())
-            # normalise the decimal text ("123.00" vs "123.0") before comparing
-            got[1], exp1 = float(got[1]), float(expected[1])
-            out[name] = {"rows_sum_cursor": got, "matches": got[0] == expected[0]
-                         and abs(got[1] - exp1) < 0.005 and str(got[2])[:19] == str(expected[2])[:19]}
+        table = f'{RAW_SCHEMA}."{self.opts.table}"'
+        for wh in warehouses:
+            for which, loc in self.final_locations.get(wh, {}).items():
+                if wh == "duckdb":
+                    con = duckdb.connect(loc, read_only=True)
+                    got = list(con.execute(q.format(table)).fetchone())
+                    con.close()
+                else:
+                    with pg_connect(self.url(wh, loc)) as conn:
+                        got = list(conn.execute(q.format(table)).fetchone())
+                ok = (got[0] == expected[0] and abs(float(got[1]) - float(expected[1])) < 0.005
+                      and str(got[2])[:19] == str(expected[2])[:19])
+                out[f"{wh} ({'Headwater' if which == 'hw' else 'bare SQL'})"] = {
+                    "count_sum_max": got, "matches": ok}
         return out
 
     def cleanup(self) -> None:
         if self.opts.keep:
-            self.log(f"--keep: leaving {self.work}, databases {WH_DB} and {WH_BARE_DB}")
+            self.log(f"--keep: leaving {self.work} and databases {', '.join(ALL_DBS)}")
             return
         shutil.rmtree(self.work, ignore_errors=True)
-        for db in (WH_DB, WH_BARE_DB):
+        for db in ALL_DBS:
             try:
                 drop_database(self.opts.source_url, db)
             except Exception as e:  # noqa: BLE001 - cleanup must not hide the real error
@@ -635,6 +678,13 @@ class Bench:
             with pg_connect(self.opts.source_url) as conn:
                 conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{self.opts.table}")
             self.log(f"dropped {SCHEMA}.{self.opts.table}")
+
+
+def _loadavg() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def phases(r: dict[str, Any]) -> str:
@@ -748,14 +798,15 @@ def render(info: dict[str, Any], results: dict[str, Measurement], targets: list[
         f"baseline process RSS {info.get('baseline_rss_mb', 0):.0f} MB",
         "",
     ]
-    header = ("| # | measurement | wall s | rows | rows/s | MB/s | peak RSS MB | x limit | notes |")
-    lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    header = ("| # | measurement | wall s | rows | rows/s | MB/s | peak RSS MB | client CPU s "
+              "| x limit | notes |")
+    lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for i, m in enumerate(results.values(), 1):
         rps = f"{m.rows_per_s:,.0f}" if m.rows_per_s else "-"
         mbs = f"{m.mb_per_s:,.0f}" if m.mb_per_s else "-"
         x = f"{m.seconds / lim.seconds:.2f}" if lim else "-"
         lines.append(f"| {i} | {m.label} | {m.seconds:.3f} | {m.rows:,} | {rps} | {mbs} | "
-                     f"{m.peak_rss_mb:.0f} | {x} | {m.note} |")
+                     f"{m.peak_rss_mb:.0f} | {m.cpu_seconds:.1f} | {x} | {m.note} |")
     lines += ["", "| target | measured | goal | result |", "|---|---:|---:|---|"]
     for t in targets:
         lines.append(f"| {t['target']} | {t['shown']} ({t['detail']}) | {t['limit']} | "
@@ -763,8 +814,11 @@ def render(info: dict[str, Any], results: dict[str, Measurement], targets: list[
     cons = info.get("consistency", {})
     checks = {k: v["matches"] for k, v in cons.items() if isinstance(v, dict)}
     if checks:
-        lines += ["", "consistency (warehouse raw table = source: count, sum(amount), max(updated_at)): "
-                  + ", ".join(f"{k} {'ok' if ok else 'MISMATCH'}" for k, ok in checks.items())]
+        lines += ["", "consistency after the 5% upsert (raw table = source in count, sum(amount), "
+                  "max(updated_at)): " + ", ".join(f"{k} {'ok' if ok else 'MISMATCH'}"
+                                                    for k, ok in checks.items())]
+    lines.append(f"load average (1 min) at start / end: {info.get('loadavg_start', '?').split(' ')[0]}"
+                 f" / {info.get('loadavg_end', '?').split(' ')[0]}; total run {info.get('total_seconds')} s")
     return "\n".join(lines)
 
 
@@ -779,12 +833,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{WH_DB} is created on the same server (default {DEFAULT_SOURCE_URL})")
     ap.add_argument("--table", default="bookings", help="source table name in schema hw_bench")
     ap.add_argument("--repeat", type=int, default=None,
-                    help="repetitions of the limit and the full extract, best kept (default 2; 1 with --quick)")
+                    help="repetitions of every measurement, fastest kept (default 2; 1 with --quick)")
     ap.add_argument("--warehouses", default="duckdb,postgres",
                     help="comma-separated: duckdb, postgres (default both)")
-    ap.add_argument("--workdir", default=None, help="parent folder of the temp lake/warehouse (default $TMPDIR)")
+    ap.add_argument("--workdir", default=None,
+                    help="parent folder of the temporary lake and DuckDB files (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true",
-                    help=f"keep the work folder and the databases {WH_DB}/{WH_BARE_DB}")
+                    help=f"keep the work folder and the databases {', '.join(ALL_DBS)}")
     ap.add_argument("--keep-source", action=argparse.BooleanOptionalAction, default=True,
                     help="keep hw_bench.<table> for the next run (default: keep; --no-keep-source drops it)")
     ap.add_argument("--child", help=argparse.SUPPRESS)

@@ -235,12 +235,20 @@ def cmd_ui(args: argparse.Namespace) -> int:
         f"Airflow below and saved under {settings.airflow_home}); Ctrl-C stops it."
     )
     proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
+
+    def stop(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        # standalone's children (scheduler, api-server…) share its process group: stop them all.
+        # standalone's children (scheduler, api-server, ...) share its process group: stop all.
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
         return 0
 
 

@@ -40,6 +40,8 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
     }
     env = dict(os.environ)
+    # Airflow starts its own sub-commands (standalone -> scheduler, api-server) by name.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for key, value in defaults.items():
         env.setdefault(key, value)
     env.update(
