@@ -252,6 +252,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from headwater.dashboard.server import streamlit_command, streamlit_environ, url
+
+    warehouse = Settings.from_env().describe()["warehouse"]
+    console.print(
+        f"Headwater dashboards on {url(args.port)} (warehouse {warehouse}, read-only); Ctrl-C stops them.",
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+    command = streamlit_command(args.port)
+    os.execve(command[0], command, streamlit_environ(dict(os.environ)))  # Streamlit replaces this process
+
+
 def cmd_pipelines(args: argparse.Namespace) -> int:
     for name in available_pipelines():
         console.print(f"{name}: {load_spec(name).description}")
@@ -296,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="Airflow standalone (UI, scheduler) bound to 127.0.0.1")
     u.add_argument("--port", type=int, default=8080)
     u.set_defaults(func=cmd_ui)
+
+    db = sub.add_parser("dashboard", help="analytics dashboards (Streamlit) on 127.0.0.1, read-only")
+    db.add_argument("--port", type=int, default=8501)
+    db.set_defaults(func=cmd_dashboard)
 
     sub.add_parser("pipelines", help="list the pipelines").set_defaults(func=cmd_pipelines)
     return p

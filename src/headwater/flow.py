@@ -45,6 +45,22 @@ def extract(
     return {"table": manifest.table, "batch_id": manifest.batch_id, "rows": manifest.rows}
 
 
+def batches(spec: PipelineSpec, tables: list[str], run_id: str, settings: Settings) -> list[dict[str, Any]]:
+    """The complete lake batches this run wrote for ``tables`` (those with a manifest).
+
+    The lake, not XCom, says what there is to load: a table whose extract was skipped has no
+    batch for this run, and a batch counts only once its manifest is written.
+    """
+    lake = Lake(settings.lake_url)
+    batch_id = batch_id_for(run_id)
+    found = []
+    for table in tables:
+        manifest = lake.read_manifest(spec.name, table, batch_id)
+        if manifest is not None:
+            found.append({"table": table, "batch_id": batch_id, "rows": manifest.rows})
+    return found
+
+
 def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Load one lake batch into the warehouse (idempotent: a loaded batch is a no-op)."""
     lake = Lake(settings.lake_url)
@@ -65,9 +81,12 @@ def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[
 def run_el(
     spec: PipelineSpec, settings: Settings, run_id: str, full_refresh: bool = False
 ) -> dict[str, dict[str, Any] | None]:
-    """Extract and load every table in order, without Airflow (tests, replays, benchmarks)."""
+    """Extract every table, then load in dependency order, without Airflow (tests, replays)."""
     results: dict[str, dict[str, Any] | None] = {}
     for table_plan in plan(spec, settings, full_refresh):
-        batch = extract(spec, table_plan, run_id, settings)
-        results[table_plan["table"]] = load(spec, batch, settings) if batch else None
+        extract(spec, table_plan, run_id, settings)
+        results[table_plan["table"]] = None
+    for level in spec.load_levels():
+        for batch in batches(spec, level, run_id, settings):
+            results[batch["table"]] = load(spec, batch, settings)
     return results

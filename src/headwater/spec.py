@@ -37,6 +37,8 @@ class TableSpec:
     cursor: str | None = None
     """Column that grows on insert and update; None means the table always loads in full."""
     mode: str = "incremental"
+    depends_on: tuple[str, ...] = ()
+    """Tables that must be loaded before this one (parents of its foreign keys)."""
 
     @property
     def effective_mode(self) -> str:
@@ -72,6 +74,22 @@ class PipelineSpec:
     @property
     def dbt_project_dir(self) -> Path | None:
         return self.folder / self.dbt_project if self.dbt_project else None
+
+    def load_levels(self) -> list[list[str]]:
+        """Tables grouped so every table comes after the tables it depends on.
+
+        Level 0 holds the tables with no dependencies; tables within a level may load in
+        parallel. The spec parser has already refused unknown names and cycles.
+        """
+        done: set[str] = set()
+        levels: list[list[str]] = []
+        remaining = list(self.tables)
+        while remaining:
+            level = [t.name for t in remaining if set(t.depends_on) <= done]
+            levels.append(level)
+            done |= set(level)
+            remaining = [t for t in remaining if t.name not in done]
+        return levels
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:
@@ -146,7 +164,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         tw = f"{where}.tables[{i}]"
         if not isinstance(t, dict):
             raise SpecError(f"{tw} must be a mapping")
-        _known_keys(t, {"name", "primary_key", "cursor", "mode"}, tw)
+        _known_keys(t, {"name", "primary_key", "cursor", "mode", "depends_on"}, tw)
         tname = _identifier(_require(t, "name", tw), f"{tw}.name")
         tw = f"{where}, table {tname!r}"
         pk = _require(t, "primary_key", tw)
@@ -162,11 +180,17 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
             raise SpecError(f"{tw}.mode: {mode!r} is not one of {MODES}")
         if mode == "incremental" and cursor is None:
             raise SpecError(f"{tw}: incremental mode needs a cursor column; set cursor or mode: full")
-        tables.append(TableSpec(tname, pk_cols, cursor, mode))
+        deps = t.get("depends_on") or []
+        deps = [deps] if isinstance(deps, str) else deps
+        if not isinstance(deps, list):
+            raise SpecError(f"{tw}: depends_on must be a table name or a list of them")
+        tables.append(TableSpec(tname, pk_cols, cursor, mode, tuple(deps)))
     names = [t.name for t in tables]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SpecError(f"{where}: table(s) listed twice: {dupes}")
+
+    _check_dependencies(where, tables)
 
     load = data.get("load") or {}
     _known_keys(load, {"lookback_seconds"}, f"{where}.load")
@@ -198,6 +222,25 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         dbt_steps=steps,
         folder=folder,
     )
+
+
+def _check_dependencies(where: str, tables: list[TableSpec]) -> None:
+    names = {t.name for t in tables}
+    for t in tables:
+        unknown = [d for d in t.depends_on if d not in names]
+        if unknown:
+            raise SpecError(f"{where}, table {t.name!r}: depends_on names unknown table(s) {unknown}")
+        if t.name in t.depends_on:
+            raise SpecError(f"{where}, table {t.name!r}: depends_on lists the table itself")
+    done: set[str] = set()
+    remaining = list(tables)
+    while remaining:
+        ready = [t for t in remaining if set(t.depends_on) <= done]
+        if not ready:
+            cycle = sorted(t.name for t in remaining)
+            raise SpecError(f"{where}: depends_on forms a cycle among {cycle}")
+        done |= {t.name for t in ready}
+        remaining = [t for t in remaining if t.name not in done]
 
 
 def pipelines_root() -> Path:

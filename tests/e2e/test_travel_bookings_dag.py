@@ -188,7 +188,7 @@ def _end_to_end(settings: Settings, src: Source, as_of: datetime) -> None:
     # A third run with nothing new skips every extract, and dbt steps can be switched off.
     third = run(settings, {"run_docs": False, "run_seed": False})
     assert third.state == "success"
-    extracts = {k: v for k, v in third.tasks.items() if k.startswith("extract_load.extract")}
+    extracts = {k: v for k, v in third.tasks.items() if k.startswith("extract[")}
     assert len(extracts) == len(SPEC.tables) and set(extracts.values()) == {"skipped"}
     assert third.tasks["dbt_docs"] == "skipped" and third.tasks["dbt_seed"] == "skipped"
     assert third.tasks["dbt_test_all"] == "success"
@@ -208,12 +208,12 @@ def test_a_failed_run_posts_one_slack_alert_per_failed_task(hw_home: Path, monke
         outcome = run(settings)
     assert outcome.state == "failed"
     failed = [t for t, s in outcome.tasks.items() if s == "failed"]
-    assert failed == ["extract_load.extract[ticket_segment]"], outcome.tasks
+    assert failed == ["extract[ticket_segment]"], outcome.tasks
     assert len(slack.posts) == 1
     text = str(slack.posts[0]["json"])
     for expected in (
         "travel_bookings",
-        "extract_load.extract",
+        "extract",
         outcome.run_id,
         "SourceError",
         "ticket_segment",

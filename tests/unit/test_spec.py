@@ -78,6 +78,8 @@ def _with(path: list, value):
         (_with(["load"], {"lookback_seconds": -5}), "lookback_seconds"),
         (_with(["tables"], []), "missing required field 'tables'"),
         ("just a string", "must be a mapping"),
+        (_with(["tables", 1, "depends_on"], ["invoices"]), "depends_on names unknown table(s) ['invoices']"),
+        (_with(["tables", 0, "depends_on"], ["orders"]), "depends_on lists the table itself"),
     ],
 )
 def test_mistakes_are_refused_with_a_message_that_names_them(data, message):
@@ -91,3 +93,14 @@ def test_unknown_pipeline_lists_the_known_ones():
         load_spec("nope")
     with pytest.raises(SpecError, match="is not a pipeline name"):
         load_spec("../etc")
+
+
+def test_load_levels_put_parents_before_children_and_refuse_cycles():
+    data = copy.deepcopy(GOOD)
+    data["tables"][0]["depends_on"] = ["countries"]
+    data["tables"][1]["depends_on"] = "orders"
+    assert parse_spec(data).load_levels() == [["countries"], ["orders"], ["order_lines"]]
+    assert parse_spec(GOOD).load_levels() == [["orders", "order_lines", "countries"]]
+    data["tables"][2]["depends_on"] = ["order_lines"]
+    with pytest.raises(SpecError, match="cycle among"):
+        parse_spec(data)

@@ -1,7 +1,8 @@
 """Build a pipeline's Airflow DAG from its spec.
 
-Shape: ``plan`` -> mapped ``extract_load`` group (one ``extract`` -> ``load`` per table) ->
-the dbt steps in the spec's order. Parsing reads only the spec file: no database, no
+Shape: ``plan`` -> ``extract`` (mapped: one per table; skipped when nothing is new) ->
+per dependency level, ``batches`` (what the lake holds for this run) -> ``load`` (mapped:
+one per batch) -> the dbt steps in the spec's order. Parsing reads only the spec file: no database, no
 connection, no Variable. Every task body imports what it needs when it runs.
 
 ``HEADWATER_RETRIES`` (environment) overrides the spec's retry count, e.g. 0 for one-shot
@@ -36,7 +37,7 @@ def _settings():
 
 
 def build_dag(pipeline: str):
-    from airflow.sdk import DAG, Param, task, task_group
+    from airflow.sdk import DAG, Param, task
 
     from headwater.notify import task_failed
 
@@ -99,13 +100,23 @@ def build_dag(pipeline: str):
 
             return flow.load(spec, batch, _settings())
 
-        @task_group
-        def extract_load(table_plan: dict[str, Any]) -> None:
-            load(extract(table_plan))  # type: ignore[arg-type]
+        @task(trigger_rule="none_failed")
+        def batches(tables: list[str], run_id: str | None = None) -> list[dict[str, Any]]:
+            from headwater import flow
 
-        loaded = extract_load.expand(table_plan=plan())  # type: ignore[arg-type]
+            return flow.batches(spec, tables, str(run_id), _settings())
 
-        previous: Any = loaded
+        extracted = extract.expand(table_plan=plan())
+        # Loads go level by level so parents land before children (spec depends_on); tables
+        # within a level load in parallel where the warehouse allows it.
+        levels = spec.load_levels()
+        previous: Any = extracted
+        for i, tables in enumerate(levels):
+            suffix = "" if len(levels) == 1 else f"_{i + 1}"
+            found = batches.override(task_id=f"batches{suffix}")(tables)
+            previous >> found
+            previous = load.override(task_id=f"load{suffix}", trigger_rule="none_failed").expand(batch=found)
+
         for step in spec.dbt_steps:
             previous >> _dbt_task(spec, step, pool)  # type: ignore[operator]
             previous = dag.get_task(f"dbt_{step}")

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS {META}.load_ledger (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
     rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR,
-    watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION);
+    watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
+    extracted_at VARCHAR);
 CREATE TABLE IF NOT EXISTS {META}.quarantine (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
     reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP);
@@ -143,7 +144,7 @@ class Warehouse(ABC):
             self.ensure_metadata(con)
             con.execute("BEGIN")
             try:
-                if self._already_loaded(con, spec.name, table.name, manifest.batch_id):
+                if self._already_loaded(con, spec.name, table.name, manifest):
                     con.execute("ROLLBACK")
                     log.info(
                         "%s.%s batch %s already loaded: nothing to do",
@@ -180,7 +181,7 @@ class Warehouse(ABC):
                 watermark = self._advance_watermark(con, spec, table, manifest)
                 duration = time.monotonic() - started
                 con.execute(
-                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES ({', '.join(['?'] * 14)})",
                     [
                         spec.name,
                         table.name,
@@ -195,6 +196,7 @@ class Warehouse(ABC):
                         watermark,
                         loaded_at,
                         duration,
+                        manifest.extracted_at,
                     ],
                 )
                 self._drop_stage(con, stage)
@@ -225,12 +227,13 @@ class Warehouse(ABC):
     def _drop_stage(self, con, stage: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS {stage}")
 
-    def _already_loaded(self, con, pipeline: str, table: str, batch_id: str) -> bool:
+    def _already_loaded(self, con, pipeline: str, table: str, manifest: Manifest) -> bool:
+        """Was this very batch loaded? A re-extracted batch of the same run is a new batch."""
         n = duck.scalar(
             con,
             f"SELECT count(*) FROM {ALIAS}.{META}.load_ledger "
-            "WHERE pipeline = ? AND table_name = ? AND batch_id = ?",
-            [pipeline, table, batch_id],
+            "WHERE pipeline = ? AND table_name = ? AND batch_id = ? AND extracted_at = ?",
+            [pipeline, table, manifest.batch_id, manifest.extracted_at],
         )
         return bool(n)
 

@@ -1,0 +1,112 @@
+"""What every page shares: cached read-only queries, the warehouse's states, filters, empty states."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from headwater.dashboard import queries
+from headwater.dashboard.db import Reader, WarehouseBusy, WarehouseMissing, WarehouseUnavailable
+from headwater.settings import Settings
+
+CACHE_SECONDS = 30
+"""Query results are reused for this long: pages stay fast and the warehouse is opened rarely."""
+
+MODE_COLOURS = {"flight": "#3b6fb6", "train": "#2e9e6a", "bus": "#e8912d"}
+PASSENGER_COLOURS = {"adult": "#3b6fb6", "child": "#8cb6e6", "infant": "#f2b36b"}
+STATUS_BADGE = {
+    "success": ("Success", "green", ":material/check_circle:"),
+    "warnings": ("Success with warnings", "orange", ":material/warning:"),
+    "failed": ("Failed", "red", ":material/error:"),
+    "running": ("Running", "blue", ":material/sync:"),
+    "queued": ("Queued", "gray", ":material/schedule:"),
+    "never": ("Not run yet", "gray", ":material/hourglass_empty:"),
+}
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def _fetch(url: str, calls: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[Any]:
+    def run(con):
+        return [getattr(queries, name)(con, *args) for name, args in calls]
+
+    return Reader(url).run(run)
+
+
+def fetch(*calls: tuple[Any, ...]) -> list[Any]:
+    """Run ``(query name, *args)`` calls in one short read-only session; stop the page with a
+    clear message when the warehouse is missing, busy or unreachable."""
+    url = settings().warehouse_url
+    try:
+        return _fetch(url, tuple((c[0], tuple(c[1:])) for c in calls))
+    except WarehouseMissing as e:
+        st.info(f"**Nothing to show yet.** {e}", icon=":material/hourglass_empty:")
+        st.code("headwater demo", language="bash")
+        st.stop()
+    except WarehouseBusy as e:
+        st.warning(f"**The warehouse is busy.** {e}", icon=":material/lock_clock:")
+        if st.button("Try again", icon=":material/refresh:", key=f"retry-{len(calls)}"):
+            st.rerun()
+        st.stop()
+    except WarehouseUnavailable as e:
+        st.error(f"**The warehouse cannot be read.** {e}", icon=":material/error:")
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def fetch_one(name: str, *args: Any) -> Any:
+    return fetch((name, *args))[0]
+
+
+def sidebar() -> None:
+    s = settings()
+    reader_desc = Reader(s.warehouse_url).describe
+    with st.sidebar:
+        st.caption(f"Warehouse ({s.warehouse_kind}, read-only)")
+        st.code(reader_desc, language=None, wrap_lines=True)
+        if st.button("Refresh data", icon=":material/refresh:", width="stretch"):
+            st.cache_data.clear()
+            st.rerun()
+        st.caption(f"Figures are cached for {CACHE_SECONDS} s.")
+
+
+def not_run_yet(pipeline: str, title: str, missing: list[tuple[str, str]]) -> None:
+    """The empty state of a pipeline page whose marts do not exist yet."""
+    st.info(
+        f"**{title} has not run yet**: its marts are not in the warehouse. "
+        "Generate its source and run its DAG, then refresh this page.",
+        icon=":material/hourglass_empty:",
+    )
+    st.code(f"headwater generate {pipeline}\nheadwater run {pipeline}", language="bash")
+    with st.expander("Tables this page reads"):
+        st.markdown("\n".join(f"- `{s}.{t}` (missing)" for s, t in missing))
+
+
+def date_range(label: str, lo: date, hi: date, key: str) -> tuple[date, date]:
+    """An inclusive date range within [lo, hi]; the whole range until the user picks one."""
+    value = st.date_input(
+        label,
+        value=(lo, hi),
+        min_value=lo,
+        max_value=hi,
+        key=key,
+        format="YYYY-MM-DD",
+        width=320,
+    )
+    if isinstance(value, tuple | list):
+        if len(value) == 2:
+            return value[0], value[1]
+        if len(value) == 1:  # the second click has not happened yet
+            return value[0], value[0]
+        return lo, hi
+    return (value, value) if isinstance(value, date) else (lo, hi)
+
+
+def status_badge(status: str) -> None:
+    label, colour, icon = STATUS_BADGE.get(status, (status.title(), "gray", None))
+    st.badge(label, color=colour, icon=icon)  # type: ignore[arg-type]
