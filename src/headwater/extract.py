@@ -60,11 +60,12 @@ def extract_table(
     con = duck.connect()
     try:
         source.attach(con)
+        lake.configure(con)
         source.check_table(con, table)
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
         query = source.select(table, since)
-        con.execute(f"COPY ({query}) TO {_lit(str(folder))} ({PARQUET_OPTIONS})")
-        files = sorted(str(p) for p in folder.glob("*.parquet"))
+        con.execute(f"COPY ({query}) TO {_lit(folder)} ({PARQUET_OPTIONS})")
+        files = lake.parquet_files(spec.name, table.name, batch_id)
         batch = parquet_relation(files) if files else None
         rows = duck.scalar(con, f"SELECT count(*) FROM {batch}") if batch else 0
         if rows == 0:

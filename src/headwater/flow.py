@@ -23,7 +23,11 @@ def source_for(spec: PipelineSpec, settings: Settings) -> SqlSource:
 
 
 def plan(spec: PipelineSpec, settings: Settings, full_refresh: bool = False) -> list[dict[str, Any]]:
-    """Decide, per table, full or incremental and from which watermark."""
+    """Decide, per table, full or incremental and from which watermark.
+
+    Also makes sure the lake exists (creates the bucket on S3), once per run.
+    """
+    Lake(settings.lake_url).ensure()
     states = open_warehouse(settings.warehouse_url).watermarks(spec.name)
     return [asdict(TablePlan.decide(t, states.get(t.name), full_refresh)) for t in spec.tables]
 
@@ -70,11 +74,9 @@ def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[
 
         raise TerminalError(
             f"batch {batch['batch_id']} of {spec.name}.{batch['table']} has no manifest in "
-            f"{lake.root}: the extract did not finish; re-run the extract task"
+            f"{lake.url}: the extract did not finish; re-run the extract task"
         )
-    result = open_warehouse(settings.warehouse_url).load(
-        spec, manifest, lake.batch_dir(spec.name, manifest.table, manifest.batch_id)
-    )
+    result = open_warehouse(settings.warehouse_url).load(spec, manifest, lake)
     return asdict(result)
 
 

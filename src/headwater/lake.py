@@ -1,19 +1,23 @@
 """The landing zone: immutable Parquet batches under deterministic, run-keyed paths.
 
-Layout: ``<lake>/<pipeline>/<table>/batch=<batch id>/part-N.parquet`` plus ``_manifest.json``.
-The batch id comes from the Airflow run id, so a retry of the same run rewrites the same
-folder instead of adding a second copy, and a batch counts as written only once its manifest
-exists (the manifest is written last).
+Layout: ``<lake>/<pipeline>/<table>/batch=<batch id>/part-N.parquet`` plus ``_manifest.json``,
+where ``<lake>`` is a local folder or ``s3://bucket/prefix`` (S3, MinIO or any S3-compatible
+store: endpoint and keys from the standard AWS_* variables). The batch id comes from the
+Airflow run id, so a retry of the same run rewrites the same folder instead of adding a second
+copy, and a batch counts as written only once its manifest exists (written last; an S3 PUT
+and a local rename both make it appear whole or not at all).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
+
+import duckdb
+from pyarrow import fs as pafs
 
 MANIFEST = "_manifest.json"
 
@@ -21,6 +25,15 @@ MANIFEST = "_manifest.json"
 def batch_id_for(run_id: str) -> str:
     """A path-safe, deterministic batch id for an Airflow run id."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
+
+
+def parquet_relation(paths: list[str]) -> str:
+    """DuckDB SQL reading these Parquet files (or globs) as one relation.
+
+    Hive partitioning is off: ``batch=<id>`` in our paths is a folder name, not a column.
+    """
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    return f"read_parquet([{listed}], hive_partitioning = false)"
 
 
 @dataclass
@@ -50,53 +63,149 @@ class Manifest:
         return cls(**json.loads(text))
 
 
-def parquet_relation(paths: list[str]) -> str:
-    """DuckDB SQL reading these Parquet files (or globs) as one relation.
+@dataclass(frozen=True)
+class S3Config:
+    """Connection to an S3-compatible store, from the standard AWS_* environment variables."""
 
-    Hive partitioning is off: ``batch=<id>`` in our paths is a folder name, not a column.
-    """
-    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-    return f"read_parquet([{listed}], hive_partitioning = false)"
+    endpoint: str | None
+    region: str
+    key_id: str | None
+    secret: str | None
+
+    @classmethod
+    def from_env(cls) -> S3Config:
+        return cls(
+            endpoint=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        )
+
+    @property
+    def _host_and_ssl(self) -> tuple[str | None, bool]:
+        if not self.endpoint:
+            return None, True
+        m = re.match(r"^(https?)://(.+?)/?$", self.endpoint)
+        if not m:
+            return self.endpoint, True
+        return m.group(2), m.group(1) == "https"
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        host, ssl = self._host_and_ssl
+        return pafs.S3FileSystem(
+            access_key=self.key_id,
+            secret_key=self.secret,
+            region=self.region,
+            endpoint_override=host,
+            scheme="https" if ssl else "http",
+            allow_bucket_creation=True,
+        )
+
+    def configure_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let DuckDB read and write s3:// paths (httpfs + a session-scoped secret)."""
+        from headwater.duck import load_extension
+
+        load_extension(con, "httpfs")
+        host, ssl = self._host_and_ssl
+        options = {"TYPE": "s3", "REGION": self.region, "USE_SSL": ssl}
+        if self.key_id:
+            options.update(KEY_ID=self.key_id, SECRET=self.secret or "")
+        if host:
+            options.update(ENDPOINT=host, URL_STYLE="path")
+        # CREATE SECRET takes no prepared parameters; values are quoted literals (quotes
+        # doubled), and the secret lives only in this in-memory connection.
+        rendered = ", ".join(
+            f"{k} {str(v).lower() if isinstance(v, bool) else _lit(str(v))}" for k, v in options.items()
+        )
+        con.execute(f"CREATE OR REPLACE SECRET headwater_lake ({rendered})")
 
 
 class Lake:
-    """A local-folder landing zone. (S3 support goes behind this same interface.)"""
+    """A landing zone on a local folder or an S3 bucket, behind one interface."""
 
-    def __init__(self, root: str) -> None:
-        if root.startswith("file://"):
-            root = root[len("file://") :]
-        self.root = Path(root)
+    def __init__(self, url: str) -> None:
+        if url.startswith("s3://"):
+            self.s3: S3Config | None = S3Config.from_env()
+            self.fs: pafs.FileSystem = self.s3.filesystem()
+            self.root = url[len("s3://") :].rstrip("/")
+            self.scheme = "s3://"
+        else:
+            self.s3 = None
+            self.fs = pafs.LocalFileSystem()
+            self.root = os.path.abspath(url[len("file://") :] if url.startswith("file://") else url)
+            self.scheme = ""
 
-    def batch_dir(self, pipeline: str, table: str, batch_id: str) -> Path:
-        return self.root / pipeline / table / f"batch={batch_id}"
+    def __repr__(self) -> str:
+        return f"Lake({self.scheme}{self.root})"
 
-    def prepare_batch(self, pipeline: str, table: str, batch_id: str) -> Path:
+    @property
+    def url(self) -> str:
+        return self.scheme + self.root
+
+    def configure(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make the lake readable/writable from a DuckDB connection."""
+        if self.s3 is not None:
+            self.s3.configure_duckdb(con)
+
+    def ensure(self) -> None:
+        """Create the lake root (the bucket, on S3) if it does not exist yet."""
+        self.fs.create_dir(self.root, recursive=True)
+
+    def _dir(self, pipeline: str, table: str, batch_id: str) -> str:
+        return f"{self.root}/{pipeline}/{table}/batch={batch_id}"
+
+    def batch_uri(self, pipeline: str, table: str, batch_id: str) -> str:
+        """The batch folder as DuckDB addresses it (a path, or an s3:// URL)."""
+        return self.scheme + self._dir(pipeline, table, batch_id)
+
+    def prepare_batch(self, pipeline: str, table: str, batch_id: str) -> str:
         """An empty folder for a batch; a previous attempt of the same batch is discarded."""
-        d = self.batch_dir(pipeline, table, batch_id)
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
-        return d
+        self.discard_batch(pipeline, table, batch_id)
+        self.fs.create_dir(self._dir(pipeline, table, batch_id), recursive=True)
+        return self.batch_uri(pipeline, table, batch_id)
 
     def discard_batch(self, pipeline: str, table: str, batch_id: str) -> None:
-        shutil.rmtree(self.batch_dir(pipeline, table, batch_id), ignore_errors=True)
+        d = self._dir(pipeline, table, batch_id)
+        if self.fs.get_file_info(d).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(d)
 
-    def write_manifest(self, manifest: Manifest) -> Path:
-        d = self.batch_dir(manifest.pipeline, manifest.table, manifest.batch_id)
-        tmp = d / (MANIFEST + ".tmp")
-        tmp.write_text(manifest.to_json())
-        tmp.replace(d / MANIFEST)  # atomic: readers see no manifest or a whole one
-        return d / MANIFEST
+    def parquet_files(self, pipeline: str, table: str, batch_id: str) -> list[str]:
+        """The batch's Parquet files as DuckDB addresses them, sorted."""
+        d = self._dir(pipeline, table, batch_id)
+        infos = self.fs.get_file_info(pafs.FileSelector(d, allow_not_found=True))
+        return sorted(self.scheme + i.path for i in infos if i.path.endswith(".parquet"))
+
+    def write_manifest(self, manifest: Manifest) -> str:
+        d = self._dir(manifest.pipeline, manifest.table, manifest.batch_id)
+        data = manifest.to_json().encode()
+        if self.s3 is None:
+            tmp = f"{d}/{MANIFEST}.tmp"
+            with self.fs.open_output_stream(tmp) as out:
+                out.write(data)
+            self.fs.move(tmp, f"{d}/{MANIFEST}")  # atomic rename: no half-written manifest
+        else:
+            with self.fs.open_output_stream(f"{d}/{MANIFEST}") as out:
+                out.write(data)
+        return self.scheme + f"{d}/{MANIFEST}"
 
     def read_manifest(self, pipeline: str, table: str, batch_id: str) -> Manifest | None:
-        path = self.batch_dir(pipeline, table, batch_id) / MANIFEST
-        if not path.exists():
+        path = f"{self._dir(pipeline, table, batch_id)}/{MANIFEST}"
+        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
             return None
-        return Manifest.from_json(path.read_text())
+        with self.fs.open_input_stream(path) as f:
+            return Manifest.from_json(f.read().decode())
 
     def batches(self, pipeline: str, table: str) -> list[Manifest]:
         """Every complete batch of a table, oldest first (by extraction time)."""
+        base = f"{self.root}/{pipeline}/{table}"
         found = []
-        for path in (self.root / pipeline / table).glob(f"batch=*/{MANIFEST}"):
-            found.append(Manifest.from_json(path.read_text()))
+        for info in self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True)):
+            if info.type == pafs.FileType.Directory and info.base_name.startswith("batch="):
+                m = self.read_manifest(pipeline, table, info.base_name[len("batch=") :])
+                if m is not None:
+                    found.append(m)
         return sorted(found, key=lambda m: m.extracted_at)
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from headwater.dashboard import ui
 from headwater.dashboard.registry import sections
 
 st.set_page_config(
@@ -39,4 +40,5 @@ st.logo(
     "fill='%233b6fb6'>Headwater</text></svg>",
     size="large",
 )
+ui.style()
 navigation.run()

@@ -389,20 +389,22 @@ def travel_mode_split(con: duckdb.DuckDBPyConnection, start: date, end: date) ->
 
 
 def carriers_by_revenue(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10
+    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10, mode: str | None = None
 ) -> pd.DataFrame:
-    """The ``limit`` carriers with the most revenue from bookings made in [start, end]."""
+    """The ``limit`` carriers (of one travel ``mode``, or all) with the most revenue from
+    bookings made in [start, end]; segments and tickets count the paid ones."""
     return _df(
         con,
         f"""
         SELECT carrier_name, travel_mode, count(DISTINCT segment_id) AS segments,
             count(DISTINCT ticket_id) AS tickets, sum(revenue_eur) AS revenue_eur
         FROM ({_SEGMENT_REVENUE})
+        WHERE ?::VARCHAR IS NULL OR travel_mode = ?
         GROUP BY carrier_name, travel_mode
         ORDER BY revenue_eur DESC, carrier_name
         LIMIT ?
         """,
-        [start, end, limit],
+        [start, end, mode, mode, limit],
     )
 
 
@@ -516,9 +518,7 @@ def seat_occupancy_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date
     )
 
 
-def busiest_airports(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10
-) -> pd.DataFrame:
+def busiest_airports(con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10) -> pd.DataFrame:
     """Airports by flights departing plus arriving in [start, end]."""
     return _df(
         con,

@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from headwater import duck
-from headwater.lake import Manifest, parquet_relation
+from headwater.lake import Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
 from headwater.watermark import WatermarkState
 
@@ -133,14 +132,16 @@ class Warehouse(ABC):
         return {r[0]: WatermarkState(*r) for r in rows}
 
     # -- the load transaction ---------------------------------------------------------------
-    def load(self, spec: PipelineSpec, manifest: Manifest, batch_dir: Path) -> LoadResult:
+    def load(self, spec: PipelineSpec, manifest: Manifest, lake: Lake) -> LoadResult:
         table = spec.table(manifest.table)
         schema = spec.raw_schema
         started = time.monotonic()
-        files = [str(batch_dir / f) for f in manifest.files]
+        folder = lake.batch_uri(spec.name, manifest.table, manifest.batch_id)
+        files = [f"{folder}/{f}" for f in manifest.files]
         source = parquet_relation(files)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         with self.session() as con:
+            lake.configure(con)
             self.ensure_metadata(con)
             con.execute("BEGIN")
             try:

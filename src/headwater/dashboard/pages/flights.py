@@ -32,7 +32,9 @@ def render() -> None:
         return
     lo, hi = ui.fetch_one("flights_date_bounds")
     if lo is None:
-        st.info("**No flights yet.** The pipeline has run, but there are no flights.", icon=":material/flight:")
+        st.info(
+            "**No flights yet.** The pipeline has run, but there are no flights.", icon=":material/flight:"
+        )
         return
     st.caption(
         f"By scheduled flight date. On time = arrived at most {queries.ON_TIME_MINUTES} minutes "
@@ -109,7 +111,9 @@ def _on_time_chart(daily: pd.DataFrame) -> None:
         x=alt.X("flight_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
     )
     share = base.mark_area(color="#2e9e6a", opacity=0.35, line={"color": "#2e9e6a"}).encode(
-        y=alt.Y("on_time_share:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y(
+            "on_time_share:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+        ),
         tooltip=[
             alt.Tooltip("flight_date:T", title="day", format="%a %d %b %Y"),
             alt.Tooltip("flights:Q", format=","),
@@ -176,7 +180,9 @@ def _routes(routes: pd.DataFrame) -> None:
         .mark_bar(color="#2e9e6a")
         .encode(
             y=alt.Y("route:N", sort=order, title=None),
-            x=alt.X("on_time_share:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            x=alt.X(
+                "on_time_share:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
             tooltip=[
                 "route:N",
                 alt.Tooltip("flights:Q", format=","),
@@ -206,8 +212,7 @@ def _airports(airports: pd.DataFrame) -> None:
         st.caption("No flights in these dates.")
         return
     df = airports.assign(
-        label=airports["airport_code"]
-        + airports["city"].fillna("").map(lambda c: f" · {c}" if c else "")
+        label=airports["airport_code"] + airports["city"].fillna("").map(lambda c: f" · {c}" if c else "")
     ).melt(
         id_vars=["label", "movements"],
         value_vars=["departures", "arrivals"],

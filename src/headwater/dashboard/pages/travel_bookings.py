@@ -31,12 +31,11 @@ def render() -> None:
         "out cancelled bookings; volumes count every booking."
     )
     start, end = ui.date_range("Booking dates", lo, hi, key="travel-dates")
-    daily, totals, mix, modes, carriers = ui.fetch(
+    daily, totals, mix, modes = ui.fetch(
         ("daily_bookings", start, end),
         ("booking_totals", start, end),
         ("passenger_mix", start, end),
         ("travel_mode_split", start, end),
-        ("carriers_by_revenue", start, end, 10),
     )
     if daily.empty:
         st.info("No bookings were made in the chosen dates.", icon=":material/event_busy:")
@@ -48,7 +47,7 @@ def render() -> None:
         _passenger_mix(mix)
     with right:
         _mode_split(modes)
-    _carriers(carriers)
+    _carriers(start, end)
     with st.expander("Daily numbers (the booking summary)"):
         st.dataframe(
             daily,
@@ -102,6 +101,8 @@ def _kpis(totals: dict, daily: pd.DataFrame) -> None:
         "Cancelled",
         fmt.percent(cancelled / bookings if bookings else None),
         help=f"{fmt.count(cancelled)} of {fmt.count(bookings)} bookings were cancelled",
+        chart_data=daily["cancelled_bookings"].tolist(),
+        chart_type="bar",
         border=True,
     )
 
@@ -138,9 +139,9 @@ def _daily_charts(daily: pd.DataFrame) -> None:
         )
         st.altair_chart(chart, width="stretch")
     with right:
-        st.subheader("Revenue and average ticket price per day", anchor=False)
+        st.subheader("Revenue and average price per day", anchor=False)
         bars = base.mark_bar(color="#8cb6e6", opacity=0.9).encode(
-            y=alt.Y("revenue_eur:Q", title="revenue (EUR)", axis=alt.Axis(format="~s")),
+            y=alt.Y("revenue_eur:Q", title="revenue (EUR)", axis=alt.Axis(format=",.0f", tickCount=5)),
             tooltip=[
                 alt.Tooltip("booking_date:T", title="day", format="%a %d %b %Y"),
                 alt.Tooltip("revenue_eur:Q", title="revenue (EUR)", format=",.2f"),
@@ -215,8 +216,17 @@ def _mode_split(modes: pd.DataFrame) -> None:
     )
 
 
-def _carriers(carriers: pd.DataFrame) -> None:
+def _carriers(start, end) -> None:
     st.subheader("Top carriers by revenue", anchor=False)
+    choice = st.segmented_control(
+        "Travel mode",
+        ["all modes", *ui.MODE_COLOURS],
+        default="all modes",
+        key="travel-carrier-mode",
+        label_visibility="collapsed",
+    )
+    mode = None if choice in (None, "all modes") else choice
+    carriers = ui.fetch_one("carriers_by_revenue", start, end, 10, mode)
     st.caption("A ticket's price is split equally over the segments it covers.")
     if carriers.empty:
         st.caption("No revenue in these bookings.")
@@ -227,7 +237,7 @@ def _carriers(carriers: pd.DataFrame) -> None:
         .mark_bar(cornerRadiusTopRight=3, cornerRadiusBottomRight=3)
         .encode(
             y=alt.Y("carrier_name:N", sort=order, title=None),
-            x=alt.X("revenue_eur:Q", title="revenue (EUR)", axis=alt.Axis(format="~s")),
+            x=alt.X("revenue_eur:Q", title="revenue (EUR)", axis=alt.Axis(format=",.0f", tickCount=6)),
             color=alt.Color(
                 "travel_mode:N",
                 title="mode",
@@ -246,9 +256,7 @@ def _carriers(carriers: pd.DataFrame) -> None:
     labels = bars.mark_text(align="left", dx=4, color="#444").encode(
         text=alt.Text("revenue_eur:Q", format=",.0f"), color=alt.value("#444")
     )
-    st.altair_chart(
-        alt.layer(bars, labels).properties(height=max(200, 30 * len(carriers))), width="stretch"
-    )
+    st.altair_chart(alt.layer(bars, labels).properties(height=alt.Step(30)), width="stretch")
 
 
 if __name__ == "__main__":
