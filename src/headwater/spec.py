@@ -63,6 +63,8 @@ class PipelineSpec:
     retries: int = 2
     retry_delay_minutes: int = 5
     lookback_seconds: int = 0
+    schema_changes: str = "evolve"
+    """What a type change or a vanished source column does: evolve (alter / keep) or fail."""
     dbt_project: str | None = None
     dbt_steps: tuple[str, ...] = ()
     folder: Path = field(default=Path("."), compare=False)
@@ -193,7 +195,10 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     _check_dependencies(where, tables)
 
     load = data.get("load") or {}
-    _known_keys(load, {"lookback_seconds"}, f"{where}.load")
+    _known_keys(load, {"lookback_seconds", "schema_changes"}, f"{where}.load")
+    schema_changes = load.get("schema_changes", "evolve")
+    if schema_changes not in ("evolve", "fail"):
+        raise SpecError(f"{where}.load.schema_changes: {schema_changes!r} is not one of ('evolve', 'fail')")
     lookback = load.get("lookback_seconds", 0)
     if not isinstance(lookback, int) or lookback < 0:
         raise SpecError(f"{where}.load.lookback_seconds must be a whole number >= 0")
@@ -218,6 +223,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         retries=retries,
         retry_delay_minutes=delay,
         lookback_seconds=lookback,
+        schema_changes=schema_changes,
         dbt_project=transform.get("dbt_project"),
         dbt_steps=steps,
         folder=folder,

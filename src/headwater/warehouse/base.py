@@ -23,6 +23,7 @@ import duckdb
 from headwater import duck
 from headwater.lake import Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
+from headwater.warehouse.schema import diff_columns, enforce
 from headwater.watermark import WatermarkState
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS {META}.load_ledger (
     batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
     rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR,
     watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
-    extracted_at VARCHAR);
+    extracted_at VARCHAR, schema_changes VARCHAR);
 CREATE TABLE IF NOT EXISTS {META}.quarantine (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
     reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP);
@@ -111,6 +112,14 @@ class Warehouse(ABC):
         self.native(con, METADATA_DDL)
         self._refresh_catalog(con)
 
+    def column_types_of(self, con, schema: str, table: str) -> dict[str, str]:
+        rows = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [ALIAS, schema, table],
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def columns_of(self, con, schema: str, table: str) -> list[str]:
         rows = con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
@@ -170,11 +179,12 @@ class Warehouse(ABC):
                     con, schema, table.name, _dedupe_select(table, source, manifest.run_id, loaded_at)
                 )
                 columns = [c[0] for c in manifest.columns] + list(SYSTEM_COLUMNS)
-                existing = self.columns_of(con, schema, table.name)
+                existing = self.column_types_of(con, schema, table.name)
+                drift: list[str] = []
                 if not existing:
                     self._create_raw(con, schema, table, stage)
                 else:
-                    self._add_new_columns(con, schema, table.name, manifest, existing)
+                    drift = self._reconcile_schema(con, spec, schema, table.name, manifest, existing)
                 deleted = 0
                 if manifest.mode == "full":
                     deleted = self._delete_missing(con, schema, table, stage)
@@ -182,7 +192,7 @@ class Warehouse(ABC):
                 watermark = self._advance_watermark(con, spec, table, manifest)
                 duration = time.monotonic() - started
                 con.execute(
-                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES ({', '.join(['?'] * 14)})",
+                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES ({', '.join(['?'] * 15)})",
                     [
                         spec.name,
                         table.name,
@@ -198,6 +208,7 @@ class Warehouse(ABC):
                         loaded_at,
                         duration,
                         manifest.extracted_at,
+                        "; ".join(drift) or None,
                     ],
                 )
                 self._drop_stage(con, stage)
@@ -254,14 +265,29 @@ class Warehouse(ABC):
             log.warning("%s.%s: %d rows quarantined: %s", spec.name, table.name, n, reason)
         return int(n)
 
-    def _add_new_columns(self, con, schema: str, table: str, manifest: Manifest, existing: list[str]) -> None:
-        for name, type_ in manifest.columns:
-            if name not in existing:
-                log.warning("%s.%s: new source column %s %s added", schema, table, name, type_)
-                con.execute(
-                    f"ALTER TABLE {ALIAS}.{duck.quote(schema)}.{duck.quote(table)} "
-                    f"ADD COLUMN {duck.quote(name)} {_safe_type(type_)}"
-                )
+    def _reconcile_schema(
+        self, con, spec: PipelineSpec, schema: str, table: str, manifest: Manifest, existing: dict[str, str]
+    ) -> list[str]:
+        """Apply the pipeline's schema-change policy; return the changes, for the ledger."""
+        diff = diff_columns(existing, manifest.columns)
+        if not diff:
+            return []
+        enforce(spec.schema_changes, diff, table)
+        target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table)}"
+        for name, type_ in diff.added:
+            con.execute(f"ALTER TABLE {target} ADD COLUMN {duck.quote(name)} {_safe_type(type_)}")
+        for name, _old, new in diff.retyped:
+            self._alter_column_type(con, schema, table, name, _safe_type(new))
+        messages = diff.describe(table)
+        for m in messages:
+            log.warning("%s: schema change: %s", spec.name, m)
+        return messages
+
+    def _alter_column_type(self, con, schema: str, table: str, column: str, new_type: str) -> None:
+        con.execute(
+            f"ALTER TABLE {ALIAS}.{duck.quote(schema)}.{duck.quote(table)} "
+            f"ALTER COLUMN {duck.quote(column)} SET DATA TYPE {new_type}"
+        )
 
     def _delete_missing(self, con, schema: str, table: TableSpec, stage: str) -> int:
         target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"

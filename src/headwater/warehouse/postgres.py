@@ -95,6 +95,16 @@ class PostgresWarehouse(Warehouse):
             ).format(target=ident(schema, table.name), stage=ident(*_schema_name(stage)), match=match),
         )
 
+    def _alter_column_type(self, con, schema: str, table: str, column: str, new_type: str) -> None:
+        pg_type = postgres_type(new_type)
+        self.native(
+            con,
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
+                ident(schema, table), ident(column), sql.SQL(pg_type), ident(column), sql.SQL(pg_type)
+            ),
+        )
+        self._refresh_catalog(con)
+
     def _counted(self, con, schema: str, scratch: str, dml: sql.Composable) -> int:
         """Run ``dml ... RETURNING 1`` in Postgres and return how many rows it touched.
 
@@ -116,6 +126,41 @@ class PostgresWarehouse(Warehouse):
         self.native(con, sql.SQL("DROP TABLE {}").format(counter))
         self._refresh_catalog(con)
         return int(n)
+
+
+_PG_TYPES = {
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "VARCHAR": "text",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "BLOB": "bytea",
+    "HUGEINT": "numeric(38,0)",
+    "UUID": "uuid",
+    "JSON": "jsonb",
+    "TIME": "time",
+}
+
+
+def postgres_type(duckdb_type: str) -> str:
+    """The Postgres type for a DuckDB type name (as DuckDB reports batch columns)."""
+    import re
+
+    from headwater.warehouse.schema import SchemaChangeError
+
+    t = " ".join(duckdb_type.upper().split())
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
+    if m:
+        return f"numeric({m.group(1)},{m.group(2)})"
+    if t in _PG_TYPES:
+        return _PG_TYPES[t]
+    raise SchemaChangeError(f"cannot change a Postgres raw column to DuckDB type {duckdb_type}")
 
 
 def _schema_name(qualified: str) -> tuple[str, str]:
