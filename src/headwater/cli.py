@@ -265,6 +265,90 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     os.execve(command[0], command, streamlit_environ(dict(os.environ)))  # Streamlit replaces this process
 
 
+def cmd_state(args: argparse.Namespace) -> int:
+    from headwater.warehouse import open_warehouse
+
+    settings = Settings.from_env()
+    warehouse = open_warehouse(settings.warehouse_url)
+    spec = load_spec(args.pipeline)
+    if args.action == "reset":
+        n = warehouse.reset_watermarks(spec.name, spec.table(args.table).name if args.table else None)
+        console.print(
+            f"removed {n} watermark(s): the next run of {spec.name} loads "
+            f"{args.table or 'every table'} in full"
+        )
+        return 0
+    if args.action == "set":
+        if not (args.table and args.watermark):
+            raise HeadwaterError("state set needs --table and --watermark")
+        table = spec.table(args.table)
+        if table.cursor is None:
+            raise HeadwaterError(f"{spec.name}.{table.name} has no cursor: it always loads in full")
+        current = warehouse.watermarks(spec.name).get(table.name)
+        warehouse.set_watermark(
+            spec.name, table, args.watermark, (current and current.cursor_type) or args.type
+        )
+    states = warehouse.watermarks(spec.name)
+    out = Table(title=f"{spec.name}: watermarks", title_justify="left")
+    for col in ("table", "cursor", "watermark", "set by run", "updated"):
+        out.add_column(col)
+    for t in spec.tables:
+        st = states.get(t.name)
+        out.add_row(
+            t.name,
+            t.cursor or "(full)",
+            (st and st.watermark) or "-",
+            (st and st.run_id) or "-",
+            str(st.updated_at) if st else "-",
+        )
+    console.print(out)
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from headwater.warehouse import open_warehouse
+
+    rows = open_warehouse(Settings.from_env().warehouse_url).quarantined(
+        args.pipeline, args.table, args.limit
+    )
+    if not rows:
+        console.print("no quarantined rows")
+    for pipeline, table, run_id, reason, record, at in rows:  # records can be long: one block each
+        console.print(f"[bold]{pipeline}.{table}[/]  run {escape(str(run_id))}  at {at}", soft_wrap=True)
+        console.print(f"  reason: {escape(str(reason))}", soft_wrap=True)
+        console.print(f"  record: {escape(str(record))}", soft_wrap=True)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from headwater import flow
+
+    spec = load_spec(args.pipeline)
+    results = flow.replay(spec, args.table, Settings.from_env(), args.batch)
+    for r in results:
+        console.print(
+            f"{spec.name}.{r['table']} batch {r['batch_id']}: {r['rows_in_batch']:,} rows, "
+            f"{r['rows_changed']:,} changed"
+        )
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from headwater import flow
+
+    spec = load_spec(args.pipeline)
+    run_id = "backfill__" + datetime.utcnow().strftime("%Y%m%dT%H%M%S")
+    result = flow.backfill(spec, args.table, args.start, args.end, Settings.from_env(), run_id)
+    if result is None:
+        console.print(f"{spec.name}.{args.table}: no rows in [{args.start}, {args.end})")
+    else:
+        console.print(
+            f"{spec.name}.{args.table}: {result['rows_in_batch']:,} rows re-read, "
+            f"{result['rows_changed']:,} changed; watermark unchanged ({result['watermark_after']})"
+        )
+    return 0
+
+
 def cmd_pipelines(args: argparse.Namespace) -> int:
     for name in available_pipelines():
         console.print(f"{name}: {load_spec(name).description}")
@@ -313,6 +397,33 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("dashboard", help="analytics dashboards (Streamlit) on 127.0.0.1, read-only")
     db.add_argument("--port", type=int, default=8501)
     db.set_defaults(func=cmd_dashboard)
+
+    st = sub.add_parser("state", help="show, reset or set a pipeline's watermarks")
+    st.add_argument("action", choices=["show", "reset", "set"])
+    st.add_argument("pipeline")
+    st.add_argument("--table")
+    st.add_argument("--watermark", help="state set: the cursor value the next run reads from")
+    st.add_argument("--type", default="TIMESTAMP", help="state set: cursor type when none is stored")
+    st.set_defaults(func=cmd_state)
+
+    q = sub.add_parser("quarantine", help="rows that could not be loaded, with the reason")
+    q.add_argument("pipeline", nargs="?")
+    q.add_argument("--table")
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(func=cmd_quarantine)
+
+    rp = sub.add_parser("replay", help="reload a warehouse table from its lake batches (no source access)")
+    rp.add_argument("pipeline")
+    rp.add_argument("--table", required=True)
+    rp.add_argument("--batch", help="one batch id (default: every batch, oldest first)")
+    rp.set_defaults(func=cmd_replay)
+
+    bf = sub.add_parser("backfill", help="reload a cursor window of a table; the watermark stays put")
+    bf.add_argument("pipeline")
+    bf.add_argument("--table", required=True)
+    bf.add_argument("--from", dest="start", help="inclusive lower cursor bound")
+    bf.add_argument("--to", dest="end", help="exclusive upper cursor bound")
+    bf.set_defaults(func=cmd_backfill)
 
     sub.add_parser("pipelines", help="list the pipelines").set_defaults(func=cmd_pipelines)
     return p

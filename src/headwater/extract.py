@@ -33,6 +33,8 @@ class TablePlan:
     cursor_type: str | None = None
     window_count: int | None = None
     window_fingerprint: str | None = None
+    until: str | None = None
+    """Backfills only: the exclusive upper cursor bound (the lower one is ``watermark``)."""
 
     @classmethod
     def decide(cls, table: TableSpec, state: WatermarkState | None, full_refresh: bool) -> TablePlan:
@@ -54,8 +56,12 @@ def extract_table(
     """Write the batch and return its manifest, or None when the table has nothing new."""
     table = spec.table(plan.table)
     since: Bound | None = None
+    until: Bound | None = None
     if plan.mode == "incremental" and plan.watermark is not None and plan.cursor_type:
         since = lower_bound(plan.watermark, plan.cursor_type, spec.lookback_seconds)
+    elif plan.mode == "backfill" and plan.cursor_type:
+        since = Bound(plan.watermark, plan.cursor_type) if plan.watermark else None
+        until = Bound(plan.until, plan.cursor_type) if plan.until else None
 
     con = duck.connect()
     try:
@@ -63,7 +69,7 @@ def extract_table(
         lake.configure(con)
         source.check_table(con, table)
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
-        query = source.select(table, since)
+        query = source.select(table, since, until)
         con.execute(f"COPY ({query}) TO {_lit(folder)} ({PARQUET_OPTIONS})")
         files = lake.parquet_files(spec.name, table.name, batch_id)
         batch = parquet_relation(files) if files else None
@@ -93,7 +99,11 @@ def extract_table(
             lo, hi = duck.first_row(con, f"SELECT min({c})::VARCHAR, max({c})::VARCHAR FROM {batch}")
             manifest.cursor_min, manifest.cursor_max = lo, hi
             manifest.extra["cursor_type"] = cursor_type
-            if since is not None and _nothing_new(con, batch, table, plan, since, cursor_type):
+            if (
+                plan.mode == "incremental"
+                and since is not None
+                and _nothing_new(con, batch, table, plan, since, cursor_type)
+            ):
                 lake.discard_batch(spec.name, table.name, batch_id)
                 log.info("%s.%s: only already-loaded rows at the watermark; skipping", spec.name, table.name)
                 return None

@@ -65,7 +65,9 @@ def batches(spec: PipelineSpec, tables: list[str], run_id: str, settings: Settin
     return found
 
 
-def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def load(
+    spec: PipelineSpec, batch: dict[str, Any], settings: Settings, force: bool = False
+) -> dict[str, Any]:
     """Load one lake batch into the warehouse (idempotent: a loaded batch is a no-op)."""
     lake = Lake(settings.lake_url)
     manifest = lake.read_manifest(spec.name, batch["table"], batch["batch_id"])
@@ -76,7 +78,7 @@ def load(spec: PipelineSpec, batch: dict[str, Any], settings: Settings) -> dict[
             f"batch {batch['batch_id']} of {spec.name}.{batch['table']} has no manifest in "
             f"{lake.url}: the extract did not finish; re-run the extract task"
         )
-    result = open_warehouse(settings.warehouse_url).load(spec, manifest, lake)
+    result = open_warehouse(settings.warehouse_url).load(spec, manifest, lake, force=force)
     return asdict(result)
 
 
@@ -92,3 +94,41 @@ def run_el(
         for batch in batches(spec, level, run_id, settings):
             results[batch["table"]] = load(spec, batch, settings)
     return results
+
+
+def replay(
+    spec: PipelineSpec, table: str, settings: Settings, batch_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Reload a warehouse table from its lake batches (oldest first), without the source.
+
+    Loaded batches are applied again (the upsert makes that safe); the watermark never moves
+    backwards.
+    """
+    spec.table(table)  # unknown table: clear error
+    lake = Lake(settings.lake_url)
+    manifests = [m for m in lake.batches(spec.name, table) if batch_id in (None, m.batch_id)]
+    if not manifests:
+        from headwater.errors import TerminalError
+
+        raise TerminalError(
+            f"no batch{' ' + batch_id if batch_id else 'es'} of {spec.name}.{table} in {lake.url}"
+        )
+    warehouse = open_warehouse(settings.warehouse_url)
+    return [asdict(warehouse.load(spec, m, lake, force=True)) for m in manifests]
+
+
+def backfill(
+    spec: PipelineSpec, table: str, start: str | None, end: str | None, settings: Settings, run_id: str
+) -> dict[str, Any] | None:
+    """Re-extract and load rows with start <= cursor < end, leaving the watermark where it is."""
+    t = spec.table(table)
+    if t.cursor is None:
+        from headwater.errors import TerminalError
+
+        raise TerminalError(f"{spec.name}.{table} has no cursor column: use a full refresh instead")
+    state = open_warehouse(settings.warehouse_url).watermarks(spec.name).get(table)
+    plan_ = TablePlan(
+        table, "backfill", start, (state.cursor_type if state else None) or "TIMESTAMP", until=end
+    )
+    batch = extract(spec, asdict(plan_), run_id, settings)
+    return load(spec, batch, settings) if batch else None

@@ -36,16 +36,19 @@ class SqlSource:
                 f"cannot open source {duck.mask_url(self.url)}: {_first_line(e, self.url)}"
             ) from None
 
-    def select(self, table: TableSpec, since: Bound | None) -> str:
-        """SQL (DuckDB dialect) selecting the table's rows with cursor >= since."""
+    def select(self, table: TableSpec, since: Bound | None, until: Bound | None = None) -> str:
+        """SQL (DuckDB dialect) selecting the table's rows with since <= cursor < until."""
         if self.kind == "postgres":
-            return self._postgres_select(table, since)
+            return self._postgres_select(table, since, until)
         sql = f"SELECT * FROM {duck.qualified(ALIAS, table.name)}"
+        conditions = []
         if since is not None and table.cursor:
-            sql += f" WHERE {duck.quote(table.cursor)} >= {since.duckdb_literal()}"
-        return sql
+            conditions.append(f"{duck.quote(table.cursor)} >= {since.duckdb_literal()}")
+        if until is not None and table.cursor:
+            conditions.append(f"{duck.quote(table.cursor)} < {until.duckdb_literal()}")
+        return sql + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
-    def _postgres_select(self, table: TableSpec, since: Bound | None) -> str:
+    def _postgres_select(self, table: TableSpec, since: Bound | None, until: Bound | None = None) -> str:
         from psycopg import sql
 
         relation = sql.Identifier(self.schema, table.name) if self.schema else sql.Identifier(table.name)
@@ -56,6 +59,14 @@ class SqlSource:
                 sql.Identifier(table.cursor),
                 sql.Literal(since.value),
                 sql.SQL(since.postgres_type()),
+            )
+        if until is not None and table.cursor:
+            query = sql.SQL("{} {} {} < CAST({} AS {})").format(
+                query,
+                sql.SQL("AND" if since is not None else "WHERE"),
+                sql.Identifier(table.cursor),
+                sql.Literal(until.value),
+                sql.SQL(until.postgres_type()),
             )
         return f"SELECT * FROM postgres_query('{ALIAS}', {_lit(query.as_string())})"
 

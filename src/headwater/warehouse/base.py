@@ -141,7 +141,8 @@ class Warehouse(ABC):
         return {r[0]: WatermarkState(*r) for r in rows}
 
     # -- the load transaction ---------------------------------------------------------------
-    def load(self, spec: PipelineSpec, manifest: Manifest, lake: Lake) -> LoadResult:
+    def load(self, spec: PipelineSpec, manifest: Manifest, lake: Lake, force: bool = False) -> LoadResult:
+        """Load one batch in one transaction; ``force`` reloads a batch the ledger already has."""
         table = spec.table(manifest.table)
         schema = spec.raw_schema
         started = time.monotonic()
@@ -154,7 +155,7 @@ class Warehouse(ABC):
             self.ensure_metadata(con)
             con.execute("BEGIN")
             try:
-                if self._already_loaded(con, spec.name, table.name, manifest):
+                if not force and self._already_loaded(con, spec.name, table.name, manifest):
                     con.execute("ROLLBACK")
                     log.info(
                         "%s.%s batch %s already loaded: nothing to do",
@@ -298,35 +299,103 @@ class Warehouse(ABC):
         return int(row[0]) if row else 0
 
     def _advance_watermark(self, con, spec: PipelineSpec, table: TableSpec, manifest: Manifest) -> str | None:
+        """Move the table's watermark forward to the batch's newest cursor, never backwards.
+
+        A backfill never moves it; a full load sets it to the batch's newest cursor. The
+        look-back window's fingerprint is kept with the watermark it belongs to.
+        """
         if not table.cursor or manifest.cursor_max is None:
             return None
-        cursor_type = manifest.extra["cursor_type"]
-        new = manifest.cursor_max
-        if manifest.watermark_before is not None and manifest.mode != "full":
-            new = duck.scalar(
-                con,
-                f"SELECT greatest(CAST(? AS {cursor_type}), CAST(? AS {cursor_type}))::VARCHAR",
-                [manifest.watermark_before, manifest.cursor_max],
-            )
-        con.execute(
-            f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?",
+        current = con.execute(
+            f"SELECT watermark, window_count, window_fingerprint FROM {ALIAS}.{META}.watermarks "
+            "WHERE pipeline = ? AND table_name = ?",
             [spec.name, table.name],
+        ).fetchone()
+        if manifest.mode == "backfill":
+            return current[0] if current else None
+        cursor_type = _safe_type(manifest.extra["cursor_type"])
+        new, count, fingerprint = manifest.cursor_max, manifest.window_count, manifest.window_fingerprint
+        if current and current[0] is not None and manifest.mode != "full":
+            newer = duck.scalar(
+                con,
+                f"SELECT CAST(? AS {cursor_type}) > CAST(? AS {cursor_type})",
+                [current[0], manifest.cursor_max],
+            )
+            if newer:  # an older batch (a replay): keep the watermark and its window
+                new, count, fingerprint = current
+        self._write_watermark(
+            con, spec.name, table.name, table.cursor, cursor_type, new, count, fingerprint, manifest.run_id
+        )
+        return new
+
+    def _write_watermark(
+        self,
+        con,
+        pipeline: str,
+        table: str,
+        cursor: str | None,
+        cursor_type: str | None,
+        value: str | None,
+        count: int | None,
+        fingerprint: str | None,
+        run_id: str,
+    ) -> None:
+        con.execute(
+            f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?", [pipeline, table]
         )
         con.execute(
             f"INSERT INTO {ALIAS}.{META}.watermarks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                spec.name,
-                table.name,
-                table.cursor,
+                pipeline,
+                table,
+                cursor,
                 cursor_type,
-                new,
-                manifest.window_count,
-                manifest.window_fingerprint,
-                manifest.run_id,
+                value,
+                count,
+                fingerprint,
+                run_id,
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
-        return new
+
+    # -- state commands ---------------------------------------------------------------------
+    def reset_watermarks(self, pipeline: str, table: str | None = None) -> int:
+        """Forget watermarks so the next run loads in full; returns how many were removed."""
+        with self.session() as con:
+            self.ensure_metadata(con)
+            where, params = "pipeline = ?", [pipeline]
+            if table:
+                where, params = where + " AND table_name = ?", params + [table]
+            n = duck.scalar(con, f"SELECT count(*) FROM {ALIAS}.{META}.watermarks WHERE {where}", params)
+            con.execute(f"DELETE FROM {ALIAS}.{META}.watermarks WHERE {where}", params)
+            return int(n)
+
+    def set_watermark(self, pipeline: str, table: TableSpec, value: str, cursor_type: str) -> None:
+        """Set a table's watermark by hand (the next run reads rows from ``value`` on)."""
+        cursor_type = _safe_type(cursor_type)
+        with self.session() as con:
+            self.ensure_metadata(con)
+            normal = duck.scalar(con, f"SELECT CAST(? AS {cursor_type})::VARCHAR", [value])
+            self._write_watermark(
+                con, pipeline, table.name, table.cursor, cursor_type, normal, None, None, "manual"
+            )
+
+    def quarantined(
+        self, pipeline: str | None = None, table: str | None = None, limit: int = 50
+    ) -> list[tuple]:
+        where = "1 = 1"
+        params: list[Any] = []
+        if pipeline:
+            where, params = where + " AND pipeline = ?", params + [pipeline]
+        if table:
+            where, params = where + " AND table_name = ?", params + [table]
+        with self.session() as con:
+            self.ensure_metadata(con)
+            return con.execute(
+                f"SELECT pipeline, table_name, run_id, reason, record, quarantined_at "
+                f"FROM {ALIAS}.{META}.quarantine WHERE {where} ORDER BY quarantined_at DESC LIMIT ?",
+                params + [limit],
+            ).fetchall()
 
     # -- dbt and reporting ------------------------------------------------------------------
     def record_dbt_results(self, pipeline: str, run_id: str, step: str, rows: list[dict[str, Any]]) -> None:
