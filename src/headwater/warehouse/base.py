@@ -95,6 +95,12 @@ class Warehouse(ABC):
     def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
         """Insert new keys, update changed rows; return rows inserted or changed."""
 
+    def _lock_table(self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str) -> None:  # noqa: B027
+        """Serialize concurrent loads of one table until the transaction ends (if needed).
+
+        DuckDB needs nothing: one process holds the file. Postgres takes an advisory lock.
+        """
+
     def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:  # noqa: B027 (optional hook)
         """Forget cached catalog entries after native DDL (Postgres only)."""
 
@@ -142,7 +148,27 @@ class Warehouse(ABC):
 
     # -- the load transaction ---------------------------------------------------------------
     def load(self, spec: PipelineSpec, manifest: Manifest, lake: Lake, force: bool = False) -> LoadResult:
-        """Load one batch in one transaction; ``force`` reloads a batch the ledger already has."""
+        """Load one batch in one transaction; ``force`` reloads a batch the ledger already has.
+
+        DuckDB's postgres extension runs transactions at REPEATABLE READ, so a load that waited
+        for another load of the same table fails with a serialization error once that one
+        commits; it is retried with a fresh snapshot (the lock order is kept).
+        """
+        for attempt in range(1, 6):
+            try:
+                return self._load_once(spec, manifest, lake, force)
+            except duckdb.Error as e:
+                if "could not serialize access" not in str(e) or attempt == 5:
+                    raise
+                log.info(
+                    "%s.%s: concurrent load committed first; retrying (%d)",
+                    spec.name,
+                    manifest.table,
+                    attempt,
+                )
+        raise AssertionError("unreachable")
+
+    def _load_once(self, spec: PipelineSpec, manifest: Manifest, lake: Lake, force: bool) -> LoadResult:
         table = spec.table(manifest.table)
         schema = spec.raw_schema
         started = time.monotonic()
@@ -155,6 +181,7 @@ class Warehouse(ABC):
             self.ensure_metadata(con)
             con.execute("BEGIN")
             try:
+                self._lock_table(con, spec.name, table.name)
                 if not force and self._already_loaded(con, spec.name, table.name, manifest):
                     con.execute("ROLLBACK")
                     log.info(

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from headwater import duck
+from headwater.errors import TransientError
 from headwater.spec import TableSpec
 from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse
 
@@ -22,7 +23,17 @@ class DuckDBWarehouse(Warehouse):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
             read_only = False  # nothing to protect yet; create it so readers see an empty db
-        duck.attach(con, f"duckdb:///{self.path}", ALIAS, read_only=read_only)
+        try:
+            duck.attach(con, f"duckdb:///{self.path}", ALIAS, read_only=read_only)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise
+            # DuckDB allows one writing process per file. Under Airflow the headwater_duckdb
+            # pool serializes our writers; this is someone else (a notebook, a second run).
+            raise TransientError(
+                f"the warehouse {self.path} is locked by another process; retry when it is done "
+                "(DuckDB allows one writer at a time)"
+            ) from None
         con.execute(f"USE {ALIAS}")
 
     def native(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:

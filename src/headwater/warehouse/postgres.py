@@ -27,6 +27,16 @@ class PostgresWarehouse(Warehouse):
         text = statement if isinstance(statement, str) else statement.as_string()
         con.execute(f"CALL postgres_execute('{ALIAS}', {_lit(text)})")
 
+    def _lock_table(self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str) -> None:
+        # Two runs loading one table would otherwise interleave: the later commit could carry
+        # the older watermark. The lock is released when the load transaction ends.
+        import hashlib
+
+        key = int.from_bytes(
+            hashlib.sha256(f"headwater:{pipeline}.{table}".encode()).digest()[:8], "big", signed=True
+        )
+        self.native(con, f"SELECT pg_advisory_xact_lock({key})")
+
     def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CALL pg_clear_cache()")
 
