@@ -83,13 +83,17 @@ def attach(con: duckdb.DuckDBPyConnection, url: str, alias: str, *, read_only: b
     if read_only:
         options.append("READ_ONLY")
     opts = f" ({', '.join(options)})" if options else ""
-    con.execute(f"ATTACH ? AS {quote(alias)}{opts}".replace("?", _string_literal(target)))
+    con.execute(f"ATTACH ? AS {quote(alias)}{opts}".replace("?", literal(target)))
     return kind
 
 
-def _string_literal(value: str) -> str:
-    # ATTACH does not take prepared parameters; a single-quoted literal with quotes doubled is
-    # the SQL-standard escape and the only one DuckDB applies to string literals.
+def literal(value: str) -> str:
+    """A SQL string literal, for the few statements that take no prepared parameters
+    (ATTACH, COPY ... TO, CREATE SECRET, postgres_query/postgres_execute text).
+
+    Single quotes doubled is the SQL-standard escape and the only one DuckDB and Postgres
+    (standard_conforming_strings, the default) apply inside '...'.
+    """
     return "'" + value.replace("'", "''") + "'"
 
 

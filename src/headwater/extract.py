@@ -70,7 +70,7 @@ def extract_table(
         source.check_table(con, table)
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
         query = source.select(table, since, until)
-        con.execute(f"COPY ({query}) TO {_lit(folder)} ({PARQUET_OPTIONS})")
+        con.execute(f"COPY ({query}) TO {duck.literal(folder)} ({PARQUET_OPTIONS})")
         files = lake.parquet_files(spec.name, table.name, batch_id)
         batch = parquet_relation(files) if files else None
         rows = duck.scalar(con, f"SELECT count(*) FROM {batch}") if batch else 0
@@ -145,7 +145,3 @@ def _nothing_new(con, batch: str, table: TableSpec, plan: TablePlan, since: Boun
         return False
     count, fingerprint = window_fingerprint(con, batch, table, since)
     return count == plan.window_count and fingerprint == plan.window_fingerprint
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

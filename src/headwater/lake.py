@@ -103,7 +103,7 @@ class S3Config:
 
     def configure_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let DuckDB read and write s3:// paths (httpfs + a session-scoped secret)."""
-        from headwater.duck import load_extension
+        from headwater.duck import literal, load_extension
 
         load_extension(con, "httpfs")
         host, ssl = self._host_and_ssl
@@ -115,7 +115,7 @@ class S3Config:
         # CREATE SECRET takes no prepared parameters; values are quoted literals (quotes
         # doubled), and the secret lives only in this in-memory connection.
         rendered = ", ".join(
-            f"{k} {str(v).lower() if isinstance(v, bool) else _lit(str(v))}" for k, v in options.items()
+            f"{k} {str(v).lower() if isinstance(v, bool) else literal(str(v))}" for k, v in options.items()
         )
         con.execute(f"CREATE OR REPLACE SECRET headwater_lake ({rendered})")
 
@@ -205,7 +205,3 @@ class Lake:
                 if m is not None:
                     found.append(m)
         return sorted(found, key=lambda m: m.extracted_at)
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

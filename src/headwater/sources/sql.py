@@ -68,7 +68,7 @@ class SqlSource:
                 sql.Literal(until.value),
                 sql.SQL(until.postgres_type()),
             )
-        return f"SELECT * FROM postgres_query('{ALIAS}', {_lit(query.as_string())})"
+        return f"SELECT * FROM postgres_query('{ALIAS}', {duck.literal(query.as_string())})"
 
     def check_table(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
         """Fail with a clear message when the spec names a table the source lacks."""
@@ -81,10 +81,6 @@ class SqlSource:
                 f"{_first_line(e, self.url).rstrip('!.')}. Check the table list in the pipeline spec "
                 "or generate the source first (headwater generate)."
             ) from None
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _first_line(error: Exception, url: str) -> str:

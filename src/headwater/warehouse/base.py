@@ -465,8 +465,9 @@ def _dedupe_select(table: TableSpec, source: str, run_id: str, loaded_at: dateti
     not_null = " AND ".join(f"{duck.quote(c)} IS NOT NULL" for c in table.primary_key)
     order = f"{duck.quote(table.cursor)} DESC NULLS LAST" if table.cursor else "1"
     return (
-        f"SELECT * EXCLUDE (__hw_rank), {_lit(loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at, "
-        f"{_lit(run_id)}::VARCHAR AS _run_id FROM ("
+        f"SELECT * EXCLUDE (__hw_rank), "
+        f"{duck.literal(loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at, "
+        f"{duck.literal(run_id)}::VARCHAR AS _run_id FROM ("
         f"SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __hw_rank "
         f"FROM {source} WHERE {not_null}) WHERE __hw_rank = 1"
     )
@@ -479,7 +480,3 @@ def _safe_type(type_: str) -> str:
     if not set(type_.upper()) <= _TYPE_CHARS:
         raise ValueError(f"refusing column type {type_!r}")
     return type_
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

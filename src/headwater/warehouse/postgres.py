@@ -25,7 +25,7 @@ class PostgresWarehouse(Warehouse):
 
     def native(self, con: duckdb.DuckDBPyConnection, statement: str | sql.Composable) -> None:
         text = statement if isinstance(statement, str) else statement.as_string()
-        con.execute(f"CALL postgres_execute('{ALIAS}', {_lit(text)})")
+        con.execute(f"CALL postgres_execute('{ALIAS}', {duck.literal(text)})")
 
     def _lock_table(self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str) -> None:
         # Two runs loading one table would otherwise interleave: the later commit could carry
@@ -176,7 +176,3 @@ def postgres_type(duckdb_type: str) -> str:
 def _schema_name(qualified: str) -> tuple[str, str]:
     _, schema, name = (p.strip('"') for p in qualified.split("."))
     return schema, name
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
