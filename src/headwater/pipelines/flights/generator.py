@@ -210,18 +210,21 @@ _AIRPORTS: tuple[tuple[str, str, str, str, float, float, str, float], ...] = (
     ("HAM", "Hamburg Airport", "Hamburg", "Germany", 53.6304, 9.9882, "Europe/Berlin", 1.2),
     ("LHR", "London Heathrow Airport", "London", "United Kingdom", 51.47, -0.4543, "Europe/London", 1.3),
     ("CDG", "Paris Charles de Gaulle Airport", "Paris", "France", 49.0097, 2.5479, "Europe/Paris", 1.1),
-    ("AMS", "Amsterdam Airport Schiphol", "Amsterdam", "Netherlands", 52.3105, 4.7683, "Europe/Amsterdam", 1.3),
+    ("AMS", "Amsterdam Airport Schiphol", "Amsterdam", "Netherlands", 52.3105, 4.7683, "Europe/Amsterdam",
+     1.3),
     ("VIE", "Vienna International Airport", "Vienna", "Austria", 48.1103, 16.5697, "Europe/Vienna", 0.9),
     ("ZRH", "Zurich Airport", "Zurich", "Switzerland", 47.4582, 8.5555, "Europe/Zurich", 1.0),
     ("LIS", "Humberto Delgado Airport", "Lisbon", "Portugal", 38.7742, -9.1342, "Europe/Lisbon", 0.7),
-    ("MAD", "Adolfo Suárez Madrid-Barajas Airport", "Madrid", "Spain", 40.4983, -3.5676, "Europe/Madrid", 0.6),
+    ("MAD", "Adolfo Suárez Madrid-Barajas Airport", "Madrid", "Spain", 40.4983, -3.5676, "Europe/Madrid",
+     0.6),
     ("FCO", "Leonardo da Vinci-Fiumicino Airport", "Rome", "Italy", 41.8003, 12.2389, "Europe/Rome", 0.7),
     ("HEL", "Helsinki Airport", "Helsinki", "Finland", 60.3172, 24.9633, "Europe/Helsinki", 1.4),
     ("ATH", "Athens International Airport", "Athens", "Greece", 37.9364, 23.9445, "Europe/Athens", 0.5),
     ("IST", "Istanbul Airport", "Istanbul", "Turkey", 41.2753, 28.7519, "Europe/Istanbul", 0.8),
     ("JFK", "John F. Kennedy International Airport", "New York", "United States", 40.6413, -73.7781,
      "America/New_York", 1.2),
-    ("DXB", "Dubai International Airport", "Dubai", "United Arab Emirates", 25.2532, 55.3657, "Asia/Dubai", 0.3),
+    ("DXB", "Dubai International Airport", "Dubai", "United Arab Emirates", 25.2532, 55.3657, "Asia/Dubai",
+     0.3),
 )  # fmt: skip
 
 FARE_CLASSES: tuple[str, ...] = ("Business", "Comfort", "Economy")  # class_idx 1, 2, 3
@@ -276,6 +279,9 @@ _DOW_LOAD = {1: 1.05, 2: 0.90, 3: 0.92, 4: 1.0, 5: 1.10, 6: 0.88, 7: 1.08}
 _STORM_RATE = 0.05  # chance of a bad-weather day at an airport of weather risk 1
 _CANCEL_RATE = 0.012
 _RETURN_SHARE = 0.55  # bookings that want a return flight
+# Demand above the load-factor target: some requests find their class full (on either leg),
+# so the flights still fill up to about their target.
+_DEMAND_FACTOR = 1.15
 _FREQUENT_SHARE = 0.18  # first passengers of a booking who fly with the airline repeatedly
 _NO_SHOW_RATE = 0.035
 _CONTACT_CHANGE_RATE = 0.04  # tickets whose contact data changed after the booking (generate)
@@ -327,7 +333,7 @@ def generate(
     """(Re)create the eight source tables at ``url`` and fill them; return row counts per table.
 
     ``scale`` 1 flies 10 route pairs: about 430 flights (30 days of history ending at ``as_of``
-    plus the next 14 days' published flights) and some 17,000 bookings; the number of routes
+    plus the next 14 days' published flights) and some 16,000 bookings; the number of routes
     grows with the scale. ``as_of`` defaults to now (UTC, whole seconds); ``schema`` applies to
     Postgres only.
     """
@@ -435,7 +441,7 @@ def advance(
     seed: int = 42,
     as_of: datetime | None = None,
     new_fraction: float = 1.0,
-    update_fraction: float = 0.02,
+    update_fraction: float = 0.01,
     schema: str = "flights",
 ) -> dict[str, int]:
     """Play the airline forward to ``as_of``; return what changed.
@@ -665,9 +671,7 @@ def _create_macros(con: Any, seed: int, as_of: datetime) -> None:
 def _reference_tables(con: Any, reference_at: datetime) -> None:
     """Airports, aircraft, seat maps and route pairs as temp tables, plus their out_ rows."""
     ts = _ts(reference_at)
-    airports = ", ".join(
-        f"({i}, {', '.join(_lit(v) for v in row)})" for i, row in enumerate(_AIRPORTS)
-    )
+    airports = ", ".join(f"({i}, {', '.join(_lit(v) for v in row)})" for i, row in enumerate(_AIRPORTS))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE ap AS
@@ -826,7 +830,7 @@ def _world_flights(con: Any, first_day: date, n_days: int) -> None:
             FROM services AS s CROSS JOIN days
             -- the outbound's weekday pattern, rotated per pair; a return that leaves after
             -- midnight flies the day after its outbound
-            WHERE (s.pattern >> ((isodow(days.day - s.day_offset) - 1 - s.shift + 14) % 7)) & 1 = 1
+            WHERE (s.pattern >> ((isodow(days.day - s.day_offset::INTEGER) - 1 - s.shift + 14) % 7)) & 1 = 1
         ),
         w AS (
             SELECT f.*,
@@ -923,7 +927,7 @@ def _bookings(
     """
     window = f"book_date <= {_ts(hi)}" + (f" AND book_date > {_ts(lo)}" if lo is not None else "")
     thin = "" if new_fraction >= 1 else f" AND u2(cand_id, 0, 'realised') < {float(new_fraction)!r}"
-    horizon = PUBLISH_DAYS * 86400 - 3600 - 60
+    horizon = PUBLISH_DAYS * 86400 - 3660 - 60
     # Demand per flight and class: enough bookings to reach the flight's load factor, counting
     # the returns that the partner service's bookings bring.
     con.execute(
@@ -939,7 +943,7 @@ def _bookings(
         ),
         n AS (
             SELECT *,
-                round(seats * lf_class / {1 + _RETURN_SHARE}
+                round(seats * lf_class * {_DEMAND_FACTOR} / {1 + _RETURN_SHARE}
                       / CASE WHEN class_idx = 1 THEN 1.2 ELSE 1.84 END)::INTEGER AS n_cand
             FROM fc
         ),
@@ -953,7 +957,7 @@ def _bookings(
         x AS (
             SELECT *,
                 -- business travellers book later; nobody books in the last hour
-                sched_dep - to_seconds((3600 + floor(pow(u2(cand_id, 0, 'lead'),
+                sched_dep - to_seconds((3660 + floor(pow(u2(cand_id, 0, 'lead'),
                                                         CASE WHEN class_idx = 1 THEN 2.2 ELSE 1.6 END)
                                                     * {horizon}))::BIGINT) AS book_date,
                 u2(cand_id, 0, 'n_pax') AS x_pax,
@@ -1008,8 +1012,7 @@ def _bookings(
         SELECT l.cand_id
         FROM l JOIN cap USING (flight_id, class_idx)
         GROUP BY l.cand_id
-        HAVING bool_and(l.cum <= cap.remaining) AND count(*) = any_value(
-            (SELECT count(*) FROM legs AS x WHERE x.cand_id = l.cand_id))
+        HAVING bool_and(l.cum <= cap.remaining)
         """
     )
     con.execute(
@@ -1071,7 +1074,7 @@ def _bookings(
     _people(con)
     fare_name = _case("class_idx", {i + 1: f for i, f in enumerate(FARE_CLASSES)}, None)
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE new_ticket_legs AS
         SELECT tk.ticket_no, lf.flight_id, lf.class_idx, lf.amount, tk.book_date
         FROM tk JOIN leg_fares AS lf USING (cand_id)
@@ -1132,8 +1135,9 @@ def _people(con: Any) -> None:
                 substr(doc, 1, 4) || ' ' || substr(doc, 5) AS passenger_id,
                 CASE WHEN u2(person_no, 0, 'no_phone') < 0.04 THEN NULL
                      ELSE list_extract({prefixes}, phone_idx)
-                          || lpad(floor(u2(person_no, 0, 'phone') * pow(10, list_extract({lengths}, phone_idx)))
-                                  ::BIGINT::VARCHAR, list_extract({lengths}, phone_idx), '0')
+                          || lpad(floor(u2(person_no, 0, 'phone')
+                                        * pow(10, list_extract({lengths}, phone_idx)))::BIGINT::VARCHAR,
+                                  list_extract({lengths}, phone_idx), '0')
                 END AS phone,
                 CASE WHEN u2(person_no, 0, 'no_email') < 0.08 THEN NULL
                      ELSE lower(regexp_replace(name, '[^A-Za-z]+', '.', 'g'))
@@ -1141,8 +1145,8 @@ def _people(con: Any) -> None:
                                   THEN (10 + floor(u2(person_no, 0, 'email_number') * 90))::BIGINT::VARCHAR
                                   ELSE '' END
                           || '@'
-                          || list_extract({domains},
-                                          1 + floor(u2(person_no, 0, 'domain') * {len(_EMAIL_DOMAINS)})::INTEGER)
+                          || list_extract({domains}, 1 + floor(u2(person_no, 0, 'domain')
+                                                               * {len(_EMAIL_DOMAINS)})::INTEGER)
                 END AS email
             FROM n
         )
@@ -1403,7 +1407,9 @@ class _Target:
                 f"({type(exc).__name__}: {exc}); run generate() first"
             ) from exc
         if not row[2]:
-            raise SourceError(f"the flights table at {duck.mask_url(self.url)} is empty; run generate() first")
+            raise SourceError(
+                f"the flights table at {duck.mask_url(self.url)} is empty; run generate() first"
+            )
         max_ticket_seq = int(str(row[3])[3:]) - _TICKET_OFFSET if row[3] else 0
         newest = max(_as_datetime(v) for v in row[4:] if v is not None)
         return _State(int(row[0]), int(row[1]), int(row[2]), max_ticket_seq, newest)
