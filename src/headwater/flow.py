@@ -22,14 +22,17 @@ def source_for(spec: PipelineSpec, settings: Settings) -> SqlSource:
     return SqlSource(spec.source_url(settings.home, settings.source_url), spec.source.schema)
 
 
-def plan(spec: PipelineSpec, settings: Settings, full_refresh: bool = False) -> list[dict[str, Any]]:
-    """Decide, per table, full or incremental and from which watermark.
+def plan(
+    spec: PipelineSpec, settings: Settings, full_refresh: bool = False, tables: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Decide, per table (all, or those listed), full or incremental and from which watermark.
 
     Also makes sure the lake exists (creates the bucket on S3), once per run.
     """
     Lake(settings.lake_url).ensure()
     states = open_warehouse(settings.warehouse_url).watermarks(spec.name)
-    return [asdict(TablePlan.decide(t, states.get(t.name), full_refresh)) for t in spec.tables]
+    chosen = [t for t in spec.tables if tables is None or t.name in tables]
+    return [asdict(TablePlan.decide(t, states.get(t.name), full_refresh)) for t in chosen]
 
 
 def extract(

@@ -49,6 +49,9 @@ def build_dag(pipeline: str):
             False, type="boolean", description="Reload every table in full and rebuild incremental models."
         ),
     }
+    params["tables"] = Param(
+        [], type="array", description="Only these tables this run (empty: all, or the Variable's list)."
+    )
     for step in spec.dbt_steps:
         params[f"run_{step}"] = Param(True, type="boolean", description=f"Run the dbt {step} step.")
 
@@ -73,8 +76,10 @@ def build_dag(pipeline: str):
         @task(pool=pool)
         def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
             from headwater import flow
+            from headwater.orchestration.options import airflow_variables, run_options
 
-            return flow.plan(spec, _settings(), bool((params or {}).get("full_refresh")))
+            full, tables = run_options(spec, params or {}, airflow_variables(spec.name))
+            return flow.plan(spec, _settings(), full, tables)
 
         @task(map_index_template="{{ table_label }}")
         def extract(table_plan: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
