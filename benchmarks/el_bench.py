@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,7 @@ AIRPORTS = ("LHR CDG AMS FRA MAD FCO JFK SFO NRT SIN DXB IST BCN LIS OSL HEL VIE
 # ------------------------------------------------------------------------------------------
 # Source table
 # ------------------------------------------------------------------------------------------
+
 
 def create_table_sql(table: str) -> str:
     return f"""
@@ -157,8 +159,13 @@ def ensure_source(url: str, table: str, rows: int, log) -> dict[str, Any]:
             [f"{SCHEMA}.{table}"] * 2,
         ).fetchone()
         count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()[0]
-    return {"table": f"{SCHEMA}.{table}", "rows": count, "heap_bytes": heap,
-            "total_bytes": total, "generated_seconds": generated}
+    return {
+        "table": f"{SCHEMA}.{table}",
+        "rows": count,
+        "heap_bytes": heap,
+        "total_bytes": total,
+        "generated_seconds": generated,
+    }
 
 
 def touch_rows(url: str, table: str, where: str) -> int:
@@ -210,6 +217,7 @@ def vacuum_raw(wh_url: str, table: str) -> None:
 # Child side: one measurement per process
 # ------------------------------------------------------------------------------------------
 
+
 def spec_dict(source_url: str, table: str) -> dict[str, Any]:
     return {
         "name": PIPELINE,
@@ -243,8 +251,7 @@ def child_limit(args: dict[str, Any]) -> dict[str, Any]:
 
     n = 0
     t0 = time.perf_counter()
-    with psycopg.connect(args["source_url"]) as conn, conn.cursor() as cur, \
-            open(os.devnull, "wb") as sink:
+    with psycopg.connect(args["source_url"]) as conn, conn.cursor() as cur, open(os.devnull, "wb") as sink:
         query = f"COPY (SELECT * FROM {SCHEMA}.{args['table']}) TO STDOUT (FORMAT binary)"
         with cur.copy(query) as copy:
             for block in copy:
@@ -277,8 +284,7 @@ def child_extract(args: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     assert batch is not None
     folder = Path(args["lake"]) / PIPELINE / args["table"] / f"batch={batch['batch_id']}"
-    return {"seconds": seconds, "rows": batch["rows"], "parquet_bytes": dir_bytes(folder),
-            "batch": batch}
+    return {"seconds": seconds, "rows": batch["rows"], "parquet_bytes": dir_bytes(folder), "batch": batch}
 
 
 def child_el(args: dict[str, Any]) -> dict[str, Any]:
@@ -316,8 +322,11 @@ def child_load(args: dict[str, Any]) -> dict[str, Any]:
     spec, settings = _headwater(args)
     t0 = time.perf_counter()
     result = flow.load(spec, args["batch"], settings)
-    return {"seconds": time.perf_counter() - t0, "rows": result["rows_in_batch"],
-            "changed": result["rows_changed"]}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "rows": result["rows_in_batch"],
+        "changed": result["rows_changed"],
+    }
 
 
 def _batch_files(args: dict[str, Any]) -> list[str]:
@@ -336,8 +345,10 @@ def child_bare_duckdb(args: dict[str, Any]) -> dict[str, Any]:
     con = duckdb.connect(args["path"])
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
-    source = (f"(SELECT {', '.join(data)}, now()::TIMESTAMP AS _loaded_at, 'bare' AS _run_id "
-              f"FROM read_parquet([{listed}]))")
+    source = (
+        f"(SELECT {', '.join(data)}, now()::TIMESTAMP AS _loaded_at, 'bare' AS _run_id "
+        f"FROM read_parquet([{listed}]))"
+    )
     sets = ", ".join(f"{c} = s.{c}" for c in cols if c != "booking_id")
     n = con.execute(
         f"MERGE INTO {table} AS t USING {source} AS s ON (t.booking_id = s.booking_id) "
@@ -365,15 +376,17 @@ def child_bare_postgres(args: dict[str, Any]) -> dict[str, Any]:
     table = f'{RAW_SCHEMA}."{args["table"]}"'
     t0 = time.perf_counter()
     with psycopg.connect(args["warehouse_url"]) as conn:  # one transaction, committed on exit
-        cols = [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = %s ORDER BY ordinal_position", [RAW_SCHEMA, args["table"]]
-        ).fetchall()]
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = %s ORDER BY ordinal_position",
+                [RAW_SCHEMA, args["table"]],
+            ).fetchall()
+        ]
         data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
         conn.execute(f"CREATE TEMP TABLE bare_stage (LIKE {table}) ON COMMIT DROP")
-        with conn.cursor().copy(
-            f"COPY bare_stage ({', '.join(data)}) FROM STDIN (FORMAT csv)"
-        ) as copy:
+        with conn.cursor().copy(f"COPY bare_stage ({', '.join(data)}) FROM STDIN (FORMAT csv)") as copy:
             options = pacsv.WriteOptions(include_header=False)
             for f in files:
                 for batch in pq.ParquetFile(f).iter_batches(batch_size=65536, columns=data):
@@ -413,6 +426,7 @@ def child_main(task: str, params: str, out: str) -> int:
 # ------------------------------------------------------------------------------------------
 # Parent side
 # ------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Measurement:
@@ -459,10 +473,22 @@ class Bench:
         """
         self.seq += 1
         out = self.work / f"child-{self.seq:02d}-{task}.json"
-        base = {"source_url": self.opts.source_url, "table": self.opts.table,
-                "work": str(self.work), "lake": str(self.lake)}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", task,
-               "--child-params", json.dumps({**base, **params}), "--child-out", str(out)]
+        base = {
+            "source_url": self.opts.source_url,
+            "table": self.opts.table,
+            "work": str(self.work),
+            "lake": str(self.lake),
+        }
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            task,
+            "--child-params",
+            json.dumps({**base, **params}),
+            "--child-out",
+            str(out),
+        ]
         proc = subprocess.Popen(cmd, stdout=sys.stderr.fileno())
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -472,22 +498,42 @@ class Bench:
         result["loadavg"] = _loadavg()
         return result, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
-    def keep_best(self, key: str, label: str, runs: list[tuple[dict[str, Any], float, float]],
-                  rows_of, bytes_of, note_of) -> Measurement:
+    def keep_best(
+        self,
+        key: str,
+        label: str,
+        runs: list[tuple[dict[str, Any], float, float]],
+        rows_of,
+        bytes_of,
+        note_of,
+    ) -> Measurement:
         """Record the fastest of ``runs``; peak RSS is the highest of all runs."""
         best, _, cpu = min(runs, key=lambda r: r[0]["seconds"])
         walls = [r[0]["seconds"] for r in runs]
         note = note_of(best)
         if len(runs) > 1:
             note = (note + "; " if note else "") + "best of " + "/".join(f"{w:.2f}" for w in walls)
-        m = Measurement(key, label, best["seconds"], rows_of(best), max(r[1] for r in runs),
-                        cpu, bytes_of(best), note,
-                        extra={"runs": walls, "loadavg": [r[0]["loadavg"] for r in runs],
-                               "best": {k: v for k, v in best.items() if k != "batch"}})
+        m = Measurement(
+            key,
+            label,
+            best["seconds"],
+            rows_of(best),
+            max(r[1] for r in runs),
+            cpu,
+            bytes_of(best),
+            note,
+            extra={
+                "runs": walls,
+                "loadavg": [r[0]["loadavg"] for r in runs],
+                "best": {k: v for k, v in best.items() if k != "batch"},
+            },
+        )
         self.results[key] = m
         rate = f"{m.rows_per_s:,.0f} rows/s, " if m.rows_per_s else ""
-        self.log(f"  {label}: {m.seconds:.3f} s ({rate}peak RSS {m.peak_rss_mb:.0f} MB, "
-                 f"CPU {m.cpu_seconds:.1f} s) {note}")
+        self.log(
+            f"  {label}: {m.seconds:.3f} s ({rate}peak RSS {m.peak_rss_mb:.0f} MB, "
+            f"CPU {m.cpu_seconds:.1f} s) {note}"
+        )
         return m
 
     # -- warehouses ------------------------------------------------------------------------
@@ -550,11 +596,22 @@ class Bench:
         copy_bytes = lims[0][0]["bytes"]
         per_row = copy_bytes / rows
         info["source"]["copy_binary_bytes"] = copy_bytes
-        self.keep_best("limit", "COPY binary -> /dev/null (the limit)", lims,
-                       lambda r: r["rows"], lambda r: copy_bytes, lambda r: "")
-        self.keep_best("extract_full", "Headwater full extract -> Parquet", exts,
-                       lambda r: r["rows"], lambda r: copy_bytes,
-                       lambda r: f"Parquet {r['parquet_bytes'] / 1e6:.0f} MB")
+        self.keep_best(
+            "limit",
+            "COPY binary -> /dev/null (the limit)",
+            lims,
+            lambda r: r["rows"],
+            lambda r: copy_bytes,
+            lambda r: "",
+        )
+        self.keep_best(
+            "extract_full",
+            "Headwater full extract -> Parquet",
+            exts,
+            lambda r: r["rows"],
+            lambda r: copy_bytes,
+            lambda r: f"Parquet {r['parquet_bytes'] / 1e6:.0f} MB",
+        )
         shutil.rmtree(self.lake / PIPELINE / o.table / "batch=bench_extract_only", ignore_errors=True)
 
         # 3: full extract + load into a fresh warehouse
@@ -565,38 +622,60 @@ class Bench:
             for rep in range(R):
                 loc = self.fresh(wh, "full")
                 self.quiesce(wh)
-                runs.append(self.child("el", warehouse_url=self.url(wh, loc),
-                                       run_id=f"bench_full_{wh}_{rep}"))
+                runs.append(
+                    self.child("el", warehouse_url=self.url(wh, loc), run_id=f"bench_full_{wh}_{rep}")
+                )
                 assert runs[-1][0]["mode"] == "full", runs[-1][0]
             base[wh] = loc
-            self.keep_best(f"el_full_{wh}", f"Headwater full extract+load -> {wh}", runs,
-                           lambda r: r["rows"], lambda r: copy_bytes, phases)
+            self.keep_best(
+                f"el_full_{wh}",
+                f"Headwater full extract+load -> {wh}",
+                runs,
+                lambda r: r["rows"],
+                lambda r: copy_bytes,
+                phases,
+            )
             if wh == "postgres":
                 vacuum_raw(self.url(wh, loc), o.table)
 
         # 4: incremental with 1% changed, then with nothing changed (the skip path)
         n1 = touch_rows(o.source_url, o.table, ONE_PCT_WHERE)
-        self.log(f"4. incremental: {n1:,} rows ({n1 / rows:.1%}) updated in the source; "
-                 f"each repetition on a fresh copy of the warehouse")
+        self.log(
+            f"4. incremental: {n1:,} rows ({n1 / rows:.1%}) updated in the source; "
+            f"each repetition on a fresh copy of the warehouse"
+        )
         for wh in warehouses:
             inc1, inc0 = [], []
             for rep in range(R):
                 loc = self.clone(wh, base[wh], "inc")
                 self.quiesce(wh)
-                inc1.append(self.child("el", warehouse_url=self.url(wh, loc),
-                                       run_id=f"bench_inc1_{wh}_{rep}"))
+                inc1.append(
+                    self.child("el", warehouse_url=self.url(wh, loc), run_id=f"bench_inc1_{wh}_{rep}")
+                )
                 r = inc1[-1][0]
                 assert r["mode"] == "incremental" and not r["skipped"], r
-                inc0.append(self.child("el", warehouse_url=self.url(wh, loc),
-                                       run_id=f"bench_inc0_{wh}_{rep}"))
+                inc0.append(
+                    self.child("el", warehouse_url=self.url(wh, loc), run_id=f"bench_inc0_{wh}_{rep}")
+                )
             base[wh] = loc
-            self.keep_best(f"el_inc1_{wh}", f"Headwater incremental 1% plan+extract+load -> {wh}",
-                           inc1, lambda r: r["rows"], lambda r: r["rows"] * per_row,
-                           lambda r: f"{r['changed']:,} changed; {phases(r)}")
-            self.keep_best(f"el_inc0_{wh}", f"Headwater incremental 0% (skip path) -> {wh}",
-                           inc0, lambda r: 0, lambda r: None,
-                           lambda r: ("skipped" if r["skipped"] else f"NOT skipped: {r['rows']:,} rows")
-                           + f"; {phases(r)}")
+            self.keep_best(
+                f"el_inc1_{wh}",
+                f"Headwater incremental 1% plan+extract+load -> {wh}",
+                inc1,
+                lambda r: r["rows"],
+                lambda r: r["rows"] * per_row,
+                lambda r: f"{r['changed']:,} changed; {phases(r)}",
+            )
+            self.keep_best(
+                f"el_inc0_{wh}",
+                f"Headwater incremental 0% (skip path) -> {wh}",
+                inc0,
+                lambda r: 0,
+                lambda r: None,
+                lambda r: (
+                    ("skipped" if r["skipped"] else f"NOT skipped: {r['rows']:,} rows") + f"; {phases(r)}"
+                ),
+            )
             if wh == "postgres":
                 vacuum_raw(self.url(wh, loc), o.table)
 
@@ -604,14 +683,18 @@ class Bench:
         n5 = touch_rows(o.source_url, o.table, FIVE_PCT_WHERE)
         self.log(f"5. upsert: {n5:,} rows ({n5 / rows:.1%}) updated in the source")
         for wh in warehouses:
-            ex = self.child("el", warehouse_url=self.url(wh, base[wh]), run_id=f"bench_inc5_{wh}",
-                            load=False)
+            ex = self.child("el", warehouse_url=self.url(wh, base[wh]), run_id=f"bench_inc5_{wh}", load=False)
             batch = ex[0]["batch"]
             assert batch is not None, ex[0]
             ex[0]["seconds"] = ex[0]["plan_seconds"] + ex[0]["extract_seconds"]
-            self.keep_best(f"extract_inc5_{wh}",
-                           f"Headwater incremental plan+extract of the 5% batch ({wh})", [ex],
-                           lambda r: r["rows"], lambda r: r["rows"] * per_row, phases)
+            self.keep_best(
+                f"extract_inc5_{wh}",
+                f"Headwater incremental plan+extract of the 5% batch ({wh})",
+                [ex],
+                lambda r: r["rows"],
+                lambda r: r["rows"] * per_row,
+                phases,
+            )
             hw_runs, bare_runs = [], []
             for rep in range(R):
                 hw_loc = self.clone(wh, base[wh], "hw")
@@ -620,22 +703,31 @@ class Bench:
                 for which in order:
                     self.quiesce(wh)
                     if which == "hw":
-                        hw_runs.append(self.child("load", warehouse_url=self.url(wh, hw_loc),
-                                                  batch=batch))
+                        hw_runs.append(self.child("load", warehouse_url=self.url(wh, hw_loc), batch=batch))
                     elif wh == "duckdb":
                         bare_runs.append(self.child("bare_duckdb", path=bare_loc, batch=batch))
                     else:
-                        bare_runs.append(self.child("bare_postgres",
-                                                    warehouse_url=self.url(wh, bare_loc), batch=batch))
+                        bare_runs.append(
+                            self.child("bare_postgres", warehouse_url=self.url(wh, bare_loc), batch=batch)
+                        )
             self.final_locations[wh] = {"hw": hw_loc, "bare": bare_loc}
-            self.keep_best(f"upsert5_hw_{wh}", f"Headwater load of the 5% batch -> {wh}", hw_runs,
-                           lambda r: r["rows"], lambda r: r["rows"] * per_row,
-                           lambda r: f"{r['changed']:,} changed")
-            how = ("MERGE from read_parquet" if wh == "duckdb"
-                   else "COPY to temp table + INSERT ON CONFLICT")
-            self.keep_best(f"upsert5_bare_{wh}", f"bare SQL upsert of the same batch -> {wh}",
-                           bare_runs, lambda r, n=batch["rows"]: n, lambda r, n=batch["rows"]: n * per_row,
-                           lambda r, how=how: f"{how}; {r['changed']:,} rows")
+            self.keep_best(
+                f"upsert5_hw_{wh}",
+                f"Headwater load of the 5% batch -> {wh}",
+                hw_runs,
+                lambda r: r["rows"],
+                lambda r: r["rows"] * per_row,
+                lambda r: f"{r['changed']:,} changed",
+            )
+            how = "MERGE from read_parquet" if wh == "duckdb" else "COPY to temp table + INSERT ON CONFLICT"
+            self.keep_best(
+                f"upsert5_bare_{wh}",
+                f"bare SQL upsert of the same batch -> {wh}",
+                bare_runs,
+                lambda r, n=batch["rows"]: n,
+                lambda r, n=batch["rows"]: n * per_row,
+                lambda r, how=how: f"{how}; {r['changed']:,} rows",
+            )
 
         info["consistency"] = self.consistency(warehouses)
         return info
@@ -658,10 +750,15 @@ class Bench:
                 else:
                     with pg_connect(self.url(wh, loc)) as conn:
                         got = list(conn.execute(q.format(table)).fetchone())
-                ok = (got[0] == expected[0] and abs(float(got[1]) - float(expected[1])) < 0.005
-                      and str(got[2])[:19] == str(expected[2])[:19])
+                ok = (
+                    got[0] == expected[0]
+                    and abs(float(got[1]) - float(expected[1])) < 0.005
+                    and str(got[2])[:19] == str(expected[2])[:19]
+                )
                 out[f"{wh} ({'Headwater' if which == 'hw' else 'bare SQL'})"] = {
-                    "count_sum_max": got, "matches": ok}
+                    "count_sum_max": got,
+                    "matches": ok,
+                }
         return out
 
     def cleanup(self) -> None:
@@ -688,8 +785,11 @@ def _loadavg() -> float | None:
 
 
 def phases(r: dict[str, Any]) -> str:
-    return (f"plan {r['plan_seconds']:.2f} + extract {r['extract_seconds']:.2f}"
-            + (f" + load {r['load_seconds']:.2f}" if r.get("load_seconds", 0) > 0.0005 else "") + " s")
+    return (
+        f"plan {r['plan_seconds']:.2f} + extract {r['extract_seconds']:.2f}"
+        + (f" + load {r['load_seconds']:.2f}" if r.get("load_seconds", 0) > 0.0005 else "")
+        + " s"
+    )
 
 
 def machine_info(source_url: str) -> dict[str, Any]:
@@ -713,10 +813,12 @@ def machine_info(source_url: str) -> dict[str, Any]:
         pass
     with pg_connect(source_url) as conn:
         pg_version = conn.execute("SHOW server_version").fetchone()[0]
-        pg_settings = dict(conn.execute(
-            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'max_wal_size', 'synchronous_commit', 'work_mem')"
-        ).fetchall())
+        pg_settings = dict(
+            conn.execute(
+                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'max_wal_size', 'synchronous_commit', 'work_mem')"
+            ).fetchall()
+        )
     repo = Path(__file__).resolve().parents[1]
     try:
         from importlib.metadata import version
@@ -739,7 +841,8 @@ def machine_info(source_url: str) -> dict[str, Any]:
         "postgres": pg_version,
         "postgres_settings": pg_settings,
         "headwater": hw_version,
-        "git_commit": sh(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
+        "git_commit": sh(["git", "-C", str(repo), "describe", "--always", "--dirty"]),
+        "src_changes": sh(["git", "-C", str(repo), "status", "--porcelain", "--", "src"]),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
 
@@ -761,27 +864,56 @@ def evaluate(results: dict[str, Measurement], warehouses: list[str]) -> list[dic
         else:
             shown, lim = f"{value:.0f} MB", f"< {limit:.0f} MB"
             margin = f"{abs(limit - value):.0f} MB {'under' if met else 'over'}"
-        targets.append({"target": name, "value": value, "shown": shown, "limit": lim,
-                        "met": met, "margin": margin, "detail": detail})
+        targets.append(
+            {
+                "target": name,
+                "value": value,
+                "shown": shown,
+                "limit": lim,
+                "met": met,
+                "margin": margin,
+                "detail": detail,
+            }
+        )
 
     lim = results.get("limit")
     ext = results.get("extract_full")
     if lim and ext:
-        add("full extract vs COPY limit", ext.seconds / lim.seconds, TARGET_EXTRACT_X_LIMIT, "x",
-            f"{ext.seconds:.2f} s / {lim.seconds:.2f} s")
+        add(
+            "full extract vs COPY limit",
+            ext.seconds / lim.seconds,
+            TARGET_EXTRACT_X_LIMIT,
+            "x",
+            f"{ext.seconds:.2f} s / {lim.seconds:.2f} s",
+        )
     for wh in warehouses:
         full, inc = results.get(f"el_full_{wh}"), results.get(f"el_inc1_{wh}")
         if full and inc:
-            add(f"incremental 1% vs full extract+load ({wh})", inc.seconds / full.seconds,
-                TARGET_INCREMENTAL_SHARE, "%", f"{inc.seconds:.2f} s / {full.seconds:.2f} s")
+            add(
+                f"incremental 1% vs full extract+load ({wh})",
+                inc.seconds / full.seconds,
+                TARGET_INCREMENTAL_SHARE,
+                "%",
+                f"{inc.seconds:.2f} s / {full.seconds:.2f} s",
+            )
     for wh in warehouses:
         hw, bare = results.get(f"upsert5_hw_{wh}"), results.get(f"upsert5_bare_{wh}")
         if hw and bare:
-            add(f"5% upsert vs bare SQL ({wh})", hw.seconds / bare.seconds, TARGET_UPSERT_X_BARE,
-                "x", f"{hw.seconds:.2f} s / {bare.seconds:.2f} s")
+            add(
+                f"5% upsert vs bare SQL ({wh})",
+                hw.seconds / bare.seconds,
+                TARGET_UPSERT_X_BARE,
+                "x",
+                f"{hw.seconds:.2f} s / {bare.seconds:.2f} s",
+            )
     if ext:
-        add("full extract peak RSS", ext.peak_rss_mb, TARGET_EXTRACT_RSS_MB, "MB",
-            "peak RSS of the whole extract process")
+        add(
+            "full extract peak RSS",
+            ext.peak_rss_mb,
+            TARGET_EXTRACT_RSS_MB,
+            "MB",
+            "peak RSS of the whole extract process",
+        )
     return targets
 
 
@@ -795,53 +927,85 @@ def render(info: dict[str, Any], results: dict[str, Measurement], targets: list[
         f"binary COPY stream {src.get('copy_binary_bytes', 0) / 1e6:.0f} MB",
         f"python {info['python']}, duckdb {info['duckdb']}, pyarrow {info['pyarrow']}, "
         f"psycopg {info['psycopg']}, postgres {info['postgres']}; {info['nproc']} cores; "
-        f"baseline process RSS {info.get('baseline_rss_mb', 0):.0f} MB",
+        f"baseline process RSS {info.get('baseline_rss_mb', 0):.0f} MB; headwater "
+        f"{info.get('git_commit', '?')}{' (uncommitted changes in src/)' if info.get('src_changes') else ''}",
         "",
     ]
-    header = ("| # | measurement | wall s | rows | rows/s | MB/s | peak RSS MB | client CPU s "
-              "| x limit | notes |")
+    header = (
+        "| # | measurement | wall s | rows | rows/s | MB/s | peak RSS MB | client CPU s | x limit | notes |"
+    )
     lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for i, m in enumerate(results.values(), 1):
         rps = f"{m.rows_per_s:,.0f}" if m.rows_per_s else "-"
         mbs = f"{m.mb_per_s:,.0f}" if m.mb_per_s else "-"
         x = f"{m.seconds / lim.seconds:.2f}" if lim else "-"
-        lines.append(f"| {i} | {m.label} | {m.seconds:.3f} | {m.rows:,} | {rps} | {mbs} | "
-                     f"{m.peak_rss_mb:.0f} | {m.cpu_seconds:.1f} | {x} | {m.note} |")
+        lines.append(
+            f"| {i} | {m.label} | {m.seconds:.3f} | {m.rows:,} | {rps} | {mbs} | "
+            f"{m.peak_rss_mb:.0f} | {m.cpu_seconds:.1f} | {x} | {m.note} |"
+        )
     lines += ["", "| target | measured | goal | result |", "|---|---:|---:|---|"]
     for t in targets:
-        lines.append(f"| {t['target']} | {t['shown']} ({t['detail']}) | {t['limit']} | "
-                     f"{'MET' if t['met'] else 'NOT MET'}, {t['margin']} |")
+        lines.append(
+            f"| {t['target']} | {t['shown']} ({t['detail']}) | {t['limit']} | "
+            f"{'MET' if t['met'] else 'NOT MET'}, {t['margin']} |"
+        )
     cons = info.get("consistency", {})
     checks = {k: v["matches"] for k, v in cons.items() if isinstance(v, dict)}
     if checks:
-        lines += ["", "consistency after the 5% upsert (raw table = source in count, sum(amount), "
-                  "max(updated_at)): " + ", ".join(f"{k} {'ok' if ok else 'MISMATCH'}"
-                                                    for k, ok in checks.items())]
-    lines.append(f"load average (1 min) at start / end: {info.get('loadavg_start', '?').split(' ')[0]}"
-                 f" / {info.get('loadavg_end', '?').split(' ')[0]}; total run {info.get('total_seconds')} s")
+        lines += [
+            "",
+            "consistency after the 5% upsert (raw table = source in count, sum(amount), "
+            "max(updated_at)): " + ", ".join(f"{k} {'ok' if ok else 'MISMATCH'}" for k, ok in checks.items()),
+        ]
+    lines.append(
+        f"load average (1 min) at start / end: {info.get('loadavg_start', '?').split(' ')[0]}"
+        f" / {info.get('loadavg_end', '?').split(' ')[0]}; total run {info.get('total_seconds')} s"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=None, help=f"source rows (default {FULL_ROWS:,})")
-    ap.add_argument("--quick", action="store_true",
-                    help=f"{QUICK_ROWS:,} rows, one repetition: a smoke run for CI")
+    ap.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_ROWS:,} rows, one repetition: a smoke run for CI"
+    )
     ap.add_argument("--json", metavar="PATH", help="also write all results as JSON here")
-    ap.add_argument("--source-url", default=os.environ.get("HEADWATER_BENCH_PG_URL", DEFAULT_SOURCE_URL),
-                    help="Postgres holding the source schema hw_bench; the warehouse database "
-                    f"{WH_DB} is created on the same server (default {DEFAULT_SOURCE_URL})")
-    ap.add_argument("--table", default="bookings", help="source table name in schema hw_bench")
-    ap.add_argument("--repeat", type=int, default=None,
-                    help="repetitions of every measurement, fastest kept (default 2; 1 with --quick)")
-    ap.add_argument("--warehouses", default="duckdb,postgres",
-                    help="comma-separated: duckdb, postgres (default both)")
-    ap.add_argument("--workdir", default=None,
-                    help="parent folder of the temporary lake and DuckDB files (default $TMPDIR)")
-    ap.add_argument("--keep", action="store_true",
-                    help=f"keep the work folder and the databases {', '.join(ALL_DBS)}")
-    ap.add_argument("--keep-source", action=argparse.BooleanOptionalAction, default=True,
-                    help="keep hw_bench.<table> for the next run (default: keep; --no-keep-source drops it)")
+    ap.add_argument(
+        "--source-url",
+        default=os.environ.get("HEADWATER_BENCH_PG_URL", DEFAULT_SOURCE_URL),
+        help="Postgres holding the source schema hw_bench; the warehouse database "
+        f"{WH_DB} is created on the same server (default {DEFAULT_SOURCE_URL})",
+    )
+    ap.add_argument(
+        "--table",
+        default=None,
+        help="source table in schema hw_bench (default: bookings for the full size, "
+        "bookings_<rows> for any other size, so a --quick run keeps the big table)",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="repetitions of every measurement, fastest kept (default 2; 1 with --quick)",
+    )
+    ap.add_argument(
+        "--warehouses", default="duckdb,postgres", help="comma-separated: duckdb, postgres (default both)"
+    )
+    ap.add_argument(
+        "--workdir",
+        default=None,
+        help="parent folder of the temporary lake and DuckDB files (default $TMPDIR)",
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help=f"keep the work folder and the databases {', '.join(ALL_DBS)}"
+    )
+    ap.add_argument(
+        "--keep-source",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep hw_bench.<table> for the next run (default: keep; --no-keep-source drops it)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-params", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -850,6 +1014,10 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(opts.child, opts.child_params, opts.child_out)
     if opts.rows is None:
         opts.rows = QUICK_ROWS if opts.quick else FULL_ROWS
+    if opts.table is None:
+        opts.table = "bookings" if opts.rows == FULL_ROWS else f"bookings_{opts.rows}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", opts.table):
+        ap.error("--table must be a plain lower-case identifier")
     if opts.repeat is None:
         opts.repeat = 1 if opts.quick else 2
     opts.warehouses = [w.strip() for w in opts.warehouses.split(",") if w.strip()]
@@ -869,8 +1037,10 @@ def main(argv: list[str] | None = None) -> int:
     if opts.json:
         payload = {
             "info": info,
-            "results": [{**asdict(m), "rows_per_s": m.rows_per_s, "mb_per_s": m.mb_per_s}
-                        for m in bench.results.values()],
+            "results": [
+                {**asdict(m), "rows_per_s": m.rows_per_s, "mb_per_s": m.mb_per_s}
+                for m in bench.results.values()
+            ],
             "targets": targets,
         }
         Path(opts.json).write_text(json.dumps(payload, indent=2, default=str))

@@ -301,3 +301,21 @@ def test_the_lake_batch_is_parquet_at_a_deterministic_run_keyed_path(tmp_path, s
     # A retry of the same run rewrites the same folder instead of adding a second copy.
     flow.extract(SPEC, plan, "manual__2026-03-01T12:00:00+00:00", settings)
     assert len(list(folder.glob("part-*.parquet"))) == 1
+
+
+def test_a_warehouse_made_by_an_older_release_gets_the_new_ledger_columns(
+    tmp_path, warehouse_url, sqlite_source
+):
+    wh = open_warehouse(warehouse_url)
+    with wh.session() as con:  # the first release's ledger, without extracted_at / schema_changes
+        wh.native(con, "CREATE SCHEMA IF NOT EXISTS headwater")
+        wh.native(
+            con,
+            "CREATE TABLE headwater.load_ledger (pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, "
+            "run_id VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, "
+            "rows_changed BIGINT, rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR, "
+            "watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION)",
+        )
+    settings = make_settings(tmp_path, warehouse_url, sqlite_source)
+    flow.run_el(SPEC, settings, "run_1")
+    assert_warehouse_equals_source(settings, sqlite_source)

@@ -51,6 +51,13 @@ class SqlSource:
     def _postgres_select(self, table: TableSpec, since: Bound | None, until: Bound | None = None) -> str:
         from psycopg import sql
 
+        if since is None and until is None:
+            # A whole table: DuckDB's scanner reads it over several connections sharing one
+            # exported snapshot (consistent), ~1.5x faster than one postgres_query stream.
+            # Filtered reads go whole to Postgres instead, so its cursor index is used.
+            schema = (ALIAS, self.schema) if self.schema else (ALIAS, "public")
+            return f"SELECT * FROM {duck.qualified(*schema, table.name)}"
+
         relation = sql.Identifier(self.schema, table.name) if self.schema else sql.Identifier(table.name)
         query = sql.SQL("SELECT * FROM {}").format(relation)
         if since is not None and table.cursor:

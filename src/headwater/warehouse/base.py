@@ -54,6 +54,18 @@ CREATE TABLE IF NOT EXISTS {META}.dbt_results (
 """
 
 
+# Columns added after the first release: warehouses created earlier get them on first use.
+METADATA_UPGRADES = f"""
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
+"""
+LEDGER_COLUMNS = (
+    "pipeline", "table_name", "run_id", "batch_id", "mode", "rows_in_batch", "rows_changed",
+    "rows_deleted", "rows_quarantined", "watermark_before", "watermark_after", "loaded_at",
+    "duration_seconds", "extracted_at", "schema_changes",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class LoadResult:
     table: str
@@ -115,7 +127,7 @@ class Warehouse(ABC):
             con.close()
 
     def ensure_metadata(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.native(con, METADATA_DDL)
+        self.native(con, METADATA_DDL + METADATA_UPGRADES)
         self._refresh_catalog(con)
 
     def column_types_of(self, con, schema: str, table: str) -> dict[str, str]:
@@ -220,7 +232,8 @@ class Warehouse(ABC):
                 watermark = self._advance_watermark(con, spec, table, manifest)
                 duration = time.monotonic() - started
                 con.execute(
-                    f"INSERT INTO {ALIAS}.{META}.load_ledger VALUES ({', '.join(['?'] * 15)})",
+                    f"INSERT INTO {ALIAS}.{META}.load_ledger ({', '.join(LEDGER_COLUMNS)}) "
+                    f"VALUES ({', '.join(['?'] * len(LEDGER_COLUMNS))})",
                     [
                         spec.name,
                         table.name,
