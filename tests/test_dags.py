@@ -60,7 +60,9 @@ def test_travel_bookings_dag_has_the_seed_flow_in_order():
     for before, after in zip(steps, steps[1:], strict=False):
         assert after in dag.get_task(before).downstream_task_ids
     assert "dbt_seed" in dag.get_task("load").downstream_task_ids
-    assert {f"run_{s.removeprefix('dbt_')}" for s in steps} | {"full_refresh", "tables"} == set(dag.params.keys())
+    assert {f"run_{s.removeprefix('dbt_')}" for s in steps} | {"full_refresh", "tables"} == set(
+        dag.params.keys()
+    )
     assert dag.max_active_runs == 1
     assert dag.get_task("load").pool == "headwater_duckdb"
     assert dag.get_task("dbt_seed").trigger_rule == "none_failed"

@@ -46,7 +46,7 @@ class WarehouseBusy(WarehouseUnavailable, TransientError):
 class Reader:
     """Opens short read-only sessions on one warehouse URL."""
 
-    def __init__(self, url: str, *, attempts: int = 6, wait_seconds: float = 0.5) -> None:
+    def __init__(self, url: str, *, attempts: int = 6, wait_seconds: float = 0.25) -> None:
         self.url = url
         self.kind, self.target = parse_url(url)
         if self.kind not in ("duckdb", "postgres"):

@@ -409,8 +409,10 @@ def carriers_by_revenue(
 
 
 # --------------------------------------------------------------------------------------------
-# flights (seed 003). On time = arrived no more than ON_TIME_MINUTES after the schedule (the
-# usual 15-minute rule); delays are averaged over flights that have actually departed/arrived.
+# flights (seed 003), by flight date (the local date of the scheduled departure). On time =
+# arrived less than ON_TIME_MINUTES after the schedule (the usual 15-minute rule, the same
+# threshold as the marts' is_delayed); delays are averaged over the flights that have actually
+# departed (departure delay) or arrived (arrival delay): the marts leave them null until then.
 
 ON_TIME_MINUTES = 15
 
@@ -446,17 +448,22 @@ _SEATS = f"{ALIAS}.{FLIGHTS_CORE}.fct_seat_occupied_daily"
 _AIRPORTS = f"{ALIAS}.{FLIGHTS_CORE}.dim_airport"
 
 
-def flights_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    row = con.execute(f"SELECT min(flight_date), max(flight_date) FROM {_FA}").fetchone()
-    return (row[0], row[1]) if row else (None, None)
+def flights_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None, date | None]:
+    """First and last flight date in the timetable, and the last date a flight has arrived
+    (later dates are only scheduled: published up to two weeks ahead)."""
+    row = con.execute(
+        f"SELECT min(flight_date), max(flight_date), "
+        f"max(flight_date) FILTER (WHERE arrival_delay_minutes IS NOT NULL) FROM {_FA}"
+    ).fetchone()
+    return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
 def _on_time_columns() -> str:
     return f"""
         count(*) AS flights,
         count(arrival_delay_minutes) AS arrived,
-        count(*) FILTER (WHERE arrival_delay_minutes <= {ON_TIME_MINUTES}) AS on_time,
-        count(*) FILTER (WHERE arrival_delay_minutes <= {ON_TIME_MINUTES})
+        count(*) FILTER (WHERE arrival_delay_minutes < {ON_TIME_MINUTES}) AS on_time,
+        count(*) FILTER (WHERE arrival_delay_minutes < {ON_TIME_MINUTES})
             / nullif(count(arrival_delay_minutes), 0) AS on_time_share,
         avg(departure_delay_minutes)::DOUBLE AS avg_departure_delay_minutes,
         avg(arrival_delay_minutes)::DOUBLE AS avg_arrival_delay_minutes,
@@ -519,15 +526,15 @@ def seat_occupancy_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date
 
 
 def busiest_airports(con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10) -> pd.DataFrame:
-    """Airports by flights departing plus arriving in [start, end]."""
+    """Airports by flights (not cancelled) departing plus arriving, flight dates in [start, end]."""
+    flights = f"{_FA} WHERE flight_date BETWEEN ? AND ? AND lower(status) <> 'cancelled'"
     return _df(
         con,
         f"""
         WITH movements AS (
-            SELECT departure_airport AS airport_code, 1 AS departures, 0 AS arrivals
-            FROM {_FA} WHERE flight_date BETWEEN ? AND ?
+            SELECT departure_airport AS airport_code, 1 AS departures, 0 AS arrivals FROM {flights}
             UNION ALL
-            SELECT arrival_airport, 0, 1 FROM {_FA} WHERE flight_date BETWEEN ? AND ?
+            SELECT arrival_airport, 0, 1 FROM {flights}
         )
         SELECT m.airport_code, any_value(a.airport_name) AS airport_name, any_value(a.city) AS city,
             sum(m.departures)::BIGINT AS departures, sum(m.arrivals)::BIGINT AS arrivals,

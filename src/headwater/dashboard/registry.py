@@ -1,8 +1,8 @@
 """The dashboard's pages, in navigation order.
 
-A page is one module in ``headwater/dashboard/pages/`` with a ``render()`` function and the
+A page is one module in ``headwater/dashboard/views/`` with a ``render()`` function and the
 two-line footer ``if __name__ == "__main__": render()`` (Streamlit runs a page file as
-``__main__``). Adding a pipeline's page = write ``pages/<pipeline>.py`` and add one line to
+``__main__``). Adding a pipeline's page = write ``views/<pipeline>.py`` and add one line to
 ``PAGES`` below.
 """
 
@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "views"
+"""Not ``pages/``: Streamlit would take a folder of that name for an old-style multipage app
+and serve its files, without this navigation, to a browser whose first request is a page URL."""
 
 
 @dataclass(frozen=True)
 class DashboardPage:
     module: str
-    """File name in pages/ without .py; also the page's URL path."""
+    """File name in views/ without .py; also the page's URL path."""
     title: str
     icon: str
     section: str

@@ -86,11 +86,13 @@ def not_run_yet(pipeline: str, title: str, missing: list[tuple[str, str]]) -> No
         st.markdown("\n".join(f"- `{s}.{t}` (missing)" for s, t in missing))
 
 
-def date_range(label: str, lo: date, hi: date, key: str) -> tuple[date, date]:
-    """An inclusive date range within [lo, hi]; the whole range until the user picks one."""
+def date_range(
+    label: str, lo: date, hi: date, key: str, default: tuple[date, date] | None = None
+) -> tuple[date, date]:
+    """An inclusive date range within [lo, hi]; ``default`` (or all of it) until the user picks."""
     value = st.date_input(
         label,
-        value=(lo, hi),
+        value=default or (lo, hi),
         min_value=lo,
         max_value=hi,
         key=key,
@@ -113,7 +115,7 @@ def status_badge(status: str) -> None:
 
 STYLE = """
 <style>
-[data-testid="stMetricValue"] { font-size: 1.9rem; }
+[data-testid="stMetricValue"] { font-size: 1.65rem; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 </style>
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -23,17 +24,22 @@ class DuckDBWarehouse(Warehouse):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
             read_only = False  # nothing to protect yet; create it so readers see an empty db
-        try:
-            duck.attach(con, f"duckdb:///{self.path}", ALIAS, read_only=read_only)
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower():
-                raise
-            # DuckDB allows one writing process per file. Under Airflow the headwater_duckdb
-            # pool serializes our writers; this is someone else (a notebook, a second run).
-            raise TransientError(
-                f"the warehouse {self.path} is locked by another process; retry when it is done "
-                "(DuckDB allows one writer at a time)"
-            ) from None
+        # DuckDB allows one writing process per file; readers (the dashboard, `status`) hold
+        # it for milliseconds at a time, so wait a little before calling the warehouse busy.
+        # Under Airflow the headwater_duckdb pool serializes our own writers.
+        for delay in (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, None):
+            try:
+                duck.attach(con, f"duckdb:///{self.path}", ALIAS, read_only=read_only)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise
+                if delay is None:
+                    raise TransientError(
+                        f"the warehouse {self.path} is locked by another process; retry when it is "
+                        "done (DuckDB allows one writer at a time)"
+                    ) from None
+                time.sleep(delay)
         con.execute(f"USE {ALIAS}")
 
     def native(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:

@@ -30,17 +30,18 @@ def render() -> None:
             icon=":material/schema:",
         )
         return
-    lo, hi = ui.fetch_one("flights_date_bounds")
+    lo, hi, last_flown = ui.fetch_one("flights_date_bounds")
     if lo is None:
         st.info(
             "**No flights yet.** The pipeline has run, but there are no flights.", icon=":material/flight:"
         )
         return
     st.caption(
-        f"By scheduled flight date. On time = arrived at most {queries.ON_TIME_MINUTES} minutes "
-        "after schedule; delays are averaged over flights that departed or arrived."
+        f"By flight date (local date of the scheduled departure). On time = arrived less than "
+        f"{queries.ON_TIME_MINUTES} minutes late; delays are averaged over the flights that have "
+        "departed or arrived. Dates after the last arrival are only scheduled so far."
     )
-    start, end = ui.date_range("Flight dates", lo, hi, key="flights-dates")
+    start, end = ui.date_range("Flight dates", lo, hi, key="flights-dates", default=(lo, last_flown or hi))
     totals, daily, routes, seats, airports = ui.fetch(
         ("flight_totals", start, end),
         ("on_time_by_day", start, end),
@@ -79,13 +80,13 @@ def _kpis(totals: dict, daily: pd.DataFrame, seats: pd.DataFrame) -> None:
         border=True,
     )
     c[2].metric(
-        "Average departure delay",
+        "Avg departure delay",
         _minutes(totals["avg_departure_delay_minutes"]),
         chart_data=daily["avg_departure_delay_minutes"].fillna(0).tolist(),
         border=True,
     )
     c[3].metric(
-        "Average arrival delay",
+        "Avg arrival delay",
         _minutes(totals["avg_arrival_delay_minutes"]),
         chart_data=daily["avg_arrival_delay_minutes"].fillna(0).tolist(),
         border=True,
@@ -106,31 +107,52 @@ def _minutes(value) -> str:
 
 
 def _on_time_chart(daily: pd.DataFrame) -> None:
-    st.subheader("On-time performance and delay per day", anchor=False)
-    base = alt.Chart(daily).encode(
-        x=alt.X("flight_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
-    )
-    share = base.mark_area(color="#2e9e6a", opacity=0.35, line={"color": "#2e9e6a"}).encode(
-        y=alt.Y(
-            "on_time_share:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
-        ),
-        tooltip=[
-            alt.Tooltip("flight_date:T", title="day", format="%a %d %b %Y"),
-            alt.Tooltip("flights:Q", format=","),
-            alt.Tooltip("on_time_share:Q", title="on time", format=".1%"),
-            alt.Tooltip("avg_arrival_delay_minutes:Q", title="avg arrival delay (min)", format=".1f"),
-        ],
-    )
-    delay = base.mark_line(color="#c0392b", strokeWidth=2).encode(
-        y=alt.Y(
-            "avg_arrival_delay_minutes:Q",
-            title="avg arrival delay (min)",
-            axis=alt.Axis(titleColor="#c0392b"),
+    st.subheader("On-time performance and delays per day", anchor=False)
+    x = alt.X("flight_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
+    day = alt.Tooltip("flight_date:T", title="day", format="%a %d %b %Y")
+    share = (
+        alt.Chart(daily)
+        .mark_bar(color="#2e9e6a", opacity=0.85)
+        .encode(
+            x=x,
+            y=alt.Y(
+                "on_time_share:Q",
+                title="on time",
+                axis=alt.Axis(format="%", tickCount=4),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            tooltip=[
+                day,
+                alt.Tooltip("arrived:Q", title="flights arrived", format=","),
+                alt.Tooltip("on_time:Q", title="on time", format=","),
+                alt.Tooltip("on_time_share:Q", title="on-time share", format=".1%"),
+            ],
         )
+        .properties(height=130)
     )
-    st.altair_chart(
-        alt.layer(share, delay).resolve_scale(y="independent").properties(height=260), width="stretch"
+    delays = daily.melt(
+        id_vars="flight_date",
+        value_vars=["avg_departure_delay_minutes", "avg_arrival_delay_minutes"],
+        var_name="delay",
+        value_name="minutes",
+    ).replace({"delay": {"avg_departure_delay_minutes": "departure", "avg_arrival_delay_minutes": "arrival"}})
+    delay = (
+        alt.Chart(delays)
+        .mark_line(point=alt.OverlayMarkDef(size=16), strokeWidth=2)
+        .encode(
+            x=x,
+            y=alt.Y("minutes:Q", title="avg delay (min)", axis=alt.Axis(tickCount=4)),
+            color=alt.Color(
+                "delay:N",
+                title=None,
+                scale=alt.Scale(domain=["departure", "arrival"], range=["#e8912d", "#c0392b"]),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[day, alt.Tooltip("delay:N"), alt.Tooltip("minutes:Q", format=".1f")],
+        )
+        .properties(height=130)
     )
+    st.altair_chart(alt.vconcat(share, delay, spacing=8), width="stretch")
 
 
 def _seat_chart(seats: pd.DataFrame) -> None:
@@ -144,12 +166,14 @@ def _seat_chart(seats: pd.DataFrame) -> None:
         var_name="seats",
         value_name="count",
     ).replace({"seats": {"occupied_seats": "occupied", "empty_seats": "empty"}})
+    long["stack_order"] = (long["seats"] == "empty").astype(int)  # occupied at the bottom
     chart = (
         alt.Chart(long)
         .mark_bar()
         .encode(
             x=alt.X("flight_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
-            y=alt.Y("count:Q", title="seats", axis=alt.Axis(format="~s"), stack="zero"),
+            y=alt.Y("count:Q", title="seats", axis=alt.Axis(format=",.0f", tickCount=5), stack="zero"),
+            order=alt.Order("stack_order:Q"),
             color=alt.Color(
                 "seats:N",
                 title=None,
@@ -211,22 +235,22 @@ def _airports(airports: pd.DataFrame) -> None:
     if airports.empty:
         st.caption("No flights in these dates.")
         return
-    df = airports.assign(
+    labelled = airports.assign(
         label=airports["airport_code"] + airports["city"].fillna("").map(lambda c: f" · {c}" if c else "")
-    ).melt(
+    )
+    order = labelled["label"].tolist()  # busiest first, as the query sorted them
+    df = labelled.melt(
         id_vars=["label", "movements"],
         value_vars=["departures", "arrivals"],
         var_name="direction",
         value_name="flights",
     )
-    order = airports["airport_code"].tolist()
-    order = df.drop_duplicates("label").set_index("label").index.tolist() if order else order
     chart = (
         alt.Chart(df)
         .mark_bar()
         .encode(
             y=alt.Y("label:N", sort=order, title=None),
-            x=alt.X("flights:Q", title="flights", stack="zero"),
+            x=alt.X("flights:Q", title="flights", stack="zero", axis=alt.Axis(tickCount=8)),
             color=alt.Color(
                 "direction:N",
                 title=None,
@@ -235,7 +259,7 @@ def _airports(airports: pd.DataFrame) -> None:
             ),
             tooltip=["label:N", "direction:N", alt.Tooltip("flights:Q", format=","), "movements:Q"],
         )
-        .properties(height=max(200, 28 * len(airports)))
+        .properties(height=alt.Step(26))
     )
     st.altair_chart(chart, width="stretch")
 

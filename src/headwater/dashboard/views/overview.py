@@ -81,10 +81,16 @@ def render() -> None:
                 if name in pages:
                     cols[2].page_link(str(pages[name].path), label="Dashboard", icon=":material/bar_chart:")
             if row is None:
-                st.markdown(
-                    f"No run of **{name}** has reached the warehouse yet. "
-                    f"Start one with `headwater run {name}`."
-                )
+                if dag_run and dag_run.state == "failed":
+                    st.markdown(
+                        f"Airflow's run `{dag_run.run_id}` failed before anything reached the "
+                        "warehouse: open it in Airflow to see the failed task."
+                    )
+                else:
+                    st.markdown(
+                        f"No run of **{name}** has reached the warehouse yet. "
+                        f"Start one with `headwater run {name}`."
+                    )
                 continue
             _run_tiles(row, dag_run)
             _details(name, row, quarantine)
@@ -135,9 +141,7 @@ def _run_tiles(row: dict[str, Any], dag_run) -> None:
     c[4].metric(
         "dbt tests passed",
         fmt.count(row["tests_passed"]),
-        delta=f"{row['tests_warned']} warned · {row['tests_failed']} failed"
-        if row["tests_warned"] or row["tests_failed"]
-        else "none warned or failed",
+        delta=f"{row['tests_warned']} warned · {row['tests_failed']} failed",
         delta_color="off" if not row["tests_failed"] else "inverse",
         delta_arrow="off",
         help=f"{row['models_built']} models built, {row['models_failed']} failed; "
@@ -162,10 +166,17 @@ def _details(name: str, row: dict[str, Any], quarantine: pd.DataFrame) -> None:
                 h = history.assign(run=history["loaded_at"].dt.strftime("%m-%d %H:%M"))
                 chart = (
                     alt.Chart(h)
-                    .mark_bar(color="#3b6fb6", cornerRadiusTopLeft=3, cornerRadiusTopRight=3)
+                    .mark_bar(
+                        color="#3b6fb6",
+                        cornerRadiusTopLeft=3,
+                        cornerRadiusTopRight=3,
+                        size=36 if len(h) <= 8 else alt.Undefined,  # a lone run is no wall
+                    )
                     .encode(
                         x=alt.X("run:N", title="run (UTC)", sort=None, axis=alt.Axis(labelAngle=0)),
-                        y=alt.Y("rows_moved:Q", title="rows moved", axis=alt.Axis(format="~s")),
+                        y=alt.Y(
+                            "rows_moved:Q", title="rows moved", axis=alt.Axis(format=",.0f", tickCount=4)
+                        ),
                         tooltip=[
                             alt.Tooltip("run_id:N", title="run"),
                             alt.Tooltip("rows_moved:Q", title="rows moved", format=","),

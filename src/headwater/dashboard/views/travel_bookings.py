@@ -210,7 +210,7 @@ def _mode_split(modes: pd.DataFrame) -> None:
     st.caption(
         " · ".join(
             f"**{r.travel_mode}** {fmt.count(r.segments)} segments ({fmt.percent(r.segment_share)}), "
-            f"{fmt.money(r.revenue_eur)} revenue"
+            f"{fmt.money(r.revenue_eur, cents=False)} revenue"
             for r in df.itertuples()
         )
     )
@@ -236,7 +236,7 @@ def _carriers(start, end) -> None:
         alt.Chart(carriers)
         .mark_bar(cornerRadiusTopRight=3, cornerRadiusBottomRight=3)
         .encode(
-            y=alt.Y("carrier_name:N", sort=order, title=None),
+            y=alt.Y("carrier_name:N", sort=order, title=None, axis=alt.Axis(labelLimit=240)),
             x=alt.X("revenue_eur:Q", title="revenue (EUR)", axis=alt.Axis(format=",.0f", tickCount=6)),
             color=alt.Color(
                 "travel_mode:N",

@@ -22,6 +22,9 @@ def render() -> None:
     settings = ui.settings()
     pipelines = available_pipelines()
     wanted = st.query_params.get("pipeline")
+    if wanted not in pipelines:  # the first pipeline that has docs
+        with_docs = [p for p in pipelines if (dbt_target_dir(settings, p) / "index.html").exists()]
+        wanted = next(iter(with_docs or pipelines), None)
     pipeline = st.selectbox(
         "Pipeline",
         pipelines,

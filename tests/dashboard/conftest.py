@@ -1,0 +1,218 @@
+"""Warehouses for the dashboard tests.
+
+``travel_warehouse`` is real: a small travel_bookings source generated into a temporary
+Headwater home and the real DAG run once by Airflow (session-scoped: every dashboard test
+shares that one run). Expected figures are computed from the SQLite source with ``sqlite3``
+(``Source`` below), never read back from the warehouse. ``empty_home`` has no warehouse at all,
+``empty_warehouse`` a DuckDB file with nothing in it (no pipeline has run).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from headwater.settings import Settings
+
+HOME_VARS = ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than a few seconds (still runs by default)")
+    config.addinivalue_line("markers", "browser: drives Debian's Chromium through Playwright")
+
+
+@dataclass
+class Source:
+    """The SQLite source of a travel_bookings warehouse, read with sqlite3 for expected values."""
+
+    path: Path
+    rates: dict[str, Decimal]
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+    def eur(self, price: object, currency: str) -> Decimal:
+        """A ticket price in EUR, rounded to the cent as the fact table does."""
+        return (Decimal(str(price)) * self.rates[currency]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@dataclass
+class TravelWarehouse:
+    home: Path
+    settings: Settings
+    source: Source
+    run_id: str | None
+    run_state: str
+    seconds: float
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"HEADWATER_HOME": str(self.home)}
+
+
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("HEADWATER_HOME", str(home))
+    for var in HOME_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def travel_warehouse(tmp_path_factory: pytest.TempPathFactory) -> TravelWarehouse:
+    """A travel_bookings warehouse built by one real DAG run (about a minute, once per session)."""
+    from headwater.orchestration.local import run_dag
+    from headwater.pipelines.travel_bookings import generator
+    from headwater.spec import load_spec
+
+    home = tmp_path_factory.mktemp("dashboard") / "hw"
+    home.mkdir()
+    spec = load_spec("travel_bookings")
+    with pytest.MonkeyPatch.context() as mp:
+        _isolated_env(mp, home)
+        settings = Settings.from_env()
+        url = spec.source_url(settings.home)
+        as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
+        generator.generate(url, scale=0.02, seed=23, as_of=as_of)
+        outcome = run_dag(settings, "travel_bookings")
+    assert outcome.state == "success", f"the DAG run failed; log: {outcome.log}\n{outcome.tasks}"
+    rates = {
+        r["currency_code"]: Decimal(r["eur_rate"])
+        for r in csv.DictReader((spec.dbt_project_dir / "seeds" / "currencies.csv").open())
+    }
+    return TravelWarehouse(
+        home,
+        settings,
+        Source(Path(url[len("sqlite:///") :]), rates),
+        outcome.run_id,
+        outcome.state,
+        outcome.seconds,
+    )
+
+
+@dataclass
+class FlightsWarehouse:
+    home: Path
+    settings: Settings
+    source: Path
+    run_id: str | None
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        con = sqlite3.connect(f"file:{self.source}?mode=ro", uri=True)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+
+@pytest.fixture(scope="session")
+def flights_warehouse(tmp_path_factory: pytest.TempPathFactory) -> FlightsWarehouse:
+    """A flights warehouse built by one real run of the flights DAG (its own home)."""
+    import importlib
+
+    from headwater.orchestration.local import run_dag
+    from headwater.spec import load_spec
+
+    home = tmp_path_factory.mktemp("dashboard-flights") / "hw"
+    home.mkdir()
+    spec = load_spec("flights")
+    generator = importlib.import_module(spec.source.generator or "")
+    with pytest.MonkeyPatch.context() as mp:
+        _isolated_env(mp, home)
+        settings = Settings.from_env()
+        url = spec.source_url(settings.home)
+        as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
+        generator.generate(url, scale=0.4, seed=31, as_of=as_of)
+        outcome = run_dag(settings, "flights")
+    assert outcome.state == "success", f"the flights DAG run failed; log: {outcome.log}\n{outcome.tasks}"
+    return FlightsWarehouse(home, settings, Path(url[len("sqlite:///") :]), outcome.run_id)
+
+
+@pytest.fixture
+def flights_env(flights_warehouse: FlightsWarehouse, monkeypatch: pytest.MonkeyPatch) -> FlightsWarehouse:
+    _isolated_env(monkeypatch, flights_warehouse.home)
+    return flights_warehouse
+
+
+@pytest.fixture
+def travel_env(travel_warehouse: TravelWarehouse, monkeypatch: pytest.MonkeyPatch) -> TravelWarehouse:
+    """The environment pointing at the travel warehouse, for code that reads Settings.from_env()."""
+    _isolated_env(monkeypatch, travel_warehouse.home)
+    return travel_warehouse
+
+
+@pytest.fixture
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Headwater home where nothing has run: no warehouse file."""
+    home = tmp_path / "hw-empty"
+    home.mkdir()
+    _isolated_env(monkeypatch, home)
+    return home
+
+
+@pytest.fixture
+def empty_warehouse(empty_home: Path) -> Path:
+    """A warehouse file that exists but holds no pipeline's tables."""
+    path = empty_home / "warehouse.duckdb"
+    duckdb.connect(str(path)).close()
+    return path
+
+
+class WriteLock:
+    """Another process holding DuckDB's write lock on a file, as a running load does."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> WriteLock:
+        code = (
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(self.path)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "locked"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.communicate(timeout=30)  # closing stdin ends the holder
+
+
+@pytest.fixture
+def write_lock() -> type[WriteLock]:
+    return WriteLock
+
+
+def booking_days(source: Source) -> list[date]:
+    return sorted({date.fromisoformat(str(c)[:10]) for (c,) in source.rows("SELECT created_at FROM booking")})
+
+
+def iter_dates(start: date, end: date) -> Iterator[date]:
+    d = start
+    while d <= end:
+        yield d
+        d += timedelta(days=1)
