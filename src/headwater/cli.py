@@ -191,6 +191,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _summary(settings, spec, outcome)
         status |= outcome.state != "success"
     console.rule("next")
+    console.print("See the dashboards:   [bold].venv/bin/headwater dashboard[/]  (http://127.0.0.1:8501)")
     console.print("Open the Airflow UI:  [bold].venv/bin/headwater ui[/]  (http://127.0.0.1:8080)")
     console.print("Run status:           [bold].venv/bin/headwater status[/]")
     return status
