@@ -51,8 +51,9 @@ CHILD = textwrap.dedent(
         Lake.write_manifest = die
     elif stage == "during_bulk_copy":    # stage table filled inside the load transaction
         import headwater.warehouse.duckdb as d, headwater.warehouse.postgres as p
-        d.DuckDBWarehouse._stage = after(d.DuckDBWarehouse._stage)
-        p.PostgresWarehouse._stage = after(p.PostgresWarehouse._stage)
+        for cls in (d.DuckDBWarehouse, p.PostgresWarehouse):
+            cls._stage = after(cls._stage)                     # later batches: the stage
+            cls._create_raw_from = after(cls._create_raw_from)  # a first load: the new table
     elif stage == "before_watermark":    # upsert done, watermark and ledger not yet
         Warehouse._advance_watermark = die
 

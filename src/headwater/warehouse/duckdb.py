@@ -50,13 +50,12 @@ class DuckDBWarehouse(Warehouse):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
         return f"temp.main.{name}"
 
-    def _create_raw(self, con, schema: str, table: TableSpec, stage: str) -> None:
+    def _create_raw_from(self, con, schema: str, table: TableSpec, select: str) -> int:
         # No PRIMARY KEY constraint: uniqueness comes from the MERGE on the key, and DuckDB's
         # index maintenance would slow bulk upserts. dbt tests check uniqueness downstream.
-        con.execute(
-            f"CREATE TABLE {ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)} AS "
-            f"SELECT * FROM {stage} LIMIT 0"
-        )
+        target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"
+        rows = con.execute(f"CREATE TABLE {target} AS {select}").fetchone()
+        return int(rows[0]) if rows else 0
 
     def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
         target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"

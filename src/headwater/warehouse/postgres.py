@@ -51,18 +51,18 @@ class PostgresWarehouse(Warehouse):
         self.native(con, sql.SQL("DROP TABLE IF EXISTS {}").format(ident(*_schema_name(stage))))
         self._refresh_catalog(con)
 
-    def _create_raw(self, con, schema: str, table: TableSpec, stage: str) -> None:
-        target = ident(schema, table.name)
+    def _create_raw_from(self, con, schema: str, table: TableSpec, select: str) -> int:
+        # Bulk COPY into a new table, then the key: far faster than ON CONFLICT row by row.
+        qualified = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"
+        rows = con.execute(f"CREATE TABLE {qualified} AS {select}").fetchone()
+        self._refresh_catalog(con)
         self.native(
             con,
-            sql.SQL("CREATE TABLE {} (LIKE {}); ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                target,
-                ident(*_schema_name(stage)),
-                target,
-                sql.SQL(", ").join(map(ident, table.primary_key)),
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                ident(schema, table.name), sql.SQL(", ").join(map(ident, table.primary_key))
             ),
         )
-        self._refresh_catalog(con)
+        return int(rows[0]) if rows else 0
 
     def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
         data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]
