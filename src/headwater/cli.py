@@ -244,13 +244,31 @@ def cmd_ui(args: argparse.Namespace) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        # standalone's children (scheduler, api-server, ...) share its process group: stop all.
+        # standalone's children (scheduler, api-server, ...) share its process group: stop
+        # them all, and return only once none is left (or kill the stragglers after 30 s).
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader
+            if not _live_group_members(proc.pid):
+                return 0
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
         return 0
+
+
+def _live_group_members(pgid: int) -> list[int]:
+    """Processes of the group still running (zombies waiting to be reaped do not count)."""
+    import psutil
+
+    alive = []
+    for p in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(p.info["pid"]) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                alive.append(p.info["pid"])
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return alive
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -56,8 +56,7 @@ def test_ui_is_healthy_and_listens_on_loopback_only(hw_home: Path):
         assert listeners and all(c.laddr.ip == "127.0.0.1" for c in listeners), listeners
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    time.sleep(2)
+        proc.wait(timeout=60)  # `headwater ui` returns once Airflow's whole process group is gone
     still = [
         c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port
     ]
