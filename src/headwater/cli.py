@@ -332,8 +332,10 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     )
     if not rows:
         console.print("no quarantined rows")
-    for pipeline, table, run_id, reason, record, at in rows:  # records can be long: one block each
+    for pipeline, table, run_id, reason, record, at, file, line in rows:  # one block each
         console.print(f"[bold]{pipeline}.{table}[/]  run {escape(str(run_id))}  at {at}", soft_wrap=True)
+        if file:
+            console.print(f"  from: {escape(str(file))}" + (f", line {line}" if line else ""), soft_wrap=True)
         console.print(f"  reason: {escape(str(reason))}", soft_wrap=True)
         console.print(f"  record: {escape(str(record))}", soft_wrap=True)
     return 0

@@ -51,8 +51,21 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """An in-memory (or file) DuckDB connection with our extension directory configured."""
-    config: dict[str, str | bool | int | float | list[str]] = {"extension_directory": extension_directory()}
+    """An in-memory (or file) DuckDB connection with our extension directory configured.
+
+    Memory is capped (``HEADWATER_DUCKDB_MEMORY_LIMIT``, default 2GB) and spills to
+    ``HEADWATER_DUCKDB_TEMP`` (default: the system temp folder), so a big load sorts and joins
+    on disk instead of taking the machine's memory from the Airflow workers beside it.
+    """
+    import tempfile
+
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "extension_directory": extension_directory(),
+        "memory_limit": os.environ.get("HEADWATER_DUCKDB_MEMORY_LIMIT", "2GB"),
+        "temp_directory": os.environ.get(
+            "HEADWATER_DUCKDB_TEMP", str(Path(tempfile.gettempdir()) / "headwater-duckdb")
+        ),
+    }
     if path is None:
         return duckdb.connect(":memory:", config=config)
     return duckdb.connect(path, read_only=read_only, config=config)

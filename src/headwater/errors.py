@@ -28,3 +28,7 @@ class ConfigError(TerminalError):
 
 class SourceError(TerminalError):
     """The source is missing something the spec expects."""
+
+
+class RejectedRowsError(TerminalError):
+    """Too many rows of a batch could not be read: the delivery needs a look."""

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from headwater import duck
-from headwater.lake import Lake, Manifest, parquet_relation
-from headwater.sources import SqlSource
+from headwater.errors import RejectedRowsError
+from headwater.lake import REJECTS_FILE, Lake, Manifest, parquet_relation
+from headwater.sources import Source
 from headwater.spec import PipelineSpec, TableSpec
 from headwater.watermark import Bound, WatermarkState, lower_bound
 
@@ -51,9 +52,14 @@ class TablePlan:
 
 
 def extract_table(
-    spec: PipelineSpec, plan: TablePlan, source: SqlSource, lake: Lake, run_id: str, batch_id: str
+    spec: PipelineSpec, plan: TablePlan, source: Source, lake: Lake, run_id: str, batch_id: str
 ) -> Manifest | None:
-    """Write the batch and return its manifest, or None when the table has nothing new."""
+    """Write the batch and return its manifest, or None when the table has nothing new.
+
+    Rows the source could not read go to ``_rejects.parquet`` beside the batch (the load
+    quarantines them); when their share passes the spec's ``max_rejected_share`` the extract
+    fails without a manifest, so nothing is loaded and the rejects stay in the lake to inspect.
+    """
     table = spec.table(plan.table)
     since: Bound | None = None
     until: Bound | None = None
@@ -69,16 +75,20 @@ def extract_table(
         lake.configure(con)
         source.check_table(con, table)
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
-        query = source.select(table, since, until)
+        query = source.relation(con, table, since, until)
         con.execute(f"COPY ({query}) TO {duck.literal(folder)} ({PARQUET_OPTIONS})")
         files = lake.parquet_files(spec.name, table.name, batch_id)
         batch = parquet_relation(files) if files else None
         rows = duck.scalar(con, f"SELECT count(*) FROM {batch}") if batch else 0
-        if rows == 0:
+        rejected = _write_rejects(con, source, table, folder)
+        if rejected:
+            _check_rejected_share(con, spec, table, rows, rejected, folder)
+        if rows == 0 and rejected == 0:
             lake.discard_batch(spec.name, table.name, batch_id)
             log.info("%s.%s: no rows since %s; skipping", spec.name, table.name, plan.watermark)
             return None
-        assert batch is not None
+        if batch is None:  # every row rejected (and the threshold allows it): quarantine only
+            batch = f"({query} LIMIT 0)"
         columns = [[r[0], r[1]] for r in con.execute(f"DESCRIBE SELECT * FROM {batch}").fetchall()]
         manifest = Manifest(
             pipeline=spec.name,
@@ -92,8 +102,9 @@ def extract_table(
             cursor=table.cursor,
             watermark_before=plan.watermark,
             extracted_at=datetime.now(UTC).isoformat(),
+            rejected=rejected,
         )
-        if table.cursor:
+        if table.cursor and rows:
             cursor_type = dict((c[0], c[1]) for c in columns)[table.cursor]
             c = duck.quote(table.cursor)
             lo, hi = duck.first_row(con, f"SELECT min({c})::VARCHAR, max({c})::VARCHAR FROM {batch}")
@@ -102,6 +113,7 @@ def extract_table(
             if (
                 plan.mode == "incremental"
                 and since is not None
+                and not rejected
                 and _nothing_new(con, batch, table, plan, since, cursor_type)
             ):
                 lake.discard_batch(spec.name, table.name, batch_id)
@@ -114,6 +126,46 @@ def extract_table(
         return manifest
     finally:
         con.close()
+        close = getattr(source, "close", None)
+        if close is not None:  # scratch space of sources that fetch before reading
+            close()
+
+
+def _write_rejects(con, source: Source, table: TableSpec, folder: str) -> int:
+    """Copy the rows the source rejected next to the batch; return how many there were."""
+    rejects = source.rejects(con, table)
+    if rejects is None:
+        return 0
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __hw_batch_rejects AS {rejects}")
+    n = int(duck.scalar(con, "SELECT count(*) FROM __hw_batch_rejects"))
+    if n:
+        target = duck.literal(f"{folder}/{REJECTS_FILE}")
+        con.execute(f"COPY __hw_batch_rejects TO {target} (FORMAT parquet, COMPRESSION zstd)")
+        log.warning("%s: %d rows could not be read; they will be quarantined", table.name, n)
+    return n
+
+
+def _check_rejected_share(
+    con, spec: PipelineSpec, table: TableSpec, rows: int, rejected: int, folder: str
+) -> None:
+    """Fail when too much of the batch was rejected: a broken delivery, not a few bad rows.
+
+    The message counts rejects per column and kind of error; it never quotes row contents
+    (it reaches logs and Slack).
+    """
+    share = rejected / (rows + rejected)
+    if share <= spec.max_rejected_share:
+        return
+    kinds = con.execute(
+        "SELECT coalesce(column_name, '(line)'), split_part(reason, ':', 1), count(*) AS n "
+        "FROM __hw_batch_rejects GROUP BY ALL ORDER BY n DESC, 1 LIMIT 5"
+    ).fetchall()
+    summary = ", ".join(f"{n} x {col} ({kind})" for col, kind, n in kinds)
+    raise RejectedRowsError(
+        f"{spec.name}.{table.name}: {rejected} of {rows + rejected} rows rejected "
+        f"({share:.1%}, above max_rejected_share {spec.max_rejected_share:.1%}): {summary}. "
+        f"Nothing was loaded; the rejected rows are in {folder}/{REJECTS_FILE}"
+    )
 
 
 def window_fingerprint(con, relation: str, table: TableSpec, since: Bound) -> tuple[int, str]:

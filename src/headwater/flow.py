@@ -13,13 +13,15 @@ from typing import Any
 from headwater.extract import TablePlan, extract_table
 from headwater.lake import Lake, batch_id_for
 from headwater.settings import Settings
-from headwater.sources import SqlSource
+from headwater.sources import Source, open_source
 from headwater.spec import PipelineSpec
 from headwater.warehouse import open_warehouse
 
 
-def source_for(spec: PipelineSpec, settings: Settings) -> SqlSource:
-    return SqlSource(spec.source_url(settings.home, settings.source_url), spec.source.schema)
+def source_for(spec: PipelineSpec, settings: Settings, table: str | None = None) -> Source:
+    """The source adapter of ``table`` (default: the pipeline's main source)."""
+    name = spec.table(table).source if table else spec.source.name
+    return open_source(spec.source_named(name), spec.source_url(settings.home, settings.source_url, name))
 
 
 def plan(
@@ -42,7 +44,7 @@ def extract(
     manifest = extract_table(
         spec,
         TablePlan(**table_plan),
-        source_for(spec, settings),
+        source_for(spec, settings, table_plan["table"]),
         Lake(settings.lake_url),
         run_id,
         batch_id_for(run_id),

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 from pyarrow import fs as pafs
 
+REJECTS_FILE = "_rejects.parquet"
 MANIFEST = "_manifest.json"
 
 
@@ -53,6 +54,8 @@ class Manifest:
     window_count: int | None = None
     window_fingerprint: str | None = None
     extracted_at: str = ""
+    rejected: int = 0
+    """Rows the source could not read (kept in the batch's _rejects.parquet, then quarantined)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -173,7 +176,11 @@ class Lake:
         """The batch's Parquet files as DuckDB addresses them, sorted."""
         d = self._dir(pipeline, table, batch_id)
         infos = self.fs.get_file_info(pafs.FileSelector(d, allow_not_found=True))
-        return sorted(self.scheme + i.path for i in infos if i.path.endswith(".parquet"))
+        return sorted(
+            self.scheme + i.path
+            for i in infos
+            if i.base_name.startswith("part-") and i.path.endswith(".parquet")
+        )
 
     def write_manifest(self, manifest: Manifest) -> str:
         d = self._dir(manifest.pipeline, manifest.table, manifest.batch_id)

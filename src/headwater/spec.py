@@ -6,6 +6,7 @@ name before any statement is built; the error names the pipeline, the field and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,6 +19,9 @@ from headwater.errors import SpecError
 from headwater.identifiers import valid_identifier
 
 MODES = ("incremental", "full")
+SOURCE_KINDS = ("sql", "files", "http")
+FILE_FORMATS = ("csv", "xlsx", "json", "access_log")
+MAIN_SOURCE = "main"
 DBT_STEPS = (
     "seed",
     "source_freshness",
@@ -31,6 +35,36 @@ DBT_STEPS = (
 
 
 @dataclass(frozen=True)
+class ReadSpec:
+    """How to read a table from a file or API source: where, in what format, with what types.
+
+    File and API data carry no types of their own, so every column is declared; a value that
+    does not parse as its declared type (a number word, a date in another format) is
+    quarantined with the reason, never guessed.
+    """
+
+    columns: tuple[tuple[str, str], ...]
+    """(name, type) pairs in the order the file or the records hold them."""
+    path: str | None = None
+    """Files: a path or glob relative to the source URL. API: the endpoint path."""
+    format: str = "csv"
+    date_format: str | None = None
+    timestamp_format: str | None = None
+    delimiter: str = ","
+    header: bool = True
+    sheet: str | None = None
+    records: str | None = None
+    """API: the field of the response body holding the list of records (None: the body)."""
+    since_param: str | None = None
+    """API: the query parameter that passes the watermark, so the server filters."""
+    page_size: int = 100
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c[0] for c in self.columns)
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str
     primary_key: tuple[str, ...]
@@ -39,6 +73,10 @@ class TableSpec:
     mode: str = "incremental"
     depends_on: tuple[str, ...] = ()
     """Tables that must be loaded before this one (parents of its foreign keys)."""
+    source: str = MAIN_SOURCE
+    """Name of the pipeline source the table comes from."""
+    read: ReadSpec | None = None
+    """File and API sources only: where the table is and its declared columns."""
 
     @property
     def effective_mode(self) -> str:
@@ -51,13 +89,14 @@ class SourceSpec:
     url: str
     schema: str | None = None
     generator: str | None = None
+    name: str = MAIN_SOURCE
 
 
 @dataclass(frozen=True)
 class PipelineSpec:
     name: str
     description: str
-    source: SourceSpec
+    sources: tuple[SourceSpec, ...]
     tables: tuple[TableSpec, ...]
     schedule: str | None = None
     retries: int = 2
@@ -65,9 +104,25 @@ class PipelineSpec:
     lookback_seconds: int = 0
     schema_changes: str = "evolve"
     """What a type change or a vanished source column does: evolve (alter / keep) or fail."""
+    max_rejected_share: float = 0.05
+    """A batch whose share of quarantined rows passes this fails the run (rows are kept)."""
     dbt_project: str | None = None
     dbt_steps: tuple[str, ...] = ()
     folder: Path = field(default=Path("."), compare=False)
+
+    @property
+    def source(self) -> SourceSpec:
+        """The main source (the one the generator fills and HEADWATER_SOURCE_URL overrides)."""
+        return self.source_named(MAIN_SOURCE) if self.has_source(MAIN_SOURCE) else self.sources[0]
+
+    def has_source(self, name: str) -> bool:
+        return any(s.name == name for s in self.sources)
+
+    def source_named(self, name: str) -> SourceSpec:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise SpecError(f"pipeline {self.name!r} has no source {name!r}")
 
     @property
     def raw_schema(self) -> str:
@@ -99,8 +154,12 @@ class PipelineSpec:
                 return t
         raise SpecError(f"pipeline {self.name!r} has no table {name!r}")
 
-    def source_url(self, home: Path, override: str | None = None) -> str:
-        return override or self.source.url.replace("{home}", str(home))
+    def source_url(self, home: Path, override: str | None = None, name: str | None = None) -> str:
+        """A source's URL with ``{home}`` filled in; ``override`` replaces the main source's."""
+        source = self.source if name is None else self.source_named(name)
+        if override and source is self.source:
+            return override
+        return source.url.replace("{home}", str(home))
 
 
 def _identifier(value: Any, where: str) -> str:
@@ -139,24 +198,15 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
             "retries",
             "retry_delay_minutes",
             "source",
+            "sources",
             "load",
             "tables",
             "transform",
         },
         where,
     )
-    src = _require(data, "source", where)
-    if not isinstance(src, dict):
-        raise SpecError(f"{where}: source must be a mapping")
-    _known_keys(src, {"kind", "url", "schema", "generator"}, f"{where}.source")
-    if src.get("kind") != "sql":
-        raise SpecError(f"{where}.source.kind: {src.get('kind')!r} is not supported (use 'sql')")
-    source = SourceSpec(
-        kind="sql",
-        url=str(_require(src, "url", f"{where}.source")),
-        schema=_identifier(src["schema"], f"{where}.source.schema") if src.get("schema") else None,
-        generator=src.get("generator"),
-    )
+    sources = _parse_sources(data, where)
+    source_names = [src.name for src in sources]
 
     raw_tables = _require(data, "tables", where)
     if not isinstance(raw_tables, list):
@@ -166,7 +216,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         tw = f"{where}.tables[{i}]"
         if not isinstance(t, dict):
             raise SpecError(f"{tw} must be a mapping")
-        _known_keys(t, {"name", "primary_key", "cursor", "mode", "depends_on"}, tw)
+        _known_keys(t, {"name", "primary_key", "cursor", "mode", "depends_on", "source", "read"}, tw)
         tname = _identifier(_require(t, "name", tw), f"{tw}.name")
         tw = f"{where}, table {tname!r}"
         pk = _require(t, "primary_key", tw)
@@ -186,7 +236,19 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         deps = [deps] if isinstance(deps, str) else deps
         if not isinstance(deps, list):
             raise SpecError(f"{tw}: depends_on must be a table name or a list of them")
-        tables.append(TableSpec(tname, pk_cols, cursor, mode, tuple(deps)))
+        source_name = t.get("source", source_names[0] if len(source_names) == 1 else MAIN_SOURCE)
+        if source_name not in source_names:
+            raise SpecError(
+                f"{tw}.source: {source_name!r} is not one of the pipeline's sources {source_names}"
+            )
+        kind = next(src.kind for src in sources if src.name == source_name)
+        read = _parse_read(t.get("read"), kind, tw)
+        if read is not None:
+            known = (*read.column_names, "_source_file", "_source_line")
+            missing = [c for c in (*pk_cols, *([cursor] if cursor else [])) if c not in known]
+            if missing:
+                raise SpecError(f"{tw}: key/cursor column(s) {missing} are not among read.columns")
+        tables.append(TableSpec(tname, pk_cols, cursor, mode, tuple(deps), source_name, read))
     names = [t.name for t in tables]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -195,7 +257,14 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     _check_dependencies(where, tables)
 
     load = data.get("load") or {}
-    _known_keys(load, {"lookback_seconds", "schema_changes"}, f"{where}.load")
+    _known_keys(load, {"lookback_seconds", "schema_changes", "max_rejected_share"}, f"{where}.load")
+    max_rejected = load.get("max_rejected_share", 0.05)
+    if (
+        isinstance(max_rejected, bool)
+        or not isinstance(max_rejected, int | float)
+        or not 0 <= max_rejected <= 1
+    ):
+        raise SpecError(f"{where}.load.max_rejected_share must be a number from 0 to 1")
     schema_changes = load.get("schema_changes", "evolve")
     if schema_changes not in ("evolve", "fail"):
         raise SpecError(f"{where}.load.schema_changes: {schema_changes!r} is not one of ('evolve', 'fail')")
@@ -217,17 +286,115 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     return PipelineSpec(
         name=name,
         description=str(data.get("description", "")),
-        source=source,
+        sources=sources,
         tables=tuple(tables),
         schedule=data.get("schedule"),
         retries=retries,
         retry_delay_minutes=delay,
         lookback_seconds=lookback,
         schema_changes=schema_changes,
+        max_rejected_share=float(max_rejected),
         dbt_project=transform.get("dbt_project"),
         dbt_steps=steps,
         folder=folder,
     )
+
+
+def _parse_source(src: Any, name: str, where: str) -> SourceSpec:
+    if not isinstance(src, dict):
+        raise SpecError(f"{where} must be a mapping")
+    _known_keys(src, {"kind", "url", "schema", "generator"}, where)
+    kind = src.get("kind")
+    if kind not in SOURCE_KINDS:
+        raise SpecError(f"{where}.kind: {kind!r} is not supported (use one of {list(SOURCE_KINDS)})")
+    return SourceSpec(
+        kind=kind,
+        url=str(_require(src, "url", where)),
+        schema=_identifier(src["schema"], f"{where}.schema") if src.get("schema") else None,
+        generator=src.get("generator"),
+        name=name,
+    )
+
+
+def _parse_sources(data: dict[str, Any], where: str) -> tuple[SourceSpec, ...]:
+    """``source:`` (one source, named main) or ``sources:`` (a mapping of named sources)."""
+    if "source" in data and "sources" in data:
+        raise SpecError(f"{where}: give either source (one) or sources (several), not both")
+    if "sources" not in data:
+        return (_parse_source(_require(data, "source", where), MAIN_SOURCE, f"{where}.source"),)
+    named = data["sources"]
+    if not isinstance(named, dict) or not named:
+        raise SpecError(f"{where}.sources must be a mapping of source name to source")
+    return tuple(
+        _parse_source(src, _identifier(n, f"{where}.sources"), f"{where}.sources.{n}")
+        for n, src in named.items()
+    )
+
+
+_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?$")
+
+
+def _parse_read(read: Any, kind: str, where: str) -> ReadSpec | None:
+    if kind == "sql":
+        if read is not None:
+            raise SpecError(f"{where}.read: SQL sources are read by table name; remove read")
+        return None
+    if not isinstance(read, dict):
+        raise SpecError(f"{where}: a table of a {kind} source needs read: (path/endpoint and columns)")
+    rw = f"{where}.read"
+    _known_keys(
+        read,
+        {"path", "endpoint", "format", "columns", "date_format", "timestamp_format", "delimiter",
+         "header", "sheet", "records", "since_param", "page_size"},
+        rw,
+    )  # fmt: skip
+    cols = _require(read, "columns", rw)
+    if not isinstance(cols, dict):
+        raise SpecError(f"{rw}.columns must map column name to type, e.g. {{id: BIGINT}}")
+    columns = []
+    for name, type_ in cols.items():
+        _identifier(name, f"{rw}.columns")
+        if not isinstance(type_, str) or not _TYPE_NAME.match(type_):
+            raise SpecError(f"{rw}.columns.{name}: {type_!r} is not a SQL type name (e.g. DECIMAL(10,2))")
+        columns.append((name, type_.upper()))
+    if kind == "http":
+        path = str(_require(read, "endpoint", rw))
+        fmt = "json"
+    else:
+        path = str(_require(read, "path", rw))
+        fmt = read.get("format") or _format_from_path(path, rw)
+    if fmt not in FILE_FORMATS:
+        raise SpecError(f"{rw}.format: {fmt!r} is not one of {list(FILE_FORMATS)}")
+    delimiter = read.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise SpecError(f"{rw}.delimiter must be one character")
+    page_size = read.get("page_size", 100)
+    if not isinstance(page_size, int) or page_size < 1:
+        raise SpecError(f"{rw}.page_size must be a whole number >= 1")
+    since_param = read.get("since_param")
+    records = read.get("records")
+    return ReadSpec(
+        columns=tuple(columns),
+        path=path,
+        format=fmt,
+        date_format=read.get("date_format"),
+        timestamp_format=read.get("timestamp_format"),
+        delimiter=delimiter,
+        header=bool(read.get("header", True)),
+        sheet=read.get("sheet"),
+        records=str(records) if records else None,
+        since_param=str(since_param) if since_param else None,
+        page_size=page_size,
+    )
+
+
+def _format_from_path(path: str, where: str) -> str:
+    lower = path.lower()
+    for suffix, fmt in ((".csv", "csv"), (".csv.gz", "csv"), (".xlsx", "xlsx"), (".json", "json"),
+                        (".jsonl", "json"), (".ndjson", "json"), (".log", "access_log")):  # fmt: skip
+        if lower.endswith(suffix):
+            return fmt
+    raise SpecError(f"{where}.format: cannot tell the format of {path!r}; set format: {list(FILE_FORMATS)}")
 
 
 def _check_dependencies(where: str, tables: list[TableSpec]) -> None:

@@ -101,7 +101,8 @@ def test_quarantine_lists_rows_with_their_reason(hw_home, capsys):
     with wh.session() as con:
         wh.ensure_metadata(con)
         con.execute(
-            "INSERT INTO wh.headwater.quarantine VALUES ('travel_bookings', 'ticket', 'run_9', 'b', "
+            "INSERT INTO wh.headwater.quarantine (pipeline, table_name, run_id, batch_id, reason, record, "
+            "quarantined_at) VALUES ('travel_bookings', 'ticket', 'run_9', 'b', "
             "'NULL in primary key (ticket_id)', '{\"ticket_id\": null}', now()::TIMESTAMP)"
         )
     assert main(["quarantine", "travel_bookings"]) == 0

@@ -36,6 +36,15 @@ class SqlSource:
                 f"cannot open source {duck.mask_url(self.url)}: {_first_line(e, self.url)}"
             ) from None
 
+    def relation(
+        self, con: duckdb.DuckDBPyConnection, table: TableSpec, since: Bound | None, until: Bound | None
+    ) -> str:
+        return self.select(table, since, until)
+
+    def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        """A database hands over typed rows: nothing is rejected at read time."""
+        return None
+
     def select(self, table: TableSpec, since: Bound | None, until: Bound | None = None) -> str:
         """SQL (DuckDB dialect) selecting the table's rows with since <= cursor < until."""
         if self.kind == "postgres":

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from headwater import duck
-from headwater.lake import Lake, Manifest, parquet_relation
+from headwater.lake import REJECTS_FILE, Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
 from headwater.warehouse.schema import diff_columns, enforce
 from headwater.watermark import WatermarkState
@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS {META}.load_ledger (
     extracted_at VARCHAR, schema_changes VARCHAR);
 CREATE TABLE IF NOT EXISTS {META}.quarantine (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
-    reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP);
+    reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP, source_file VARCHAR,
+    source_line BIGINT, column_name VARCHAR);
 CREATE TABLE IF NOT EXISTS {META}.dbt_results (
     pipeline VARCHAR NOT NULL, run_id VARCHAR, step VARCHAR, unique_id VARCHAR,
     resource_type VARCHAR, status VARCHAR, execution_time DOUBLE PRECISION, rows_affected BIGINT,
@@ -58,7 +59,14 @@ CREATE TABLE IF NOT EXISTS {META}.dbt_results (
 METADATA_UPGRADES = f"""
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
+ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_file VARCHAR;
+ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT;
+ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS column_name VARCHAR;
 """
+QUARANTINE_INSERT = (
+    f"INSERT INTO {ALIAS}.{META}.quarantine (pipeline, table_name, run_id, batch_id, reason, record, "
+    "quarantined_at, source_file, source_line, column_name) "
+)
 LEDGER_COLUMNS = (
     "pipeline", "table_name", "run_id", "batch_id", "mode", "rows_in_batch", "rows_changed",
     "rows_deleted", "rows_quarantined", "watermark_before", "watermark_after", "loaded_at",
@@ -215,13 +223,21 @@ class Warehouse(ABC):
                     )
                 self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
                 self._refresh_catalog(con)
-                quarantined = self._quarantine_null_keys(con, spec, table, manifest, source, loaded_at)
-                select = _dedupe_select(table, source, manifest.run_id, loaded_at)
+                quarantined, select = 0, ""
+                if manifest.rejected:
+                    quarantined += self._quarantine_rejects(con, spec, table, manifest, folder, loaded_at)
+                if manifest.rows:
+                    quarantined += self._quarantine_null_keys(con, spec, table, manifest, source, loaded_at)
+                    select, conflicting = self._unique_rows(con, spec, table, manifest, source, loaded_at)
+                    quarantined += conflicting
                 existing = self.column_types_of(con, schema, table.name)
                 drift: list[str] = []
                 deleted = 0
                 stage: str | None = None
-                if not existing:
+                if manifest.rows == 0:
+                    # Every row of the batch was rejected: the quarantine is all there is.
+                    changed = 0
+                elif not existing:
                     # First load: build the raw table straight from the batch. A stage plus a
                     # MERGE into an empty table costs twice the time and memory (benchmarks/).
                     changed = self._create_raw_from(con, schema, table, select)
@@ -294,21 +310,119 @@ class Warehouse(ABC):
         )
         return bool(n)
 
+    def _quarantine(self, con, spec, table: TableSpec, manifest: Manifest, at: datetime, rows: str) -> int:
+        """Add ``rows`` (reason, record, source_file, source_line, column_name) to the quarantine.
+
+        A row already there (same table, reason, content, file and line: the same line read
+        again by a later full read, a re-run or a replay) is not added twice.
+        """
+        quarantine = f"{ALIAS}.{META}.quarantine"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __hw_quarantine AS SELECT * FROM ({rows}) AS r "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {quarantine} AS q WHERE q.pipeline = ? AND q.table_name = ? "
+            "AND q.reason = r.reason AND q.record IS NOT DISTINCT FROM r.record "
+            "AND q.source_file IS NOT DISTINCT FROM r.source_file "
+            "AND q.source_line IS NOT DISTINCT FROM r.source_line)",
+            [spec.name, table.name],
+        )
+        n = int(duck.scalar(con, "SELECT count(*) FROM __hw_quarantine"))
+        if n:
+            con.execute(
+                f"{QUARANTINE_INSERT} SELECT ?, ?, ?, ?, reason, record, ?, source_file, source_line, "
+                "column_name FROM __hw_quarantine",
+                [spec.name, table.name, manifest.run_id, manifest.batch_id, at],
+            )
+            reasons = con.execute("SELECT DISTINCT split_part(reason, ':', 1) FROM __hw_quarantine LIMIT 3")
+            log.warning(
+                "%s.%s: %d rows quarantined (%s)",
+                spec.name,
+                table.name,
+                n,
+                "; ".join(r[0] for r in reasons.fetchall()),
+            )
+        return n
+
     def _quarantine_null_keys(
         self, con, spec, table: TableSpec, manifest: Manifest, source: str, at: datetime
     ) -> int:
         """Rows whose key has a NULL cannot be upserted: keep them, with the reason."""
         null_key = " OR ".join(f"{duck.quote(c)} IS NULL" for c in table.primary_key)
-        n = duck.scalar(con, f"SELECT count(*) FROM {source} WHERE {null_key}")
-        if n:
-            reason = f"NULL in primary key ({', '.join(table.primary_key)})"
-            con.execute(
-                f"INSERT INTO {ALIAS}.{META}.quarantine "
-                f"SELECT ?, ?, ?, ?, ?, to_json(q)::VARCHAR, ? FROM {source} AS q WHERE {null_key}",
-                [spec.name, table.name, manifest.run_id, manifest.batch_id, reason, at],
+        if not duck.scalar(con, f"SELECT count(*) FROM {source} WHERE {null_key}"):
+            return 0
+        reason = duck.literal(f"NULL in primary key ({', '.join(table.primary_key)})")
+        return self._quarantine(
+            con,
+            spec,
+            table,
+            manifest,
+            at,
+            f"SELECT {reason} AS reason, to_json(q)::VARCHAR AS record, NULL::VARCHAR AS source_file, "
+            f"NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name FROM {source} AS q WHERE {null_key}",
+        )
+
+    def _quarantine_rejects(
+        self, con, spec, table: TableSpec, manifest: Manifest, folder: str, at: datetime
+    ) -> int:
+        """Rows the source could not read, with file, line, column and reason."""
+        rejects = parquet_relation([f"{folder}/{REJECTS_FILE}"])
+        return self._quarantine(
+            con,
+            spec,
+            table,
+            manifest,
+            at,
+            f"SELECT reason, record, source_file, source_line, column_name FROM {rejects}",
+        )
+
+    def _unique_rows(
+        self, con, spec, table: TableSpec, manifest: Manifest, source: str, at: datetime
+    ) -> tuple[str, int]:
+        """The batch's rows one per key (the stage's SELECT), and how many were quarantined.
+
+        Most batches have no repeated key, and then no window sort is paid. Otherwise the
+        latest cursor wins; exact copies collapse into one; rows that share a key and that
+        latest cursor but differ in content cannot be ordered, so all of them are quarantined.
+        """
+        keys = ", ".join(duck.quote(c) for c in table.primary_key)
+        not_null = " AND ".join(f"{duck.quote(c)} IS NOT NULL" for c in table.primary_key)
+        stamp = (
+            f"{duck.literal(at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at, "
+            f"{duck.literal(manifest.run_id)}::VARCHAR AS _run_id"
+        )
+        repeated = duck.scalar(
+            con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source} WHERE {not_null}"
+        )
+        if not repeated:
+            return f"SELECT *, {stamp} FROM {source} WHERE {not_null}", 0
+        content = [c[0] for c in manifest.columns if c[0] not in ("_source_file", "_source_line")]
+        order = f"{duck.quote(table.cursor)} DESC NULLS LAST" if table.cursor else "1"
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __hw_unique AS "
+            "WITH latest AS (SELECT * EXCLUDE (__hw_rank), "
+            f"hash({', '.join(duck.quote(c) for c in content)}) AS __hw_hash FROM ("
+            f"SELECT *, rank() OVER (PARTITION BY {keys} ORDER BY {order}) AS __hw_rank "
+            f"FROM {source} WHERE {not_null}) WHERE __hw_rank = 1) "
+            "SELECT *, min(__hw_hash) OVER k <> max(__hw_hash) OVER k AS __hw_conflict, "
+            f"row_number() OVER k AS __hw_n FROM latest WINDOW k AS (PARTITION BY {keys})"
+        )
+        internal = "EXCLUDE (__hw_hash, __hw_conflict, __hw_n)"
+        n = 0
+        if duck.scalar(con, "SELECT count(*) FROM __hw_unique WHERE __hw_conflict"):
+            reason = duck.literal(
+                f"duplicate key ({', '.join(table.primary_key)}) in one batch with conflicting values"
+                + (f" at the same {table.cursor}" if table.cursor else "")
             )
-            log.warning("%s.%s: %d rows quarantined: %s", spec.name, table.name, n, reason)
-        return int(n)
+            n = self._quarantine(
+                con,
+                spec,
+                table,
+                manifest,
+                at,
+                f"SELECT {reason} AS reason, to_json(q)::VARCHAR AS record, NULL::VARCHAR AS source_file, "
+                "NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name "
+                f"FROM (SELECT * {internal} FROM __hw_unique WHERE __hw_conflict) AS q",
+            )
+        return f"SELECT * {internal}, {stamp} FROM __hw_unique WHERE NOT __hw_conflict AND __hw_n = 1", n
 
     def _reconcile_schema(
         self, con, spec: PipelineSpec, schema: str, table: str, manifest: Manifest, existing: dict[str, str]
@@ -436,7 +550,8 @@ class Warehouse(ABC):
         with self.session() as con:
             self.ensure_metadata(con)
             return con.execute(
-                f"SELECT pipeline, table_name, run_id, reason, record, quarantined_at "
+                "SELECT pipeline, table_name, run_id, reason, record, quarantined_at, source_file, "
+                f"source_line "
                 f"FROM {ALIAS}.{META}.quarantine WHERE {where} ORDER BY quarantined_at DESC LIMIT ?",
                 params + [limit],
             ).fetchall()
@@ -475,19 +590,6 @@ class Warehouse(ABC):
         with self.session() as con:
             self.ensure_metadata(con)
             return con.execute(sql, params or []).fetchall()
-
-
-def _dedupe_select(table: TableSpec, source: str, run_id: str, loaded_at: datetime) -> str:
-    keys = ", ".join(duck.quote(c) for c in table.primary_key)
-    not_null = " AND ".join(f"{duck.quote(c)} IS NOT NULL" for c in table.primary_key)
-    order = f"{duck.quote(table.cursor)} DESC NULLS LAST" if table.cursor else "1"
-    return (
-        f"SELECT * EXCLUDE (__hw_rank), "
-        f"{duck.literal(loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at, "
-        f"{duck.literal(run_id)}::VARCHAR AS _run_id FROM ("
-        f"SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __hw_rank "
-        f"FROM {source} WHERE {not_null}) WHERE __hw_rank = 1"
-    )
 
 
 _TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 (),_")

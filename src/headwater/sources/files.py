@@ -1,0 +1,256 @@
+"""File sources: CSV, XLSX, JSON and web-server access logs, in a local folder or on S3.
+
+Every table names a path or glob under the source URL and declares its columns. CSV is read
+by DuckDB's parallel streaming reader with typed columns and ``store_rejects``: a malformed
+line, a wrong column count, bytes that are not UTF-8, or a value that does not parse as its
+type (a number word, a date in another format) is rejected with its file, line and raw text
+instead of failing the run or being guessed. XLSX, JSON and logs are read as text and
+validated by the same typed split (``sources.base.typed_split``).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import replace
+
+import duckdb
+
+from headwater import duck
+from headwater.errors import SourceError
+from headwater.lake import S3Config
+from headwater.sources.base import cursor_filter, typed_split
+from headwater.spec import ReadSpec, TableSpec
+from headwater.watermark import Bound
+
+log = logging.getLogger(__name__)
+
+REJECTS_TABLE = "__hw_rejects"
+REJECTS_SCAN = "__hw_reject_scans"
+PROVENANCE = ("_source_file", "_source_line")
+
+# Apache/Nginx "combined" format: ip ident user [time] "request" status bytes "referrer" "agent".
+COMBINED_LOG = (
+    r'^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) '
+    r'"((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"\s*$'
+)
+LOG_FIELDS = ("ip", "ident", "user", "time", "request", "status", "bytes", "referrer", "user_agent")
+LOG_DERIVED = ("method", "path", "protocol")
+LOG_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+
+
+class FileSource:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._rejects: str | None = None
+
+    def __repr__(self) -> str:
+        return f"FileSource({duck.mask_url(self.url)})"
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.url.startswith("s3://"):
+            S3Config.from_env().configure_duckdb(con)
+
+    def pattern(self, read: ReadSpec) -> str:
+        assert read.path is not None
+        return posixpath.join(self.url, read.path)
+
+    def files(self, con: duckdb.DuckDBPyConnection, read: ReadSpec) -> list[str]:
+        rows = con.execute("SELECT file FROM glob(?) ORDER BY file", [self.pattern(read)]).fetchall()
+        return [r[0] for r in rows]
+
+    def check_table(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
+        read = _read_of(table)
+        files = self.files(con, read)
+        if not files:
+            raise SourceError(
+                f"no file matches {read.path!r} under {duck.mask_url(self.url)} for table "
+                f"{table.name!r}: check read.path in the pipeline spec or deliver the files"
+            )
+        sizes = con.execute(
+            "SELECT filename, size FROM read_blob(?) WHERE size = 0 ORDER BY filename", [files]
+        ).fetchall()
+        for name, _ in sizes:
+            log.warning("%s: file %s is empty (0 bytes); nothing to read from it", table.name, name)
+
+    def relation(
+        self, con: duckdb.DuckDBPyConnection, table: TableSpec, since: Bound | None, until: Bound | None
+    ) -> str:
+        read = _read_of(table)
+        files = self.files(con, read)
+        where = cursor_filter(table, since, until)
+        if read.format == "csv":
+            self._rejects = _csv_rejects()
+            return f"SELECT * FROM {_read_csv(files, read)}{where}"
+        raw = f"__hw_raw_{table.name}"
+        record = problem = None
+        if read.format == "xlsx":
+            _load_xlsx(con, raw, files, read)
+        elif read.format == "json":
+            _load_json(con, raw, files, read)
+        else:
+            read = replace(read, timestamp_format=read.timestamp_format or LOG_TIME_FORMAT)
+            _load_access_log(con, raw, files, read)
+            record, problem = "_raw_line", "_problem"
+        good, rejects = typed_split(duck.quote(raw), read, PROVENANCE, record, problem)
+        self._rejects = rejects
+        return f"SELECT * FROM ({good}){where}"
+
+    def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        return self._rejects
+
+
+def _read_of(table: TableSpec) -> ReadSpec:
+    if table.read is None:
+        raise SourceError(f"table {table.name!r} of a file source has no read: section in its spec")
+    return table.read
+
+
+def _list(files: list[str]) -> str:
+    return "[" + ", ".join(duck.literal(f) for f in files) + "]"
+
+
+def _read_csv(files: list[str], read: ReadSpec) -> str:
+    columns = "{" + ", ".join(f"{duck.literal(n)}: {duck.literal(t)}" for n, t in read.columns) + "}"
+    options = [
+        f"columns = {columns}",
+        f"header = {str(read.header).lower()}",
+        f"delim = {duck.literal(read.delimiter)}",
+        "quote = '\"'",
+        "escape = '\"'",
+        "auto_detect = false",
+        "store_rejects = true",
+        f"rejects_table = {duck.literal(REJECTS_TABLE)}",
+        f"rejects_scan = {duck.literal(REJECTS_SCAN)}",
+        "filename = '_source_file'",
+    ]
+    if read.date_format:
+        options.append(f"dateformat = {duck.literal(read.date_format)}")
+    if read.timestamp_format:
+        options.append(f"timestampformat = {duck.literal(read.timestamp_format)}")
+    return f"read_csv({_list(files)}, {', '.join(options)})"
+
+
+def _csv_rejects() -> str:
+    """DuckDB's reject tables as quarantine rows: file, physical line, raw line, reason.
+
+    DuckDB may report several errors for one line (each missing column); the quarantine
+    keeps one row per line with all of its reasons.
+    """
+    return (
+        "SELECT s.file_path AS source_file, e.line::BIGINT AS source_line, "
+        "min(e.column_name) AS column_name, "
+        "string_agg(DISTINCT e.error_type::VARCHAR || ': ' || e.error_message, '; ' "
+        "ORDER BY e.error_type::VARCHAR || ': ' || e.error_message) AS reason, "
+        "min(e.csv_line) AS record "
+        f"FROM {REJECTS_TABLE} AS e JOIN {REJECTS_SCAN} AS s USING (scan_id, file_id) "
+        "GROUP BY s.file_path, e.line"
+    )
+
+
+def _load_xlsx(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
+    """Each workbook's sheet as text, with the header row naming the columns."""
+    duck.load_extension(con, "excel")
+    selects = []
+    for f in files:
+        options = "header = true, all_varchar = true"
+        if read.sheet:
+            options += f", sheet = {duck.literal(read.sheet)}"
+        found = {
+            r[0]
+            for r in con.execute(f"DESCRIBE SELECT * FROM read_xlsx({duck.literal(f)}, {options})").fetchall()
+        }
+        missing = [c for c in read.column_names if c not in found]
+        if missing:
+            raise SourceError(f"workbook {f}: header lacks column(s) {missing}; it has {sorted(found)}")
+        cols = ", ".join(f"{duck.quote(c)}::VARCHAR AS {duck.quote(c)}" for c in read.column_names)
+        # Row order within one workbook is the sheet's order; +1 for the header row.
+        selects.append(
+            f"SELECT {cols}, {duck.literal(f)} AS _source_file, "
+            f"(row_number() OVER () + 1)::BIGINT AS _source_line "
+            f"FROM read_xlsx({duck.literal(f)}, {options})"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS {' UNION ALL '.join(selects)}")
+
+
+def _load_json(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
+    """Records of JSON files (an array, newline-delimited objects, or a field of an object)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS "
+        f"{json_records_select(f'read_json_objects({_list(files)}, filename = true)', read)}"
+    )
+
+
+def json_records_select(objects: str, read: ReadSpec, whole_body: bool = False) -> str:
+    """SQL turning a relation of (filename, json) objects into one text row per record.
+
+    The records are the list at ``read.records`` in each object, or the object itself (one
+    record per object, e.g. newline-delimited JSON), or with ``whole_body`` the object when it
+    is a list (an API page). Each record's fields come out as text (``->>``) whatever their
+    JSON type, so the typed split judges them all alike; the record's position is its line.
+    """
+    if read.records or whole_body:
+        path = "$." + ".".join(f'"{p}"' for p in read.records.split(".")) if read.records else "$"
+        records = f"from_json(json_extract(json, {duck.literal(path)}), '[\"JSON\"]')"
+        exploded = (
+            f"SELECT filename, unnest({records}) AS r, generate_subscripts({records}, 1) AS i FROM {objects}"
+        )
+    else:
+        exploded = (
+            f"SELECT filename, json AS r, row_number() OVER (PARTITION BY filename) AS i FROM {objects}"
+        )
+    cols = ", ".join(f"(r ->> {duck.literal(n)}) AS {duck.quote(n)}" for n in read.column_names)
+    return f"SELECT {cols}, filename AS _source_file, i::BIGINT AS _source_line FROM ({exploded})"
+
+
+def _load_access_log(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
+    """Combined-format lines, split by a regular expression; a non-matching line is rejected.
+
+    Lines are numbered exactly: each file's bytes are split on newlines and handed to DuckDB
+    as Arrow (no Python loop per line), and a line that is not UTF-8 is rejected, not mangled.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    fs, _ = pafs.FileSystem.from_uri(files[0]) if "://" in files[0] else (pafs.LocalFileSystem(), None)
+    parts = []
+    for f in files:
+        path = f.split("://", 1)[1] if "://" in f else f
+        with fs.open_input_stream(path) as stream:
+            lines = stream.read().split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        parts.append(
+            pa.table(
+                {
+                    "_source_file": pa.array([f] * len(lines), pa.string()),
+                    "_source_line": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
+                    "_bytes": pa.array(lines, pa.binary()),
+                }
+            )
+        )
+    arrow_lines = pa.concat_tables(parts)  # noqa: F841 (read by DuckDB's replacement scan)
+    fields = ", ".join(duck.literal(n) for n in LOG_FIELDS)
+    wanted = set(read.column_names)
+    unknown = wanted - set(LOG_FIELDS) - set(LOG_DERIVED) - set(PROVENANCE)
+    if unknown:
+        raise SourceError(
+            f"access-log columns {sorted(unknown)} do not exist; available: {list(LOG_FIELDS + LOG_DERIVED)}"
+        )
+    pattern = duck.literal(COMBINED_LOG)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS "
+        f"WITH decoded AS (SELECT _source_file, _source_line, TRY(decode(_bytes)) AS line, "
+        f"  _bytes FROM arrow_lines), "
+        f"parsed AS (SELECT *, regexp_extract(line, {pattern}, [{fields}]) AS f, "
+        f"  regexp_full_match(line, {pattern}) AS ok FROM decoded) "
+        f"SELECT _source_file, _source_line, "
+        f"  coalesce(line, 'not UTF-8: ' || left(_bytes::VARCHAR, 300)) AS _raw_line, "
+        + ", ".join(f"CASE WHEN ok THEN nullif(f.{n}, '-') END AS {duck.quote(n)}" for n in LOG_FIELDS)
+        + ", CASE WHEN ok THEN split_part(f.request, ' ', 1) END AS method"
+        ", CASE WHEN ok THEN split_part(f.request, ' ', 2) END AS path"
+        ", CASE WHEN ok THEN split_part(f.request, ' ', 3) END AS protocol"
+        ", CASE WHEN line IS NULL THEN 'line is not valid UTF-8' "
+        "  WHEN NOT ok THEN 'line is not in the combined log format' END AS _problem FROM parsed"
+    )

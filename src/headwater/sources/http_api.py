@@ -1,0 +1,191 @@
+"""JSON HTTP APIs: paginated, retried with backoff, the watermark passed to the server.
+
+Each page's body is saved as it came (no Python loop over records) in a scratch folder, and
+DuckDB splits the pages into records and typed columns like any JSON file (the typed split
+of ``sources.base``): a field that does not parse as its declared type is quarantined.
+
+Pagination follows what the server says: a ``Link: <...>; rel="next"`` header or a ``next``
+URL in the body; without either, ``page``/``page_size`` query parameters until a short page.
+429 and 5xx answers (and dropped connections) are retried with exponential backoff, honouring
+``Retry-After``; other 4xx answers fail at once with the status (never the token).
+A bearer token, if the API needs one, comes from ``HEADWATER_SOURCE_<NAME>_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urljoin
+
+import duckdb
+import httpx
+
+from headwater import duck
+from headwater.errors import SourceError, TransientError
+from headwater.sources.base import cursor_filter, typed_split
+from headwater.sources.files import json_records_select
+from headwater.spec import ReadSpec, TableSpec
+from headwater.watermark import Bound
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_ATTEMPTS = int(os.environ.get("HEADWATER_HTTP_ATTEMPTS", "6"))
+BACKOFF_SECONDS = float(os.environ.get("HEADWATER_HTTP_BACKOFF", "0.5"))
+MAX_WAIT_SECONDS = 60.0
+MAX_PAGES = 100_000
+
+
+class HttpApiSource:
+    def __init__(self, url: str, name: str = "main") -> None:
+        self.url = url.rstrip("/") + "/"
+        self.name = name
+        self._scratch: Path | None = None
+        self._rejects: str | None = None
+
+    def __repr__(self) -> str:
+        return f"HttpApiSource({duck.mask_url(self.url)})"
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Nothing to attach: pages are fetched when the table is read."""
+
+    def check_table(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
+        if table.read is None:
+            raise SourceError(f"table {table.name!r} of an HTTP source has no read: section in its spec")
+
+    def _headers(self) -> dict[str, str]:
+        token = os.environ.get(f"HEADWATER_SOURCE_{self.name.upper()}_TOKEN")
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def relation(
+        self, con: duckdb.DuckDBPyConnection, table: TableSpec, since: Bound | None, until: Bound | None
+    ) -> str:
+        read = table.read
+        assert read is not None and read.path is not None
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"headwater-{table.name}-"))
+        pages = self.fetch(read, since)
+        raw = f"__hw_raw_{table.name}"
+        if pages:
+            objects = f"read_json_objects({_list(pages)}, filename = true, format = 'unstructured')"
+            records = json_records_select(objects, read, whole_body=True)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS {records}")
+        else:
+            cols = ", ".join(f"NULL::VARCHAR AS {duck.quote(n)}" for n in read.column_names)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS SELECT {cols}, "
+                "NULL::VARCHAR AS _source_file, NULL::BIGINT AS _source_line LIMIT 0"
+            )
+        # The page file names are scratch paths; the quarantine should name the API call.
+        page = "regexp_extract(_source_file, 'page-0*(\\d+)', 1)"
+        endpoint = duck.literal(self.url + read.path)
+        con.execute(f"UPDATE {duck.quote(raw)} SET _source_file = {endpoint} || ' page ' || {page}")
+        good, self._rejects = typed_split(duck.quote(raw), read, ("_source_file", "_source_line"))
+        return f"SELECT * FROM ({good}){cursor_filter(table, since, until)}"
+
+    def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        return self._rejects
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    # -- fetching -----------------------------------------------------------------------------
+    def fetch(self, read: ReadSpec, since: Bound | None) -> list[str]:
+        """Save every page of the endpoint; return the page files in order."""
+        assert self._scratch is not None and read.path is not None
+        params: dict[str, str | int] = {}
+        if since is not None and read.since_param:
+            params[read.since_param] = since.value  # the server filters; we filter again
+        url: str | None = urljoin(self.url, read.path)
+        page_number = 1
+        by_number = True
+        files: list[str] = []
+        with httpx.Client(headers=self._headers(), timeout=30.0, follow_redirects=True) as client:
+            while url is not None and len(files) < MAX_PAGES:
+                query = dict(params)
+                if by_number:
+                    query.update(page=page_number, page_size=read.page_size)
+                response = self._get(client, url, query)
+                path = self._scratch / f"page-{len(files) + 1:06d}.json"
+                path.write_bytes(response.content)
+                files.append(str(path))
+                next_url = _next_link(response)
+                if next_url is not None:  # the server paginates: follow it, add nothing
+                    url, by_number, params = urljoin(url, next_url), False, {}
+                    continue
+                if not by_number or _record_count(response, read) < read.page_size:
+                    break
+                page_number += 1
+        log.info("%s: fetched %d page(s)", duck.mask_url(self.url + read.path), len(files))
+        return files
+
+    def _get(self, client: httpx.Client, url: str, params: dict[str, str | int]) -> httpx.Response:
+        where = duck.mask_url(url)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = client.get(url, params=params)
+            except httpx.TransportError as e:
+                problem = f"{type(e).__name__}"
+                wait = _backoff(attempt, None)
+            else:
+                if response.status_code < 400:
+                    return response
+                if response.status_code not in RETRY_STATUSES:
+                    raise SourceError(
+                        f"{where} answered HTTP {response.status_code} {response.reason_phrase}: "
+                        "check the endpoint and the token (HEADWATER_SOURCE_<NAME>_TOKEN)"
+                    )
+                problem = f"HTTP {response.status_code}"
+                wait = _backoff(attempt, response.headers.get("Retry-After"))
+            if attempt < MAX_ATTEMPTS:
+                log.warning("%s: %s; retry %d in %.1fs", where, problem, attempt, wait)
+                time.sleep(wait)
+        raise TransientError(f"{where}: {problem} after {MAX_ATTEMPTS} attempts")
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    if retry_after:
+        try:
+            return min(float(retry_after), MAX_WAIT_SECONDS)
+        except ValueError:
+            pass  # an HTTP date: fall back to our own schedule
+    return min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_WAIT_SECONDS)
+
+
+def _next_link(response: httpx.Response) -> str | None:
+    link = response.links.get("next")
+    if link and link.get("url"):
+        return str(link["url"])
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("next"), str) and body["next"]:
+        return str(body["next"])
+    return None
+
+
+def _record_count(response: httpx.Response, read: ReadSpec) -> int:
+    try:
+        body = response.json()
+    except ValueError:
+        return 0
+    if read.records:
+        for part in read.records.split("."):
+            body = body.get(part) if isinstance(body, dict) else None
+    return len(body) if isinstance(body, list) else 0
+
+
+def _list(files: list[str]) -> str:
+    return "[" + ", ".join(duck.literal(f) for f in files) + "]"
