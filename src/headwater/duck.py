@@ -66,9 +66,9 @@ def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckD
             "HEADWATER_DUCKDB_TEMP", str(Path(tempfile.gettempdir()) / "headwater-duckdb")
         ),
     }
-    if path is None:
-        return duckdb.connect(":memory:", config=config)
-    return duckdb.connect(path, read_only=read_only, config=config)
+    con = duckdb.connect(":memory:" if path is None else path, read_only=read_only, config=config)
+    con.execute("SET enable_progress_bar = false")  # it writes to stdout: task logs, pipes
+    return con
 
 
 def postgres_dsn(url: str) -> str:

@@ -37,7 +37,7 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_ATTEMPTS = int(os.environ.get("HEADWATER_HTTP_ATTEMPTS", "6"))
 BACKOFF_SECONDS = float(os.environ.get("HEADWATER_HTTP_BACKOFF", "0.5"))
 MAX_WAIT_SECONDS = 60.0
-MAX_PAGES = 100_000
+MAX_PAGES = 10_000
 
 
 class HttpApiSource:
@@ -111,6 +111,7 @@ class HttpApiSource:
         page_number = 1
         by_number = True
         files: list[str] = []
+        seen: set[str] = set()
         with httpx.Client(headers=self._headers(), timeout=30.0, follow_redirects=True) as client:
             while url is not None and len(files) < MAX_PAGES:
                 query = dict(params)
@@ -121,12 +122,18 @@ class HttpApiSource:
                 path.write_bytes(response.content)
                 files.append(str(path))
                 next_url = _next_link(response)
-                if next_url is not None:  # the server paginates: follow it, add nothing
-                    url, by_number, params = urljoin(url, next_url), False, {}
+                if next_url is not None:  # the server paginates: follow its link as given
+                    next_url = urljoin(url, next_url)
+                    if next_url in seen:
+                        raise SourceError(f"{duck.mask_url(next_url)}: the API's next link repeats itself")
+                    seen.add(next_url)
+                    url, by_number, params = next_url, False, {}
                     continue
                 if not by_number or _record_count(response, read) < read.page_size:
                     break
                 page_number += 1
+        if len(files) >= MAX_PAGES:
+            raise SourceError(f"{duck.mask_url(self.url + read.path)}: more than {MAX_PAGES} pages; stopped")
         log.info("%s: fetched %d page(s)", duck.mask_url(self.url + read.path), len(files))
         return files
 
@@ -134,7 +141,8 @@ class HttpApiSource:
         where = duck.mask_url(url)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                response = client.get(url, params=params)
+                # No params at all when following a link: an empty mapping would drop its query.
+                response = client.get(url, params=params or None)
             except httpx.TransportError as e:
                 problem = f"{type(e).__name__}"
                 wait = _backoff(attempt, None)
