@@ -253,6 +253,15 @@ def test_an_unreachable_source_never_shows_its_password(tmp_path):
     assert "loader:***@127.0.0.1:1" in str(err.value)
 
 
+def test_refused_credentials_are_a_terminal_error_that_never_shows_the_password(tmp_path, pg_server):
+    url = "postgresql://no_such_loader:Wr0ngPassw0rd@127.0.0.1:5432/postgres"
+    settings = make_settings(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}", url)
+    with pytest.raises(SourceError) as err:
+        flow.extract(SPEC, {"table": "booking", "mode": "full"}, "run_1", settings)
+    assert 'role "no_such_loader" does not exist' in str(err.value)
+    assert "Wr0ngPassw0rd" not in str(err.value) and "no_such_loader:***@" in str(err.value)
+
+
 def test_postgres_source_to_both_warehouses(tmp_path, warehouse_url, pg_server):
     """The production path: Postgres source (filters pushed down), incremental after advance."""
     import psycopg

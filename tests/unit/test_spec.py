@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,12 @@ def _with(path: list, value):
         ("just a string", "must be a mapping"),
         (_with(["tables", 1, "depends_on"], ["invoices"]), "depends_on names unknown table(s) ['invoices']"),
         (_with(["tables", 0, "depends_on"], ["orders"]), "depends_on lists the table itself"),
+        (
+            _with(["tables", 0, "read"], {"path": "x.csv", "columns": {"id": "INT"}}),
+            "SQL sources are read by",
+        ),
+        (_with(["tables", 0, "source"], "crm"), "'crm' is not one of the pipeline's sources"),
+        (_with(["source", "kind"], "files"), "needs read: (path/endpoint and columns)"),
     ],
 )
 def test_mistakes_are_refused_with_a_message_that_names_them(data, message):
@@ -104,3 +111,44 @@ def test_load_levels_put_parents_before_children_and_refuse_cycles():
     data["tables"][2]["depends_on"] = ["order_lines"]
     with pytest.raises(SpecError, match="cycle among"):
         parse_spec(data)
+
+
+FILES = {
+    "name": "drops",
+    "sources": {"app": {"kind": "sql", "url": "sqlite:///x"}, "drop": {"kind": "files", "url": "/d"}},
+    "tables": [
+        {"name": "orders", "primary_key": "id", "source": "app"},
+        {
+            "name": "leads",
+            "primary_key": "lead_id",
+            "source": "drop",
+            "read": {"path": "leads/*.xlsx", "columns": {"lead_id": "bigint", "amount": "DECIMAL(10, 2)"}},
+        },
+    ],
+}
+
+
+def test_several_named_sources_and_file_tables_parse():
+    spec = parse_spec(FILES)
+    leads = spec.table("leads")
+    assert leads.source == "drop" and leads.read is not None and leads.read.format == "xlsx"
+    assert leads.read.columns == (("lead_id", "BIGINT"), ("amount", "DECIMAL(10, 2)"))
+    assert spec.source.name == "app" and spec.source_url(Path("/h"), "sqlite:///o", "drop") == "/d"
+
+
+@pytest.mark.parametrize(
+    ("read", "message"),
+    [
+        ({"path": "a.csv", "columns": {"id": "BIGINT); DROP TABLE x; --"}}, "is not a SQL type name"),
+        ({"path": "a.csv", "columns": {'id"': "BIGINT"}}, "not a valid identifier"),
+        ({"path": "a.txt", "columns": {"id": "BIGINT"}}, "cannot tell the format of 'a.txt'"),
+        ({"path": "a.csv", "columns": {"other": "BIGINT"}}, "key/cursor column(s) ['lead_id']"),
+        ({"path": "a.csv", "columns": {"lead_id": "BIGINT"}, "delimiter": ";;"}, "one character"),
+    ],
+)
+def test_bad_read_sections_are_refused(read, message):
+    data = copy.deepcopy(FILES)
+    data["tables"][1]["read"] = read
+    with pytest.raises(SpecError) as err:
+        parse_spec(data)
+    assert message in str(err.value)

@@ -15,6 +15,7 @@ from headwater.spec import TableSpec
 from headwater.watermark import Bound
 
 ALIAS = "src"
+_TERMINAL_CONNECT_ERRORS = ("authentication failed", "does not exist", "no password supplied")
 
 
 class SqlSource:
@@ -30,10 +31,13 @@ class SqlSource:
         try:
             duck.attach(con, self.url, ALIAS, read_only=True)
         except duckdb.Error as e:
-            # Connection failures may be a server restarting: transient. The message from
-            # libpq can echo the DSN, so only our masked URL is reported.
-            raise TransientError(
-                f"cannot open source {duck.mask_url(self.url)}: {_first_line(e, self.url)}"
+            # Connection failures may be a server restarting: transient. Refused credentials
+            # or a missing database will fail the same way on retry: terminal. The message
+            # from libpq can echo the DSN, so only our masked URL is reported.
+            reason = _first_line(e, self.url)
+            terminal = any(m in reason for m in _TERMINAL_CONNECT_ERRORS)
+            raise (SourceError if terminal else TransientError)(
+                f"cannot open source {duck.mask_url(self.url)}: {reason}"
             ) from None
 
     def relation(
