@@ -58,16 +58,26 @@ class DuckDBWarehouse(Warehouse):
         return int(rows[0]) if rows else 0
 
     def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
+        """Replace the rows whose key is new or whose content changed: delete, then append.
+
+        DuckDB updates rows column by column and rewrites the touched row groups at commit;
+        deleting the changed keys and appending their new versions does the same work in
+        about a third of the time of MERGE ... UPDATE (benchmarks/). Unchanged rows (the
+        look-back re-reads them) are left alone, keeping their _loaded_at and _run_id.
+        """
         target = f"{ALIAS}.{duck.quote(schema)}.{duck.quote(table.name)}"
         on = " AND ".join(f"t.{duck.quote(c)} = s.{duck.quote(c)}" for c in key)
         data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]
-        changed = " OR ".join(f"t.{duck.quote(c)} IS DISTINCT FROM s.{duck.quote(c)}" for c in data_cols)
-        sets = ", ".join(f"{duck.quote(c)} = s.{duck.quote(c)}" for c in columns if c not in key)
+        differs = " OR ".join(f"t.{duck.quote(c)} IS DISTINCT FROM s.{duck.quote(c)}" for c in data_cols)
         cols = ", ".join(duck.quote(c) for c in columns)
-        vals = ", ".join(f"s.{duck.quote(c)}" for c in columns)
-        matched = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} " if data_cols else ""
-        row = con.execute(
-            f"MERGE INTO {target} AS t USING {stage} AS s ON ({on}) {matched}"
-            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        condition = f"t.{duck.quote(key[0])} IS NULL" + (f" OR {differs}" if differs else "")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE hw_changed AS SELECT s.* FROM {stage} AS s "
+            f"LEFT JOIN {target} AS t ON ({on}) WHERE {condition}"
+        )
+        changed = int(duck.scalar(con, "SELECT count(*) FROM hw_changed"))
+        if changed:
+            con.execute(f"DELETE FROM {target} AS t USING hw_changed AS s WHERE {on}")
+            con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM hw_changed")
+        con.execute("DROP TABLE hw_changed")
+        return changed
