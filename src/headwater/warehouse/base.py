@@ -361,16 +361,9 @@ class Warehouse(ABC):
         null_key = " OR ".join(f"{duck.quote(c)} IS NULL" for c in table.primary_key)
         if not duck.scalar(con, f"SELECT count(*) FROM {source} WHERE {null_key}"):
             return 0
-        reason = duck.literal(f"NULL in primary key ({', '.join(table.primary_key)})")
-        return self._quarantine(
-            con,
-            spec,
-            table,
-            manifest,
-            at,
-            f"SELECT {reason} AS reason, to_json(q)::VARCHAR AS record, NULL::VARCHAR AS source_file, "
-            f"NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name FROM {source} AS q WHERE {null_key}",
-        )
+        reason = f"NULL in primary key ({', '.join(table.primary_key)})"
+        rows = _whole_rows(reason, f"(SELECT * FROM {source} WHERE {null_key})")
+        return self._quarantine(con, spec, table, manifest, at, rows)
 
     def _quarantine_rejects(
         self, con, spec, table: TableSpec, manifest: Manifest, folder: str, at: datetime
@@ -420,20 +413,12 @@ class Warehouse(ABC):
         internal = "EXCLUDE (__hw_hash, __hw_conflict, __hw_n)"
         n = 0
         if duck.scalar(con, "SELECT count(*) FROM __hw_unique WHERE __hw_conflict"):
-            reason = duck.literal(
+            reason = (
                 f"duplicate key ({', '.join(table.primary_key)}) in one batch with conflicting values"
                 + (f" at the same {table.cursor}" if table.cursor else "")
             )
-            n = self._quarantine(
-                con,
-                spec,
-                table,
-                manifest,
-                at,
-                f"SELECT {reason} AS reason, to_json(q)::VARCHAR AS record, NULL::VARCHAR AS source_file, "
-                "NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name "
-                f"FROM (SELECT * {internal} FROM __hw_unique WHERE __hw_conflict) AS q",
-            )
+            rows = _whole_rows(reason, f"(SELECT * {internal} FROM __hw_unique WHERE __hw_conflict)")
+            n = self._quarantine(con, spec, table, manifest, at, rows)
         return f"SELECT * {internal}, {stamp} FROM __hw_unique WHERE NOT __hw_conflict AND __hw_n = 1", n
 
     def _reconcile_schema(
@@ -602,6 +587,15 @@ class Warehouse(ABC):
         with self.session() as con:
             self.ensure_metadata(con)
             return con.execute(sql, params or []).fetchall()
+
+
+def _whole_rows(reason: str, relation: str) -> str:
+    """Quarantine rows (reason, record, ...) for whole rows of a batch, kept as JSON."""
+    return (
+        f"SELECT {duck.literal(reason)} AS reason, to_json(q)::VARCHAR AS record, "
+        "NULL::VARCHAR AS source_file, NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name "
+        f"FROM {relation} AS q"
+    )
 
 
 _TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 (),_")
