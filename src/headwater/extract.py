@@ -36,11 +36,17 @@ class TablePlan:
     window_fingerprint: str | None = None
     until: str | None = None
     """Backfills only: the exclusive upper cursor bound (the lower one is ``watermark``)."""
+    files_fingerprint: str | None = None
+    """File sources: the files the last full read loaded (the same files again: skip)."""
 
     @classmethod
     def decide(cls, table: TableSpec, state: WatermarkState | None, full_refresh: bool) -> TablePlan:
-        if full_refresh or table.effective_mode == "full" or state is None or state.watermark is None:
+        if full_refresh or state is None:
             return cls(table.name, "full")
+        if table.effective_mode == "full" or state.watermark is None:
+            # A full read; the fingerprint of the files it read last (file sources) lets an
+            # unchanged delivery be skipped.
+            return cls(table.name, "full", files_fingerprint=state.files_fingerprint)
         return cls(
             table.name,
             "incremental",
@@ -74,6 +80,10 @@ def extract_table(
         source.attach(con)
         lake.configure(con)
         source.check_table(con, table)
+        files_fingerprint = _files_fingerprint(con, source, table)
+        if plan.mode == "full" and files_fingerprint and files_fingerprint == plan.files_fingerprint:
+            log.info("%s.%s: the same files as at the last load; skipping", spec.name, table.name)
+            return None
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
         query = source.relation(con, table, since, until)
         con.execute(f"COPY ({query}) TO {duck.literal(folder)} ({PARQUET_OPTIONS})")
@@ -104,6 +114,8 @@ def extract_table(
             extracted_at=datetime.now(UTC).isoformat(),
             rejected=rejected,
         )
+        if files_fingerprint:
+            manifest.extra["files_fingerprint"] = files_fingerprint
         if table.cursor and rows:
             cursor_type = dict((c[0], c[1]) for c in columns)[table.cursor]
             c = duck.quote(table.cursor)
@@ -129,6 +141,11 @@ def extract_table(
         close = getattr(source, "close", None)
         if close is not None:  # scratch space of sources that fetch before reading
             close()
+
+
+def _files_fingerprint(con, source: Source, table: TableSpec) -> str | None:
+    fingerprint = getattr(source, "fingerprint", None)
+    return fingerprint(con, table) if fingerprint is not None else None
 
 
 def _write_rejects(con, source: Source, table: TableSpec, folder: str) -> int:

@@ -59,3 +59,5 @@ class WatermarkState:
     window_fingerprint: str | None
     updated_at: datetime | None = None
     run_id: str | None = None
+    files_fingerprint: str | None = None
+    """File sources: names, sizes and times of the files the last full read loaded."""

@@ -190,10 +190,24 @@ def test_bad_csv_lines_are_quarantined_with_file_line_and_reason_and_nothing_is_
     superseded_or_copies = 2  # line 60's copy and key 61's older version
     assert len(loaded) + len(q) + superseded_or_copies == data_lines
 
-    # A second run over the same files adds nothing anywhere.
-    flow.run_el(spec, settings, "run_2")
+    # The same files again: the table is skipped (no batch, no ledger row).
+    wh = open_warehouse(settings.warehouse_url)
+    ledger = "SELECT count(*) FROM wh.headwater.load_ledger"
+    assert flow.run_el(spec, settings, "run_2") == {"orders": None}
+    assert wh.query(ledger) == [(1,)]
+
+    # A forced full refresh reads them again and still adds nothing anywhere.
+    flow.run_el(spec, settings, "run_3", full_refresh=True)
+    assert wh.query(ledger) == [(2,)]
     assert sorted(raw(settings, "shop_files", "orders", list(ORDER_COLUMNS))) == sorted(loaded)
     assert len(quarantine(settings, "shop_files")) == len(q)
+
+    # A new file in the drop is read with the others.
+    (drop / "part-2.csv").write_text(
+        "order_id,customer,amount,ordered_on,updated_at\n" + good_line(100) + "\n"
+    )
+    flow.run_el(spec, settings, "run_4")
+    assert len(raw(settings, "shop_files", "orders", ["order_id"])) == len(loaded) + 1
 
 
 def test_too_many_rejected_rows_fail_the_run_loading_nothing_and_quoting_no_values(tmp_path):

@@ -73,6 +73,18 @@ class FileSource:
         for name, _ in sizes:
             log.warning("%s: file %s is empty (0 bytes); nothing to read from it", table.name, name)
 
+    def fingerprint(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str:
+        """A hash of the matched files' names, sizes and modification times (no content read)."""
+        files = self.files(con, _read_of(table))
+        return str(
+            duck.scalar(
+                con,
+                "SELECT md5(string_agg(filename || ':' || size || ':' || last_modified::VARCHAR, ',' "
+                "ORDER BY filename)) FROM read_blob(?)",
+                [files],
+            )
+        )
+
     def relation(
         self, con: duckdb.DuckDBPyConnection, table: TableSpec, since: Bound | None, until: Bound | None
     ) -> str:

@@ -37,7 +37,7 @@ CREATE SCHEMA IF NOT EXISTS {META};
 CREATE TABLE IF NOT EXISTS {META}.watermarks (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, cursor_column VARCHAR,
     cursor_type VARCHAR, watermark VARCHAR, window_count BIGINT, window_fingerprint VARCHAR,
-    run_id VARCHAR, updated_at TIMESTAMP);
+    run_id VARCHAR, updated_at TIMESTAMP, files_fingerprint VARCHAR);
 CREATE TABLE IF NOT EXISTS {META}.load_ledger (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS {META}.dbt_results (
 METADATA_UPGRADES = f"""
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
+ALTER TABLE {META}.watermarks ADD COLUMN IF NOT EXISTS files_fingerprint VARCHAR;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_file VARCHAR;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS column_name VARCHAR;
@@ -173,7 +174,7 @@ class Warehouse(ABC):
             self.ensure_metadata(con)
             rows = con.execute(
                 f"SELECT table_name, cursor_column, watermark, cursor_type, window_count, "
-                f"window_fingerprint, updated_at, run_id FROM {ALIAS}.{META}.watermarks "
+                f"window_fingerprint, updated_at, run_id, files_fingerprint FROM {ALIAS}.{META}.watermarks "
                 "WHERE pipeline = ?",
                 [pipeline],
             ).fetchall()
@@ -459,7 +460,14 @@ class Warehouse(ABC):
         A backfill never moves it; a full load sets it to the batch's newest cursor. The
         look-back window's fingerprint is kept with the watermark it belongs to.
         """
+        # A full read of files remembers which files it read, so an unchanged delivery is
+        # skipped next time (see extract.py).
+        files = manifest.extra.get("files_fingerprint") if manifest.mode == "full" else None
         if not table.cursor or manifest.cursor_max is None:
+            if files:
+                self._write_watermark(
+                    con, spec.name, table.name, None, None, None, None, None, manifest.run_id, files
+                )
             return None
         current = con.execute(
             f"SELECT watermark, window_count, window_fingerprint FROM {ALIAS}.{META}.watermarks "
@@ -479,7 +487,16 @@ class Warehouse(ABC):
             if newer:  # an older batch (a replay): keep the watermark and its window
                 new, count, fingerprint = current
         self._write_watermark(
-            con, spec.name, table.name, table.cursor, cursor_type, new, count, fingerprint, manifest.run_id
+            con,
+            spec.name,
+            table.name,
+            table.cursor,
+            cursor_type,
+            new,
+            count,
+            fingerprint,
+            manifest.run_id,
+            files,
         )
         return new
 
@@ -494,12 +511,15 @@ class Warehouse(ABC):
         count: int | None,
         fingerprint: str | None,
         run_id: str,
+        files_fingerprint: str | None = None,
     ) -> None:
         con.execute(
             f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?", [pipeline, table]
         )
         con.execute(
-            f"INSERT INTO {ALIAS}.{META}.watermarks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {ALIAS}.{META}.watermarks (pipeline, table_name, cursor_column, cursor_type, "
+            "watermark, window_count, window_fingerprint, run_id, updated_at, files_fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 pipeline,
                 table,
@@ -510,6 +530,7 @@ class Warehouse(ABC):
                 fingerprint,
                 run_id,
                 datetime.now(UTC).replace(tzinfo=None),
+                files_fingerprint,
             ],
         )
 
