@@ -113,7 +113,7 @@ def _dlt(p: dict[str, Any], backend: str, destination: str) -> dict[str, Any]:
         import duckdb
 
         con = duckdb.connect(str(work / f"{name}.duckdb"), read_only=True)
-        rows = con.execute(f'SELECT count(*) FROM bench."{p["table"]}"').fetchone()[0]
+        rows = con.execute(f'SELECT count(*) FROM bench."{p["table"]}"').fetchone()[0]  # type: ignore[index]
         con.close()
         extra = {"duckdb_bytes": (work / f"{name}.duckdb").stat().st_size}
     return {"seconds": seconds, "rows": int(rows), "dlt": dlt.__version__, **extra}

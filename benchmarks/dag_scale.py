@@ -91,10 +91,10 @@ def prepare_home(home: Path, scale: float, logfile: Path) -> dict[str, int]:
     return rows
 
 
-def run_dag(home: Path, logfile: Path) -> ChildRun:
+def run_dag(home: Path, logfile: Path, skip: list[str]) -> ChildRun:
     with logfile.open("ab") as out:
         return run_child(
-            [headwater_cmd(), "run", PIPELINE, "--quiet"],
+            [headwater_cmd(), "run", PIPELINE, "--quiet", *(a for step in skip for a in ("--skip", step))],
             env=clean_env(home),
             cwd=home,
             stdout=out,
@@ -113,7 +113,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
         total = sum(rows.values())
         info.setdefault("dag_source_rows", {})[f"{scale:g}"] = rows
         for phase in opts.dag_phases:
-            run = run_dag(home, logfile)
+            run = run_dag(home, logfile, opts.dag_skip)
             run.result.update(rows=total, **task_seconds(home))
 
             def note(r: dict[str, Any], phase: str = phase) -> str:
@@ -123,7 +123,8 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
 
             results.add(
                 f"dag_s{scale:g}_{phase}",
-                f"travel_bookings DAG, scale {scale:g}, {phase}",
+                f"travel_bookings DAG, scale {scale:g}, {phase}"
+                + (f" (dbt steps off: {', '.join(opts.dag_skip)})" if opts.dag_skip else ""),
                 [run],
                 lambda r: r["rows"],
                 note_of=note,

@@ -62,14 +62,14 @@ def cli_args(home: Path, step_args: list[str]) -> tuple[list[str], dict[str, str
     return cmd, {**clean_env(home), **dbt_environment(spec, settings)}
 
 
-def child_inprocess(home: str, out: str) -> int:
+def child_inprocess(home: str, out: str, only: list[str]) -> int:
     """Child side: every step through transform.run_step in this one process."""
     t0 = time.perf_counter()
     spec, settings = _spec_settings(Path(home))
     from headwater.transform import run_step
 
     steps = {}
-    for step in spec.dbt_steps:
+    for step in [s for s in spec.dbt_steps if not only or s in only]:
         s0 = time.perf_counter()
         run_step(spec, step, settings, run_id="bench_dbt_inprocess")
         steps[step] = time.perf_counter() - s0
@@ -81,7 +81,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
     from headwater.transform import STEP_COMMANDS
 
     spec, _ = _spec_settings(home)
-    steps = list(spec.dbt_steps)
+    steps = [s for s in spec.dbt_steps if not opts.dbt_steps or s in opts.dbt_steps]
     logfile = home.parent / "dbt_overhead.log"
     log(f"dbt: {len(steps)} steps in-process vs one CLI process per step, on {home} (log {logfile})")
     cmd, env = cli_args(home, ["parse"])
@@ -90,7 +90,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
 
         res = home / "dbt_inprocess.json"
         inproc = run_child(
-            [sys.executable, __file__, "--child", str(home), "--out", str(res)],
+            [sys.executable, __file__, "--child", str(home), "--out", str(res), "--steps", ",".join(steps)],
             res,
             env=clean_child_env(home),
             stdout=out,
@@ -119,7 +119,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
 
     results.add(
         "dbt_inprocess",
-        f"dbt {len(steps)} steps in-process (one process, transform.run_step)",
+        f"dbt {len(steps)} step(s) in-process (one process, transform.run_step)",
         [inproc],
         lambda r: 0,
         note_of=lambda r: "per step s: " + steps_note(r),
@@ -128,7 +128,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
     )
     results.add(
         "dbt_cli",
-        f"dbt {len(steps)} steps as {len(steps)} CLI processes",
+        f"dbt {len(steps)} step(s) as {len(steps)} CLI process(es)",
         [cli],
         lambda r: 0,
         note_of=lambda r: "per step s: " + steps_note(r),
@@ -157,5 +157,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="child side of the dbt family (started by run.py)")
     ap.add_argument("--child", required=True, metavar="HEADWATER_HOME")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", default="")
     a = ap.parse_args()
-    sys.exit(child_inprocess(a.child, a.out))
+    sys.exit(child_inprocess(a.child, a.out, [s for s in a.steps.split(",") if s]))

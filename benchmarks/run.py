@@ -43,9 +43,12 @@ from harness import STARTED, Results, log, machine_info, pip_freeze, render  # n
 
 FAMILIES = ("el", "alternatives", "dag", "dbt")
 FULL_ROWS = el.FULL_ROWS
-QUICK_ROWS = 100_000
+QUICK_ROWS = 50_000
 FULL_SCALES = "1,10,100"
-QUICK_SCALES = "0.2"
+QUICK_SCALES = "0.1"
+# Quick mode keeps the DAG and dbt families to their cheapest steps: the harness code still runs.
+QUICK_DAG_SKIP = "seed,source_tests,staging,snapshot,core,test_all,docs"
+QUICK_DBT_STEPS = "source_freshness"
 HEADWATER_PACKAGES = (
     "apache-airflow",
     "dbt-core",
@@ -64,7 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--quick",
         action="store_true",
-        help=f"CI smoke: {QUICK_ROWS:,} rows, one repetition, DAG at scale {QUICK_SCALES} cold only",
+        help=f"CI smoke: {QUICK_ROWS:,} rows, one repetition, DAG at scale {QUICK_SCALES} cold only "
+        "with few dbt steps",
     )
     ap.add_argument("--json", metavar="PATH", help="also write every measurement as JSON here")
     ap.add_argument("--only", default=",".join(FAMILIES), help=f"families to run (default all: {FAMILIES})")
@@ -99,6 +103,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--dag-phases", default=None, help="dag family: cold,warm (default both; cold with --quick)"
     )
+    ap.add_argument(
+        "--dag-skip",
+        default=None,
+        help=f"dag family: dbt steps to switch off in the DAG runs (default none; quick: {QUICK_DAG_SKIP})",
+    )
+    ap.add_argument(
+        "--dbt-steps",
+        default=None,
+        help=f"dbt family: the steps to compare (default all eight; quick: {QUICK_DBT_STEPS})",
+    )
     ap.add_argument("--workdir", default=None, help="parent of the temporary work folder (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder and the hw_bench_* databases")
     ap.add_argument(
@@ -129,6 +143,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     o.dag_phases = (o.dag_phases or ("cold" if o.quick else "cold,warm")).split(",")
     if set(o.dag_phases) - {"cold", "warm"}:
         ap.error("--dag-phases takes cold and/or warm")
+    o.dag_skip = [
+        x
+        for x in (o.dag_skip if o.dag_skip is not None else (QUICK_DAG_SKIP if o.quick else "")).split(",")
+        if x
+    ]
+    o.dbt_steps = [x for x in (o.dbt_steps or (QUICK_DBT_STEPS if o.quick else "")).split(",") if x]
     return o
 
 
@@ -157,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             if home is None:  # the dag family did not run: build a warehouse to run dbt on (not timed)
                 home = work / "dbt_home"
                 dag_scale.prepare_home(home, o.scales[0], work / "dbt_home.log")
-                dag_scale.run_dag(home, work / "dbt_home.log")
+                dag_scale.run_dag(home, work / "dbt_home.log", o.dag_skip)
             dbt_overhead.run_family(o, results, info, home)
     finally:
         if bench is not None:
