@@ -158,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     info: dict[str, Any] = machine_info()
     info["families"] = o.families
     info["versions"] = pip_freeze(sys.executable, HEADWATER_PACKAGES)
+    lock = el.pg_connect(o.source_url)
+    if not lock.execute("SELECT pg_try_advisory_lock(hashtext('headwater-benchmark'))").fetchone()[0]:  # type: ignore[index]
+        lock.close()
+        log(
+            "another benchmark run holds the lock on this Postgres server "
+            "(its hw_bench_* databases would clash); try again when it is done"
+        )
+        return 2
     work = Path(tempfile.mkdtemp(prefix="hw_bench_", dir=o.workdir))
     log(f"work folder {work}; families {', '.join(o.families)}")
     bench: el.Bench | None = None
@@ -165,11 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         if "el" in o.families or "alternatives" in o.families:
             info["source"] = el.prepare_source(o)
             info["versions"]["postgres"] = info["source"]["postgres"].split(" ")[0]
-        if "el" in o.families:
             bench = el.Bench(o, results, work)
+        if "el" in o.families and bench is not None:
             bench.run(info)
         if "alternatives" in o.families:
-            alternatives.run_family(o, results, info, work)
+            alternatives.run_family(o, results, info, work, bench)
         home = None
         if "dag" in o.families:
             home = dag_scale.run_family(o, results, info, work)
@@ -188,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"--keep: leaving {work}")
         if not o.keep_source and "source" in info:
             el.drop_source(o)
+        lock.close()  # releases the advisory lock
     info["loadavg_end"] = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else ""
     info["total_seconds"] = round(time.time() - STARTED, 1)
     targets = [
