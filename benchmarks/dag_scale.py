@@ -14,6 +14,8 @@ The time is the wall time of the ``headwater run`` process; peak RSS is that of 
 single process of its tree (``headwater run`` starts ``airflow dags test``, which runs every
 task in-process). The Airflow task durations of the run are split into EL (plan, extract,
 load) and dbt, and shown in the notes; the rest is Airflow's own start-up and scheduling.
+After every run the warehouse's raw tables must hold exactly the source's row counts, or the
+benchmark fails.
 """
 
 from __future__ import annotations
@@ -75,6 +77,20 @@ def task_seconds(home: Path) -> dict[str, float]:
     return out
 
 
+def warehouse_rows(home: Path) -> dict[str, int]:
+    """Rows per raw table in the run's DuckDB warehouse (read-only, after the run)."""
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return {
+            t: con.execute(f'SELECT count(*) FROM raw_{PIPELINE}."{t}"').fetchone()[0]  # type: ignore[index]
+            for t in SOURCE_TABLES
+        }
+    finally:
+        con.close()
+
+
 def prepare_home(home: Path, scale: float, logfile: Path) -> dict[str, int]:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -115,6 +131,10 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
         for phase in opts.dag_phases:
             run = run_dag(home, logfile, opts.dag_skip)
             run.result.update(rows=total, **task_seconds(home))
+            loaded = warehouse_rows(home)
+            if loaded != rows:  # a benchmark that moved the wrong data is no measurement
+                raise RuntimeError(f"dag scale {scale:g} {phase}: warehouse {loaded} != source {rows}")
+            info.setdefault("row_checks", []).append(f"DAG scale {scale:g} {phase} {total:,} ok")
 
             def note(r: dict[str, Any], phase: str = phase) -> str:
                 return f"tasks: EL {r['el']:.1f} s + dbt {r['dbt']:.1f} s; rest is Airflow" + (
