@@ -4,8 +4,8 @@ Every case runs as a child process of the *alternatives* virtual environment
 (``.venv-bench``, from ``benchmarks/requirements-alternatives.lock``), never in Headwater's
 own environment: dlt and its pins must not enter ``requirements.lock``. This file is both
 
-* the parent side (``cases``, ``run_family``), imported by ``benchmarks/run.py`` in Headwater's
-  venv, and
+* the parent side (``CASES``, ``run_family``, ``evaluate``, ``compare``), imported by
+  ``benchmarks/run.py`` in Headwater's venv, and
 * the child side (``python benchmarks/alternatives.py --case NAME ...``), run by the
   alternatives venv's Python. The child side imports only the standard library and the
   alternatives themselves (no ``headwater``, no ``harness``).
@@ -21,8 +21,9 @@ Each alternative is used the way its documentation shows:
 * **pandas**, as demo projects do: ``pandas.read_sql("SELECT * FROM table", engine)`` with a
   SQLAlchemy engine (psycopg2 driver), the whole table into one DataFrame, then
   ``DataFrame.to_parquet`` (pyarrow, snappy) or ``DataFrame.to_sql(..., if_exists="replace",
-  index=False, method="multi", chunksize=10_000)`` into a fresh Postgres database (the
-  multi-row INSERT variant; the default one-row ``executemany`` is several times slower).
+  index=False, chunksize=50_000)`` into a fresh Postgres database. With SQLAlchemy 2 and
+  psycopg2 the default ``method`` batches rows into multi-row INSERTs ("insertmanyvalues");
+  ``method="multi"`` measured 5x slower here, so the default is the fair choice.
 
 Every child counts the rows it wrote at the destination (Parquet metadata, ``count(*)``) and
 the parent fails the run when that number differs from the source's.
