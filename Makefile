@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-quick clean
+.PHONY: setup demo test lint bench bench-quick bench-venv clean
 
 # A virtual environment with exactly the versions in requirements.lock (they install
 # together offline-safe; see docs/STACK.md in the shared docs for why each is pinned).
@@ -29,11 +29,25 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/el_bench.py
+# The alternatives the benchmark compares with (dlt, connectorx, pandas) live in their own venv,
+# from their own lock: their pins never meet Airflow's.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_STAMP): benchmarks/requirements-alternatives.lock
+	test -d $(BENCH_VENV) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements-alternatives.lock
+	touch $(BENCH_STAMP)
 
-bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/el_bench.py --quick
+bench-venv: $(BENCH_STAMP)
+
+## Every benchmark family at full size (5M rows; DAG at scale 1, 10, 100); see benchmarks/README.md.
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+## The same harness at tiny sizes (CI smoke, no time is checked).
+bench-quick: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf .headwater test-artifacts

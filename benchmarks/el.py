@@ -1,15 +1,9 @@
-"""Extract/load benchmark: Headwater against the COPY limit and against bare SQL upserts.
+"""Family "el": Headwater's extract/load against the COPY limit and against bare SQL upserts.
 
-Run from the repository root:
-
-    .venv/bin/python benchmarks/el_bench.py                 # 5,000,000 rows (~615 MB heap)
-    .venv/bin/python benchmarks/el_bench.py --quick         # 200,000 rows, CI smoke
-    .venv/bin/python benchmarks/el_bench.py --json out.json
-
-Every measurement runs in a fresh child process (this script re-invoked with ``--child``):
-the child times only the measured work (after its imports), and the parent reads the child's
-peak RSS from ``os.wait4``. Nothing is asserted: the targets are reported as met / not met.
-See benchmarks/README.md for what each line means.
+The runner (``benchmarks/run.py``) calls ``prepare_source`` and ``Bench.run``. Every
+measurement runs in a fresh child process (this file re-invoked with ``--child``): the child
+times only the measured work (after its imports), and the parent reads the child's peak RSS
+from ``os.wait4`` (see ``harness.py``). See benchmarks/README.md for what each line means.
 """
 
 from __future__ import annotations
@@ -17,17 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from harness import ChildRun, Measurement, Results, log, run_child, target
 
 DEFAULT_SOURCE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "hw_bench"
@@ -38,13 +29,13 @@ PIPELINE = "el_bench"
 RAW_SCHEMA = f"raw_{PIPELINE}"
 GENERATOR_VERSION = 2
 FULL_ROWS = 5_000_000
-QUICK_ROWS = 200_000
 
 # Targets (reported, never asserted).
 TARGET_EXTRACT_X_LIMIT = 1.6
 TARGET_INCREMENTAL_SHARE = 0.05
 TARGET_UPSERT_X_BARE = 1.5
 TARGET_EXTRACT_RSS_MB = 600
+TARGET_SKIP_SECONDS = 5.0
 
 # Rows touched by the incremental stages: disjoint, spread evenly over the whole table.
 ONE_PCT_WHERE = "booking_id % 100 = 7"
@@ -350,7 +341,7 @@ def child_bare_duckdb(args: dict[str, Any]) -> dict[str, Any]:
         f"FROM read_parquet([{listed}]))"
     )
     sets = ", ".join(f"{c} = s.{c}" for c in cols if c != "booking_id")
-    n = con.execute(
+    n = con.execute(  # type: ignore[index]
         f"MERGE INTO {table} AS t USING {source} AS s ON (t.booking_id = s.booking_id) "
         f"WHEN MATCHED THEN UPDATE SET {sets} "
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
@@ -428,49 +419,29 @@ def child_main(task: str, params: str, out: str) -> int:
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Measurement:
-    key: str
-    label: str
-    seconds: float
-    rows: int
-    peak_rss_mb: float
-    cpu_seconds: float
-    """User + system CPU of the measuring process (whole process; not the Postgres server)."""
-    bytes: float | None = None
-    """Bytes the measurement moved, in COPY-binary bytes of the source (for MB/s)."""
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rows_per_s(self) -> float | None:
-        return self.rows / self.seconds if self.rows and self.seconds > 0 else None
-
-    @property
-    def mb_per_s(self) -> float | None:
-        return self.bytes / 1e6 / self.seconds if self.bytes and self.seconds > 0 else None
-
-
 class Bench:
-    def __init__(self, opts: argparse.Namespace) -> None:
+    """Lines 1-6 of the report: the limit, Headwater's extract/load, incremental, upsert."""
+
+    family = "el"
+
+    def __init__(self, opts: argparse.Namespace, results: Results, work: Path) -> None:
         self.opts = opts
-        self.work = Path(tempfile.mkdtemp(prefix="hw_el_bench_", dir=opts.workdir))
+        self.work = work / "el"
+        self.work.mkdir(parents=True, exist_ok=True)
         self.lake = self.work / "lake"
-        self.results: dict[str, Measurement] = {}
+        self.results = results
         self.seq = 0
-        self.started = time.time()
         self.final_locations: dict[str, dict[str, str]] = {}
 
     def log(self, msg: str) -> None:
-        print(f"[{time.time() - self.started:7.1f}s] {msg}", file=sys.stderr, flush=True)
+        log(msg)
+
+    def add(self, *args: Any, **kwargs: Any) -> Measurement:
+        return self.results.add(*args, family=self.family, **kwargs)
 
     # -- child processes -------------------------------------------------------------------
-    def child(self, task: str, **params: Any) -> tuple[dict[str, Any], float, float]:
-        """Run one measurement in a fresh process: (its result, peak RSS MB, CPU seconds).
-
-        os.wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the maximum over
-        every child so far); the CPU time is the child's user+sys, not the Postgres server's.
-        """
+    def child(self, task: str, **params: Any) -> ChildRun:
+        """Run one measurement in a fresh process (this file with ``--child``)."""
         self.seq += 1
         out = self.work / f"child-{self.seq:02d}-{task}.json"
         base = {
@@ -489,52 +460,7 @@ class Bench:
             "--child-out",
             str(out),
         ]
-        proc = subprocess.Popen(cmd, stdout=sys.stderr.fileno())
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError(f"child {task} failed with exit code {proc.returncode}")
-        result = json.loads(out.read_text())
-        result["loadavg"] = _loadavg()
-        return result, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
-
-    def keep_best(
-        self,
-        key: str,
-        label: str,
-        runs: list[tuple[dict[str, Any], float, float]],
-        rows_of,
-        bytes_of,
-        note_of,
-    ) -> Measurement:
-        """Record the fastest of ``runs``; peak RSS is the highest of all runs."""
-        best, _, cpu = min(runs, key=lambda r: r[0]["seconds"])
-        walls = [r[0]["seconds"] for r in runs]
-        note = note_of(best)
-        if len(runs) > 1:
-            note = (note + "; " if note else "") + "best of " + "/".join(f"{w:.2f}" for w in walls)
-        m = Measurement(
-            key,
-            label,
-            best["seconds"],
-            rows_of(best),
-            max(r[1] for r in runs),
-            cpu,
-            bytes_of(best),
-            note,
-            extra={
-                "runs": walls,
-                "loadavg": [r[0]["loadavg"] for r in runs],
-                "best": {k: v for k, v in best.items() if k != "batch"},
-            },
-        )
-        self.results[key] = m
-        rate = f"{m.rows_per_s:,.0f} rows/s, " if m.rows_per_s else ""
-        self.log(
-            f"  {label}: {m.seconds:.3f} s ({rate}peak RSS {m.peak_rss_mb:.0f} MB, "
-            f"CPU {m.cpu_seconds:.1f} s) {note}"
-        )
-        return m
+        return run_child(cmd, out, what=f"el child {task}")
 
     # -- warehouses ------------------------------------------------------------------------
     def url(self, wh: str, loc: str) -> str:
@@ -570,21 +496,19 @@ class Bench:
         checkpoint(self.opts.source_url)
 
     # -- the stages ------------------------------------------------------------------------
-    def run(self) -> dict[str, Any]:
+    def run(self, info: dict[str, Any]) -> None:
+        """Measure lines 1-6; ``info["source"]`` comes from ``prepare_source``."""
         o = self.opts
-        info = machine_info(o.source_url)
-        self.log(f"work dir {self.work}")
+        self.log(f"el: work dir {self.work}")
         for db in ALL_DBS:  # leftovers of an interrupted or --keep run
             drop_database(o.source_url, db)
-        src = ensure_source(o.source_url, o.table, o.rows, self.log)
-        info["source"] = src
+        src = info["source"]
         rows = src["rows"]
         warehouses = [w for w in ("duckdb", "postgres") if w in o.warehouses]
         R = o.repeat
 
         self.log("baseline process (imports + DuckDB + postgres extension attached)")
-        _, base_rss, _ = self.child("baseline")
-        info["baseline_rss_mb"] = round(base_rss, 1)
+        info["baseline_rss_mb"] = round(self.child("baseline").peak_rss_mb, 1)
 
         # 1 + 2: the limit and the full extract, interleaved so both see the same machine load
         self.log(f"1+2. limit (binary COPY to /dev/null) and full extract, interleaved, best of {R}")
@@ -593,10 +517,10 @@ class Bench:
         for _ in range(R):
             lims.append(self.child("limit"))
             exts.append(self.child("extract", run_id="bench_extract_only"))
-        copy_bytes = lims[0][0]["bytes"]
+        copy_bytes = lims[0].result["bytes"]
         per_row = copy_bytes / rows
         info["source"]["copy_binary_bytes"] = copy_bytes
-        self.keep_best(
+        self.add(
             "limit",
             "COPY binary -> /dev/null (the limit)",
             lims,
@@ -604,7 +528,7 @@ class Bench:
             lambda r: copy_bytes,
             lambda r: "",
         )
-        self.keep_best(
+        self.add(
             "extract_full",
             "Headwater full extract -> Parquet",
             exts,
@@ -625,9 +549,9 @@ class Bench:
                 runs.append(
                     self.child("el", warehouse_url=self.url(wh, loc), run_id=f"bench_full_{wh}_{rep}")
                 )
-                assert runs[-1][0]["mode"] == "full", runs[-1][0]
+                assert runs[-1].result["mode"] == "full", runs[-1].result
             base[wh] = loc
-            self.keep_best(
+            self.add(
                 f"el_full_{wh}",
                 f"Headwater full extract+load -> {wh}",
                 runs,
@@ -652,13 +576,13 @@ class Bench:
                 inc1.append(
                     self.child("el", warehouse_url=self.url(wh, loc), run_id=f"bench_inc1_{wh}_{rep}")
                 )
-                r = inc1[-1][0]
+                r = inc1[-1].result
                 assert r["mode"] == "incremental" and not r["skipped"], r
                 inc0.append(
                     self.child("el", warehouse_url=self.url(wh, loc), run_id=f"bench_inc0_{wh}_{rep}")
                 )
             base[wh] = loc
-            self.keep_best(
+            self.add(
                 f"el_inc1_{wh}",
                 f"Headwater incremental 1% plan+extract+load -> {wh}",
                 inc1,
@@ -666,7 +590,7 @@ class Bench:
                 lambda r: r["rows"] * per_row,
                 lambda r: f"{r['changed']:,} changed; {phases(r)}",
             )
-            self.keep_best(
+            self.add(
                 f"el_inc0_{wh}",
                 f"Headwater incremental 0% (skip path) -> {wh}",
                 inc0,
@@ -684,10 +608,10 @@ class Bench:
         self.log(f"5. upsert: {n5:,} rows ({n5 / rows:.1%}) updated in the source")
         for wh in warehouses:
             ex = self.child("el", warehouse_url=self.url(wh, base[wh]), run_id=f"bench_inc5_{wh}", load=False)
-            batch = ex[0]["batch"]
-            assert batch is not None, ex[0]
-            ex[0]["seconds"] = ex[0]["plan_seconds"] + ex[0]["extract_seconds"]
-            self.keep_best(
+            batch = ex.result["batch"]
+            assert batch is not None, ex.result
+            ex.result["seconds"] = ex.result["plan_seconds"] + ex.result["extract_seconds"]
+            self.add(
                 f"extract_inc5_{wh}",
                 f"Headwater incremental plan+extract of the 5% batch ({wh})",
                 [ex],
@@ -711,7 +635,7 @@ class Bench:
                             self.child("bare_postgres", warehouse_url=self.url(wh, bare_loc), batch=batch)
                         )
             self.final_locations[wh] = {"hw": hw_loc, "bare": bare_loc}
-            self.keep_best(
+            self.add(
                 f"upsert5_hw_{wh}",
                 f"Headwater load of the 5% batch -> {wh}",
                 hw_runs,
@@ -720,7 +644,7 @@ class Bench:
                 lambda r: f"{r['changed']:,} changed",
             )
             how = "MERGE from read_parquet" if wh == "duckdb" else "COPY to temp table + INSERT ON CONFLICT"
-            self.keep_best(
+            self.add(
                 f"upsert5_bare_{wh}",
                 f"bare SQL upsert of the same batch -> {wh}",
                 bare_runs,
@@ -730,7 +654,9 @@ class Bench:
             )
 
         info["consistency"] = self.consistency(warehouses)
-        return info
+        bad = [k for k, v in info["consistency"].items() if isinstance(v, dict) and not v["matches"]]
+        if bad:
+            raise RuntimeError(f"el: warehouse differs from the source after the upsert: {bad}")
 
     def consistency(self, warehouses: list[str]) -> dict[str, Any]:
         """Do the warehouses hold what the source holds? (count, sum(amount), max(updated_at))"""
@@ -745,7 +671,7 @@ class Bench:
             for which, loc in self.final_locations.get(wh, {}).items():
                 if wh == "duckdb":
                     con = duckdb.connect(loc, read_only=True)
-                    got = list(con.execute(q.format(table)).fetchone())
+                    got = list(con.execute(q.format(table)).fetchone() or ())
                     con.close()
                 else:
                     with pg_connect(self.url(wh, loc)) as conn:
@@ -771,17 +697,34 @@ class Bench:
                 drop_database(self.opts.source_url, db)
             except Exception as e:  # noqa: BLE001 - cleanup must not hide the real error
                 self.log(f"could not drop {db}: {e}")
-        if not self.opts.keep_source:
-            with pg_connect(self.opts.source_url) as conn:
-                conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{self.opts.table}")
-            self.log(f"dropped {SCHEMA}.{self.opts.table}")
 
 
-def _loadavg() -> float | None:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+def drop_source(opts: argparse.Namespace) -> None:
+    with pg_connect(opts.source_url) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{opts.table}")
+    log(f"dropped {SCHEMA}.{opts.table}")
+
+
+def prepare_source(opts: argparse.Namespace) -> dict[str, Any]:
+    """The source table (generated or reused) and the server's version and settings."""
+    src = ensure_source(opts.source_url, opts.table, opts.rows, log)
+    with pg_connect(opts.source_url) as conn:
+        src["postgres"] = conn.execute("SHOW server_version").fetchone()[0]
+        src["postgres_settings"] = dict(
+            conn.execute(
+                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'max_wal_size', 'synchronous_commit', 'work_mem')"
+            ).fetchall()
+        )
+    return src
+
+
+def versions() -> dict[str, str]:
+    import duckdb
+    import psycopg
+    import pyarrow
+
+    return {"duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__, "psycopg": psycopg.__version__}
 
 
 def phases(r: dict[str, Any]) -> str:
@@ -792,260 +735,73 @@ def phases(r: dict[str, Any]) -> str:
     )
 
 
-def machine_info(source_url: str) -> dict[str, Any]:
-    import duckdb
-    import psycopg
-    import pyarrow
-
-    def sh(cmd: list[str]) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:  # noqa: BLE001
-            return ""
-
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    with pg_connect(source_url) as conn:
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
-        pg_settings = dict(
-            conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-                "('shared_buffers', 'max_wal_size', 'synchronous_commit', 'work_mem')"
-            ).fetchall()
-        )
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        from importlib.metadata import version
-
-        hw_version = version("headwater")
-    except Exception:  # noqa: BLE001
-        hw_version = "?"
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "os": platform.platform(),
-        "cpu": cpu,
-        "nproc": sh(["nproc"]),
-        "free_m": sh(["free", "-m"]),
-        "loadavg_start": Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "",
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pyarrow": pyarrow.__version__,
-        "psycopg": psycopg.__version__,
-        "postgres": pg_version,
-        "postgres_settings": pg_settings,
-        "headwater": hw_version,
-        "git_commit": sh(["git", "-C", str(repo), "describe", "--always", "--dirty"]),
-        "src_changes": sh(["git", "-C", str(repo), "status", "--porcelain", "--", "src"]),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-    }
-
-
-def evaluate(results: dict[str, Measurement], warehouses: list[str]) -> list[dict[str, Any]]:
-    """The targets, each with its measured value and whether it is met (nothing asserted)."""
-    targets = []
-
-    def add(name: str, value: float | None, limit: float, unit: str, detail: str) -> None:
-        if value is None:
-            return
-        met = value <= limit if unit == "x" else value < limit
-        if unit == "x":
-            shown, lim = f"{value:.2f}x", f"<= {limit:.2f}x"
-            margin = f"{abs(limit - value) / limit:.0%} {'under' if met else 'over'} the target"
-        elif unit == "%":
-            shown, lim = f"{value:.2%}", f"< {limit:.0%}"
-            margin = f"{abs(limit - value) / limit:.0%} {'under' if met else 'over'} the target"
-        else:
-            shown, lim = f"{value:.0f} MB", f"< {limit:.0f} MB"
-            margin = f"{abs(limit - value):.0f} MB {'under' if met else 'over'}"
-        targets.append(
-            {
-                "target": name,
-                "value": value,
-                "shown": shown,
-                "limit": lim,
-                "met": met,
-                "margin": margin,
-                "detail": detail,
-            }
-        )
-
-    lim = results.get("limit")
-    ext = results.get("extract_full")
+def evaluate(results: Results, warehouses: list[str]) -> list[dict[str, Any] | None]:
+    """This family's targets, each with its measured value (nothing asserted)."""
+    out: list[dict[str, Any] | None] = []
+    lim, ext = results.get("limit"), results.get("extract_full")
     if lim and ext:
-        add(
-            "full extract vs COPY limit",
-            ext.seconds / lim.seconds,
-            TARGET_EXTRACT_X_LIMIT,
-            "x",
-            f"{ext.seconds:.2f} s / {lim.seconds:.2f} s",
+        out.append(
+            target(
+                "full extract vs COPY limit",
+                ext.seconds / lim.seconds,
+                TARGET_EXTRACT_X_LIMIT,
+                "max_x",
+                f"{ext.seconds:.2f} s / {lim.seconds:.2f} s",
+            )
         )
     for wh in warehouses:
         full, inc = results.get(f"el_full_{wh}"), results.get(f"el_inc1_{wh}")
         if full and inc:
-            add(
-                f"incremental 1% vs full extract+load ({wh})",
-                inc.seconds / full.seconds,
-                TARGET_INCREMENTAL_SHARE,
-                "%",
-                f"{inc.seconds:.2f} s / {full.seconds:.2f} s",
+            out.append(
+                target(
+                    f"incremental 1% vs full extract+load ({wh})",
+                    inc.seconds / full.seconds,
+                    TARGET_INCREMENTAL_SHARE,
+                    "share",
+                    f"{inc.seconds:.2f} s / {full.seconds:.2f} s",
+                )
+            )
+    for wh in warehouses:
+        inc0 = results.get(f"el_inc0_{wh}")
+        if inc0:
+            out.append(
+                target(
+                    f"incremental 0% (skip path) EL ({wh})",
+                    inc0.seconds,
+                    TARGET_SKIP_SECONDS,
+                    "s",
+                    "plan + extract, nothing to load",
+                )
             )
     for wh in warehouses:
         hw, bare = results.get(f"upsert5_hw_{wh}"), results.get(f"upsert5_bare_{wh}")
         if hw and bare:
-            add(
-                f"5% upsert vs bare SQL ({wh})",
-                hw.seconds / bare.seconds,
-                TARGET_UPSERT_X_BARE,
-                "x",
-                f"{hw.seconds:.2f} s / {bare.seconds:.2f} s",
+            out.append(
+                target(
+                    f"5% upsert vs bare SQL ({wh})",
+                    hw.seconds / bare.seconds,
+                    TARGET_UPSERT_X_BARE,
+                    "max_x",
+                    f"{hw.seconds:.2f} s / {bare.seconds:.2f} s",
+                )
             )
     if ext:
-        add(
-            "full extract peak RSS",
-            ext.peak_rss_mb,
-            TARGET_EXTRACT_RSS_MB,
-            "MB",
-            "peak RSS of the whole extract process",
+        out.append(
+            target(
+                "full extract peak RSS",
+                ext.peak_rss_mb,
+                TARGET_EXTRACT_RSS_MB,
+                "mb",
+                "peak RSS of the whole extract process",
+            )
         )
-    return targets
-
-
-def render(info: dict[str, Any], results: dict[str, Measurement], targets: list[dict[str, Any]]) -> str:
-    lim = results.get("limit")
-    src = info["source"]
-    lines = [
-        f"Headwater extract/load benchmark, {info['date']}",
-        f"source {src['table']}: {src['rows']:,} rows, heap {src['heap_bytes'] / 1e6:.0f} MB, "
-        f"total with indexes {src['total_bytes'] / 1e6:.0f} MB, "
-        f"binary COPY stream {src.get('copy_binary_bytes', 0) / 1e6:.0f} MB",
-        f"python {info['python']}, duckdb {info['duckdb']}, pyarrow {info['pyarrow']}, "
-        f"psycopg {info['psycopg']}, postgres {info['postgres']}; {info['nproc']} cores; "
-        f"baseline process RSS {info.get('baseline_rss_mb', 0):.0f} MB; headwater "
-        f"{info.get('git_commit', '?')}{' (uncommitted changes in src/)' if info.get('src_changes') else ''}",
-        "",
-    ]
-    header = (
-        "| # | measurement | wall s | rows | rows/s | MB/s | peak RSS MB | client CPU s | x limit | notes |"
-    )
-    lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for i, m in enumerate(results.values(), 1):
-        rps = f"{m.rows_per_s:,.0f}" if m.rows_per_s else "-"
-        mbs = f"{m.mb_per_s:,.0f}" if m.mb_per_s else "-"
-        x = f"{m.seconds / lim.seconds:.2f}" if lim else "-"
-        lines.append(
-            f"| {i} | {m.label} | {m.seconds:.3f} | {m.rows:,} | {rps} | {mbs} | "
-            f"{m.peak_rss_mb:.0f} | {m.cpu_seconds:.1f} | {x} | {m.note} |"
-        )
-    lines += ["", "| target | measured | goal | result |", "|---|---:|---:|---|"]
-    for t in targets:
-        lines.append(
-            f"| {t['target']} | {t['shown']} ({t['detail']}) | {t['limit']} | "
-            f"{'MET' if t['met'] else 'NOT MET'}, {t['margin']} |"
-        )
-    cons = info.get("consistency", {})
-    checks = {k: v["matches"] for k, v in cons.items() if isinstance(v, dict)}
-    if checks:
-        lines += [
-            "",
-            "consistency after the 5% upsert (raw table = source in count, sum(amount), "
-            "max(updated_at)): " + ", ".join(f"{k} {'ok' if ok else 'MISMATCH'}" for k, ok in checks.items()),
-        ]
-    lines.append(
-        f"load average (1 min) at start / end: {info.get('loadavg_start', '?').split(' ')[0]}"
-        f" / {info.get('loadavg_end', '?').split(' ')[0]}; total run {info.get('total_seconds')} s"
-    )
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=None, help=f"source rows (default {FULL_ROWS:,})")
-    ap.add_argument(
-        "--quick", action="store_true", help=f"{QUICK_ROWS:,} rows, one repetition: a smoke run for CI"
-    )
-    ap.add_argument("--json", metavar="PATH", help="also write all results as JSON here")
-    ap.add_argument(
-        "--source-url",
-        default=os.environ.get("HEADWATER_BENCH_PG_URL", DEFAULT_SOURCE_URL),
-        help="Postgres holding the source schema hw_bench; the warehouse database "
-        f"{WH_DB} is created on the same server (default {DEFAULT_SOURCE_URL})",
-    )
-    ap.add_argument(
-        "--table",
-        default=None,
-        help="source table in schema hw_bench (default: bookings for the full size, "
-        "bookings_<rows> for any other size, so a --quick run keeps the big table)",
-    )
-    ap.add_argument(
-        "--repeat",
-        type=int,
-        default=None,
-        help="repetitions of every measurement, fastest kept (default 2; 1 with --quick)",
-    )
-    ap.add_argument(
-        "--warehouses", default="duckdb,postgres", help="comma-separated: duckdb, postgres (default both)"
-    )
-    ap.add_argument(
-        "--workdir",
-        default=None,
-        help="parent folder of the temporary lake and DuckDB files (default $TMPDIR)",
-    )
-    ap.add_argument(
-        "--keep", action="store_true", help=f"keep the work folder and the databases {', '.join(ALL_DBS)}"
-    )
-    ap.add_argument(
-        "--keep-source",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="keep hw_bench.<table> for the next run (default: keep; --no-keep-source drops it)",
-    )
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--child-params", help=argparse.SUPPRESS)
-    ap.add_argument("--child-out", help=argparse.SUPPRESS)
-    opts = ap.parse_args(argv)
-    if opts.child:
-        return child_main(opts.child, opts.child_params, opts.child_out)
-    if opts.rows is None:
-        opts.rows = QUICK_ROWS if opts.quick else FULL_ROWS
-    if opts.table is None:
-        opts.table = "bookings" if opts.rows == FULL_ROWS else f"bookings_{opts.rows}"
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", opts.table):
-        ap.error("--table must be a plain lower-case identifier")
-    if opts.repeat is None:
-        opts.repeat = 1 if opts.quick else 2
-    opts.warehouses = [w.strip() for w in opts.warehouses.split(",") if w.strip()]
-    if set(opts.warehouses) - {"duckdb", "postgres"}:
-        ap.error("--warehouses takes duckdb and/or postgres")
-
-    bench = Bench(opts)
-    info: dict[str, Any] = {}
-    try:
-        info = bench.run()
-    finally:
-        bench.cleanup()
-    info["loadavg_end"] = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else ""
-    info["total_seconds"] = round(time.time() - bench.started, 1)
-    targets = evaluate(bench.results, opts.warehouses)
-    print(render(info, bench.results, targets))
-    if opts.json:
-        payload = {
-            "info": info,
-            "results": [
-                {**asdict(m), "rows_per_s": m.rows_per_s, "mb_per_s": m.mb_per_s}
-                for m in bench.results.values()
-            ],
-            "targets": targets,
-        }
-        Path(opts.json).write_text(json.dumps(payload, indent=2, default=str))
-    return 0
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ap = argparse.ArgumentParser(description="child side of the el family (started by run.py)")
+    ap.add_argument("--child", required=True, choices=sorted(CHILDREN))
+    ap.add_argument("--child-params", required=True)
+    ap.add_argument("--child-out", required=True)
+    a = ap.parse_args()
+    sys.exit(child_main(a.child, a.child_params, a.child_out))

@@ -1,0 +1,158 @@
+"""Family "dag": the whole ``travel_bookings`` DAG at growing scale, cold and warm.
+
+For every scale: a fresh ``HEADWATER_HOME`` (embedded default: SQLite source, local Parquet
+lake, DuckDB warehouse, Airflow's SQLite metadata), ``headwater generate travel_bookings
+--scale N`` (not timed), then ``headwater run travel_bookings`` twice:
+
+* **cold**: the first run, into an empty warehouse and a new Airflow home (includes
+  ``airflow db migrate``, the first full extract and load of every table, and all eight dbt
+  steps building everything);
+* **warm**: the same command again with nothing changed in the source (every table takes
+  the skip path; dbt still runs its eight steps).
+
+The time is the wall time of the ``headwater run`` process; peak RSS is that of the largest
+single process of its tree (``headwater run`` starts ``airflow dags test``, which runs every
+task in-process). The Airflow task durations of the run are split into EL (plan, extract,
+load) and dbt, and shown in the notes; the rest is Airflow's own start-up and scheduling.
+After every run the warehouse's raw tables must hold exactly the source's row counts, or the
+benchmark fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import ChildRun, Results, log, run_child
+
+PIPELINE = "travel_bookings"
+SOURCE_TABLES = ("booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment")
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """The embedded default under ``home``: no URL or Airflow setting leaks in from outside."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("HEADWATER_") or k.startswith("AIRFLOW") or k.startswith("DBT_"))
+    }
+    env["HEADWATER_HOME"] = str(home)
+    return env
+
+
+def headwater_cmd() -> str:
+    return str(Path(sys.executable).parent / "headwater")
+
+
+def source_rows(home: Path) -> dict[str, int]:
+    con = sqlite3.connect(home / "sources" / f"{PIPELINE}.sqlite")
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SOURCE_TABLES}
+    finally:
+        con.close()
+
+
+def task_seconds(home: Path) -> dict[str, float]:
+    """Summed Airflow task durations of the newest run: plan/extract/load vs dbt steps."""
+    con = sqlite3.connect(f"file:{home / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT task_id, coalesce(sum(duration), 0), group_concat(state) FROM task_instance "
+            "WHERE run_id = (SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1) "
+            "GROUP BY task_id",
+            [PIPELINE],
+        ).fetchall()
+    finally:
+        con.close()
+    out = {"el": 0.0, "dbt": 0.0, "el_tasks_skipped": 0.0}
+    for task_id, seconds, states in rows:
+        out["dbt" if task_id.startswith("dbt_") else "el"] += float(seconds)
+        if not task_id.startswith("dbt_"):
+            out["el_tasks_skipped"] += (states or "").split(",").count("skipped")
+    return out
+
+
+def warehouse_rows(home: Path) -> dict[str, int]:
+    """Rows per raw table in the run's DuckDB warehouse (read-only, after the run)."""
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return {
+            t: con.execute(f'SELECT count(*) FROM raw_{PIPELINE}."{t}"').fetchone()[0]  # type: ignore[index]
+            for t in SOURCE_TABLES
+        }
+    finally:
+        con.close()
+
+
+def prepare_home(home: Path, scale: float, logfile: Path) -> dict[str, int]:
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    with logfile.open("ab") as out:
+        gen = run_child(
+            [headwater_cmd(), "generate", PIPELINE, "--scale", f"{scale:g}"],
+            env=clean_env(home),
+            cwd=home,
+            stdout=out,
+            what=f"headwater generate --scale {scale:g} (log: {logfile})",
+        )
+    rows = source_rows(home)
+    log(f"  generated scale {scale:g} in {gen.wall:.1f} s: {sum(rows.values()):,} source rows {rows}")
+    return rows
+
+
+def run_dag(home: Path, logfile: Path, skip: list[str]) -> ChildRun:
+    with logfile.open("ab") as out:
+        return run_child(
+            [headwater_cmd(), "run", PIPELINE, "--quiet", *(a for step in skip for a in ("--skip", step))],
+            env=clean_env(home),
+            cwd=home,
+            stdout=out,
+            what=f"headwater run {PIPELINE} (log: {logfile})",
+        )
+
+
+def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any], work: Path) -> Path | None:
+    """Measure every scale; return the home of the smallest one (dbt_overhead reuses it)."""
+    first: Path | None = None
+    for scale in opts.scales:
+        home = work / f"dag_scale_{scale:g}"
+        logfile = work / f"dag_scale_{scale:g}.log"
+        log(f"dag: travel_bookings at scale {scale:g} (log {logfile})")
+        rows = prepare_home(home, scale, logfile)
+        total = sum(rows.values())
+        info.setdefault("dag_source_rows", {})[f"{scale:g}"] = rows
+        for phase in opts.dag_phases:
+            run = run_dag(home, logfile, opts.dag_skip)
+            run.result.update(rows=total, **task_seconds(home))
+            loaded = warehouse_rows(home)
+            if loaded != rows:  # a benchmark that moved the wrong data is no measurement
+                raise RuntimeError(f"dag scale {scale:g} {phase}: warehouse {loaded} != source {rows}")
+            info.setdefault("row_checks", []).append(f"DAG scale {scale:g} {phase} {total:,} ok")
+
+            def note(r: dict[str, Any], phase: str = phase) -> str:
+                return f"tasks: EL {r['el']:.1f} s + dbt {r['dbt']:.1f} s; rest is Airflow" + (
+                    f"; {r['el_tasks_skipped']:.0f} EL tasks skipped" if phase == "warm" else ""
+                )
+
+            results.add(
+                f"dag_s{scale:g}_{phase}",
+                f"travel_bookings DAG, scale {scale:g}, {phase}"
+                + (f" (dbt steps off: {', '.join(opts.dag_skip)})" if opts.dag_skip else ""),
+                [run],
+                lambda r: r["rows"],
+                note_of=note,
+                family="dag",
+                x_limit=False,
+            )
+        if first is None:
+            first = home
+        elif not opts.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    return first
