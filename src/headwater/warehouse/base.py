@@ -58,11 +58,13 @@ CREATE TABLE IF NOT EXISTS {META}.dbt_results (
 METADATA_UPGRADES = f"""
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS bytes BIGINT;
 """
 LEDGER_COLUMNS = (
     "pipeline", "table_name", "run_id", "batch_id", "mode", "rows_in_batch", "rows_changed",
     "rows_deleted", "rows_quarantined", "watermark_before", "watermark_after", "loaded_at",
-    "duration_seconds", "extracted_at", "schema_changes",
+    "duration_seconds", "extracted_at", "schema_changes", "rows_skipped", "bytes",
 )  # fmt: skip
 
 
@@ -253,6 +255,9 @@ class Warehouse(ABC):
                         duration,
                         manifest.extracted_at,
                         "; ".join(drift) or None,
+                        # rows that changed nothing: unchanged, or an older duplicate of a key
+                        max(manifest.rows - changed - quarantined, 0),
+                        _parquet_bytes(con, files),
                     ],
                 )
                 if stage is not None:
@@ -488,6 +493,13 @@ def _dedupe_select(table: TableSpec, source: str, run_id: str, loaded_at: dateti
         f"SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __hw_rank "
         f"FROM {source} WHERE {not_null}) WHERE __hw_rank = 1"
     )
+
+
+def _parquet_bytes(con, files: list[str]) -> int:
+    """Compressed bytes of a batch's Parquet data, for the ledger (the footer, not the rows)."""
+    listed = ", ".join(duck.literal(f) for f in files)
+    sql = f"SELECT coalesce(sum(total_compressed_size), 0) FROM parquet_metadata([{listed}])"
+    return int(duck.scalar(con, sql))
 
 
 _TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 (),_")
