@@ -95,15 +95,23 @@ def _safe_log_url(ti: Any) -> str | None:
         return None
 
 
+_from_env: dict[str, str] = {}
+"""The connection values this process derived from HEADWATER_SLACK_WEBHOOK_URL."""
+
+
 def _ensure_connection_from_env() -> bool:
     """Expose HEADWATER_SLACK_WEBHOOK_URL as the Airflow connection, if no connection exists."""
     conn_env = f"AIRFLOW_CONN_{CONN_ID.upper()}"
-    if os.environ.get(conn_env):
-        return True
     url = os.environ.get(WEBHOOK_ENV)
-    if not url:
+    current = os.environ.get(conn_env)
+    derived = json.dumps({"conn_type": "slackwebhook", "password": url}) if url else None
+    if current and current != _from_env.get(conn_env):
+        return True  # set by the user: it wins
+    if not derived:
+        if current:  # ours, from a variable that is gone now
+            del os.environ[conn_env]
         return False
-    os.environ[conn_env] = json.dumps({"conn_type": "slackwebhook", "password": url})
+    os.environ[conn_env] = _from_env[conn_env] = derived  # follows the variable if it changes
     return True
 
 
