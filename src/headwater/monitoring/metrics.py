@@ -226,8 +226,8 @@ def warehouse_metrics(con, out: _Families, now: float) -> None:
             out.add("headwater_dbt_test_failures", (pipeline, node), failures)
 
 
-def airflow_metrics(url: str, out: _Families) -> None:
-    health = read_health(url)
+def airflow_metrics(url: str, out: _Families, now: float) -> None:
+    health = read_health(url, datetime.fromtimestamp(now, UTC).replace(tzinfo=None))
     out.add("headwater_airflow_scheduler_heartbeat_age_seconds", (), health.scheduler_heartbeat_age)
     out.add("headwater_airflow_import_errors", (), health.import_errors)
     for state, n in health.task_instances.items():
@@ -265,7 +265,7 @@ class HeadwaterCollector(Collector):
             out.add("headwater_warehouse_up", (), 0)
         if self.airflow_db_url:
             try:
-                airflow_metrics(self.airflow_db_url, out)
+                airflow_metrics(self.airflow_db_url, out, now)
                 out.add("headwater_airflow_up", (), 1)
             except Exception as e:
                 log.warning("metrics: %s", redact(str(e)))
