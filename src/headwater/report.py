@@ -40,7 +40,7 @@ def latest_run_id(con, pipeline: str) -> str | None:
     run (replays, backfills, older warehouses) count by when they were written.
     """
     parts = [
-        f"SELECT run_id, loaded_at AS at FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ?",
+        f"SELECT run_id, loaded_at AS seen_at FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ?",
         f"SELECT run_id, recorded_at FROM {ALIAS}.{META}.dbt_results WHERE pipeline = ?",
     ]
     has_runs = duck.scalar(
@@ -52,7 +52,7 @@ def latest_run_id(con, pipeline: str) -> str | None:
     if has_runs:
         parts.append(f"SELECT run_id, ended_at FROM {ALIAS}.{META}.runs WHERE pipeline = ?")
     row = con.execute(
-        " UNION ALL ".join(parts) + " ORDER BY at DESC NULLS LAST LIMIT 1", [pipeline] * len(parts)
+        " UNION ALL ".join(parts) + " ORDER BY seen_at DESC NULLS LAST LIMIT 1", [pipeline] * len(parts)
     ).fetchone()
     return row[0] if row else None
 
