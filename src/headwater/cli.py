@@ -131,7 +131,8 @@ def _summary(settings: Settings, spec, outcome) -> None:
         f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} in {outcome.seconds:.1f} s[/]"
     )
     if not ok:
-        failed = [t for t, s in outcome.tasks.items() if s == "failed"]
+        # report_run fails on purpose when the run failed (after alerting): not a cause
+        failed = [t for t, s in outcome.tasks.items() if s == "failed" and t != "report_run"]
         blocked = sum(1 for s in outcome.tasks.values() if s == "upstream_failed")
         console.print(
             f"[red]failed: {', '.join(failed) or '?'}"
