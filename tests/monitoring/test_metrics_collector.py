@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -57,7 +58,14 @@ def _airflow_db(path) -> str:
     return f"sqlite:///{path}"
 
 
-def test_collector_reads_ledger_and_airflow_on_every_scrape(hw_home, tmp_path):
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request, hw_home, monkeypatch) -> str:
+    if request.param == "postgres":
+        monkeypatch.setenv("HEADWATER_WAREHOUSE_URL", request.getfixturevalue("pg_database"))
+    return Settings.from_env().warehouse_url
+
+
+def test_collector_reads_ledger_and_airflow_on_every_scrape(warehouse_url, tmp_path):
     settings = Settings.from_env()
     wh = open_warehouse(settings.warehouse_url)
     wh.record_dbt_results("p", "r1", "test_all", [
