@@ -199,11 +199,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from headwater.dashboard.db import WarehouseUnavailable
     from headwater.monitoring.status import read_status, render
 
     settings = Settings.from_env()
     for pipeline in [args.pipeline] if args.pipeline else available_pipelines():
-        render(console, read_status(load_spec(pipeline), settings.warehouse_url))
+        try:
+            render(console, read_status(load_spec(pipeline), settings.warehouse_url))
+        except WarehouseUnavailable as e:
+            console.print(f"[yellow]{escape(str(e))}[/]")
+            return 1
     return 0
 
 
