@@ -203,6 +203,18 @@ def test_status_shows_the_latest_run_by_time(scenario):
         assert expected in out, f"{expected!r} not in:\n{out}"
 
 
+def test_daily_digest_dag_posts_the_days_runs(scenario, monkeypatch):
+    with SlackReceiver() as slack:
+        monkeypatch.setenv("HEADWATER_SLACK_WEBHOOK_URL", slack.url)
+        outcome = run_dag(scenario["settings"], "headwater_digest")
+    assert outcome.state == "success", outcome.log
+    assert len(slack.posts) == 1
+    text = json.dumps(slack.posts[0]["json"])
+    wh = open_warehouse(scenario["settings"].warehouse_url)
+    loaded = wh.query("SELECT sum(rows_loaded) FROM wh.headwater.runs")[0][0]
+    assert f"*travel_bookings*: 1 ok / 3 failed runs, {loaded:,} rows loaded, 0 quarantined" in text, text
+
+
 def _scrape(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as r:
         return r.read().decode()
