@@ -58,6 +58,7 @@ def test_a_scheduled_failing_run_posts_one_alert(hw_home: Path, monkeypatch):
     con.close()
     monkeypatch.delenv("AIRFLOW_CONN_HEADWATER_SLACK", raising=False)
     monkeypatch.setenv("HEADWATER_RETRIES", "0")
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
     db = settings.airflow_home / "airflow.db"
     port = free_port()
     log = hw_home / "standalone.log"
@@ -71,13 +72,12 @@ def test_a_scheduled_failing_run_posts_one_alert(hw_home: Path, monkeypatch):
         try:
             parsed = "SELECT 1 FROM dag WHERE dag_id = 'travel_bookings'"
             _wait("the DAG to be parsed", lambda: _query(db, parsed), log, proc)
-            env = airflow_environ(settings)
-            env["AIRFLOW__API__PORT"] = str(port)
-            trigger = subprocess.run(
-                [sys.executable, "-m", "airflow", "dags", "trigger", "travel_bookings"],
-                env=env, capture_output=True, text=True, timeout=300,
+            # Only this DAG runs: every DAG starts paused, unpausing schedules its latest interval.
+            unpause = subprocess.run(
+                [sys.executable, "-m", "airflow", "dags", "unpause", "travel_bookings"],
+                env=airflow_environ(settings), capture_output=True, text=True, timeout=300,
             )  # fmt: skip
-            assert trigger.returncode == 0, trigger.stdout + trigger.stderr
+            assert unpause.returncode == 0, unpause.stdout + unpause.stderr
             run_id, state = _wait(
                 "the run to finish",
                 lambda: next(
@@ -108,7 +108,7 @@ def test_a_scheduled_failing_run_posts_one_alert(hw_home: Path, monkeypatch):
         posts = list(slack.posts)
     assert state == "failed", states
     assert states["extract[ticket_segment]"] == "failed" and states["report_run"] == "failed", states
-    assert len(posts) == 1, posts
+    assert len(posts) == 1, posts  # one run, one message (and nothing from the paused DAGs)
     text = json.dumps(posts[0]["json"])
     for expected in (run_id, "extract[ticket_segment]", "SourceError", "task log"):
         assert expected in text, f"{expected!r} not in {text}"
