@@ -273,7 +273,7 @@ def failure_message(
     if tests:
         listed = [
             f"• `{t['unique_id']}`: {t['status']}"
-            + (f", {int(t['failures']):,} failing rows" if t.get("failures") is not None else "")
+            + (f", {_rows(t['failures'])}" if t.get("failures") is not None else "")
             for t in tests[:MAX_LISTED]
         ]
         if len(tests) > MAX_LISTED:
@@ -294,6 +294,10 @@ def failure_message(
     if links:
         blocks.append(_section(" · ".join(links)))
     return {"text": text, "blocks": blocks}
+
+
+def _rows(n: Any) -> str:
+    return f"{int(n):,} failing row{'s' if int(n) != 1 else ''}"
 
 
 def _rows_line(facts: RunFacts) -> str:
