@@ -54,8 +54,13 @@ def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckD
     """An in-memory (or file) DuckDB connection with our extension directory configured."""
     config: dict[str, str | bool | int | float | list[str]] = {"extension_directory": extension_directory()}
     if path is None:
-        return duckdb.connect(":memory:", config=config)
-    return duckdb.connect(path, read_only=read_only, config=config)
+        con = duckdb.connect(":memory:", config=config)
+    else:
+        con = duckdb.connect(path, read_only=read_only, config=config)
+    # No progress bar: DuckDB prints it to stdout for queries over 2 s (e.g. one waiting on a
+    # Postgres lock), which would end up in task logs and in the output of our commands.
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def postgres_dsn(url: str) -> str:

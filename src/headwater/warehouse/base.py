@@ -194,6 +194,7 @@ class Warehouse(ABC):
         with self.session() as con:
             lake.configure(con)
             self.ensure_metadata(con)
+            batch_bytes = _parquet_bytes(con, files)  # the files' footers, outside the transaction
             con.execute("BEGIN")
             try:
                 self._lock_table(con, spec.name, table.name)
@@ -257,7 +258,7 @@ class Warehouse(ABC):
                         "; ".join(drift) or None,
                         # rows that changed nothing: unchanged, or an older duplicate of a key
                         max(manifest.rows - changed - quarantined, 0),
-                        _parquet_bytes(con, files),
+                        batch_bytes,
                     ],
                 )
                 if stage is not None:
