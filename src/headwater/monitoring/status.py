@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from headwater import duck
 from headwater.report import latest_run_id
 from headwater.spec import PipelineSpec
 from headwater.warehouse.base import ALIAS, META
@@ -85,11 +86,24 @@ def read_status(spec: PipelineSpec, warehouse_url: str, recent: int = 5) -> Pipe
                 [spec.name],
             ).fetchall():
                 fresh[table] = (max_loaded_at, status_, error_after)
+        raw = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+                [ALIAS, spec.raw_schema],
+            ).fetchall()
+        }
         for t in spec.tables:
             row = ledger.get(t.name)
+            rows_now = None
+            if t.name in raw:
+                rows_now = con.execute(
+                    f"SELECT count(*) FROM {ALIAS}.{duck.quote(spec.raw_schema)}.{duck.quote(t.name)}"
+                ).fetchone()[0]
             status.tables.append(
                 {
                     "table": t.name,
+                    "rows": rows_now,
                     "extracted": row[1] if row else None,
                     "loaded": row[2] if row else None,
                     "quarantined": row[3] if row else None,
@@ -166,9 +180,10 @@ def render(console: Console, status: PipelineStatus, now: datetime | None = None
             )
         console.print(runs)
     tables = Table(title="tables (latest run)", title_justify="left")
-    for col in ("table", "extracted", "loaded", "quarantined", "skipped", "bytes", "load s",
+    numeric = {"rows now", "extracted", "loaded", "quarantined", "skipped", "bytes", "load s"}
+    for col in ("table", "rows now", "extracted", "loaded", "quarantined", "skipped", "bytes", "load s",
                 "watermark before", "watermark after", "newest source row", "freshness"):  # fmt: skip
-        tables.add_column(col)
+        tables.add_column(col, justify="right" if col in numeric else "left")
     for t in status.tables:
         fresh = t["freshness"]
         fresh_text = "-"
@@ -177,6 +192,7 @@ def render(console: Console, status: PipelineStatus, now: datetime | None = None
             fresh_text = f"[{colour}]{_age(fresh[0], now)} old ({fresh[1]})[/]"
         tables.add_row(
             t["table"],
+            _n(t["rows"]),
             _n(t["extracted"]),
             _n(t["loaded"]),
             _n(t["quarantined"]),
@@ -185,7 +201,7 @@ def render(console: Console, status: PipelineStatus, now: datetime | None = None
             f"{t['seconds']:.2f}" if t["seconds"] is not None else "-",
             str(t["watermark_before"] or "-"),
             str(t["watermark_after"] or "-"),
-            str(fresh[0]) if fresh and fresh[0] else "-",
+            f"{fresh[0]:%Y-%m-%d %H:%M:%S}" if fresh and fresh[0] else "-",
             fresh_text,
         )
     console.print(tables)
