@@ -147,3 +147,17 @@ def test_an_undelivered_alert_is_tried_again_next_time(warehouse, monkeypatch):
         monkeypatch.setenv("HEADWATER_SLACK_WEBHOOK_URL", slack.url)
         assert ra.finish_run(SPEC, settings, _facts("r2", T0 + timedelta(minutes=5), error)).alert == "posted"
     assert len(slack.posts) == 1
+
+
+def test_the_message_links_the_dbt_docs(hw_home, monkeypatch):
+    settings = Settings.from_env()
+    monkeypatch.delenv(ra.DOCS_URL_ENV, raising=False)
+    assert ra.docs_link(SPEC, settings) is None  # no docs generated yet
+    index = settings.home / "dbt" / SPEC.name / "target" / "index.html"
+    index.parent.mkdir(parents=True)
+    index.write_text("<html></html>")
+    assert ra.docs_link(SPEC, settings) == f"file://{index}"
+    monkeypatch.setenv(ra.DOCS_URL_ENV, "https://docs.example.org/travel_bookings/")
+    docs = ra.docs_link(SPEC, settings)
+    payload = ra.failure_message(_facts("r1", T0, [("extract", "E: x")]), AlertState("p", "ok"), None, docs)
+    assert "<https://docs.example.org/travel_bookings/|dbt docs>" in json.dumps(payload)
