@@ -66,3 +66,16 @@ def test_travel_bookings_dag_has_the_seed_flow_in_order():
     assert dag.max_active_runs == 1
     assert dag.get_task("load").pool == "headwater_duckdb"
     assert dag.get_task("dbt_seed").trigger_rule == "none_failed"
+
+
+@pytest.mark.parametrize("pipeline", ["travel_bookings", "flights"])
+def test_report_run_is_the_only_leaf_and_always_runs(pipeline):
+    from headwater.orchestration import build_dag
+
+    dag = build_dag(pipeline)
+    leaves = [t.task_id for t in dag.tasks if not t.downstream_list]
+    assert leaves == ["report_run"]
+    report = dag.get_task("report_run")
+    assert report.trigger_rule == "all_done" and report.retries == 0
+    assert not report.on_failure_callback, "its own failure must not be recorded as a task failure"
+    assert dag.get_task("extract").on_failure_callback, "every other task records its failure"

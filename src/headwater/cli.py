@@ -131,7 +131,8 @@ def _summary(settings: Settings, spec, outcome) -> None:
         f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} in {outcome.seconds:.1f} s[/]"
     )
     if not ok:
-        failed = [t for t, s in outcome.tasks.items() if s == "failed"]
+        # report_run fails on purpose when the run failed (after alerting): not a cause
+        failed = [t for t, s in outcome.tasks.items() if s == "failed" and t != "report_run"]
         blocked = sum(1 for s in outcome.tasks.values() if s == "upstream_failed")
         console.print(
             f"[red]failed: {', '.join(failed) or '?'}"
@@ -198,28 +199,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from headwater.report import run_report
+    from headwater.dashboard.db import WarehouseUnavailable
+    from headwater.monitoring.status import read_status, render
 
     settings = Settings.from_env()
     for pipeline in [args.pipeline] if args.pipeline else available_pipelines():
-        spec = load_spec(pipeline)
-        report = run_report(spec, settings.warehouse_url)
-        console.rule(f"{pipeline}: last run {report.run_id or '(never)'}")
-        table = Table()
-        for col in ("table", "rows", "last loaded", "changed", "watermark"):
-            table.add_column(col)
-        for t in spec.tables:
-            loaded = report.loaded.get(t.name)
-            table.add_row(
-                t.name,
-                f"{report.raw_rows.get(t.name, 0):,}",
-                f"{loaded['rows']:,}" if loaded else "-",
-                f"{loaded['changed']:,}" if loaded else "-",
-                str(report.watermarks.get(t.name) or "-"),
-            )
-        console.print(table)
-        for step, counts in report.dbt.items():
-            console.print(f"  dbt {step}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        try:
+            render(console, read_status(load_spec(pipeline), settings.warehouse_url))
+        except WarehouseUnavailable as e:
+            console.print(f"[yellow]{escape(str(e))}[/]")
+            return 1
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from headwater.monitoring.metrics import HeadwaterCollector, serve
+    from headwater.orchestration.local import airflow_environ
+    from headwater.urls import mask_url
+
+    settings = Settings.from_env()
+    airflow_db = args.airflow_db or airflow_environ(settings)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    server, thread = serve(HeadwaterCollector(settings.warehouse_url, airflow_db), args.host, args.port)
+    console.print(
+        f"Prometheus metrics on http://{args.host}:{server.server_port}/metrics (warehouse "
+        f"{settings.describe()['warehouse']}, Airflow metadata {mask_url(airflow_db)}); Ctrl-C stops it.",
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+
+    def stop(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while thread.is_alive():
+            thread.join(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from headwater.monitoring.digest import digest_message, read_digest
+    from headwater.notify import send
+
+    payload = digest_message(read_digest(Settings.from_env().warehouse_url, args.hours), args.hours)
+    console.print(payload["text"])
+    for block in payload["blocks"][1:]:
+        console.print(escape(block["text"]["text"]))
+    if args.post and not send(payload):
+        return 1
     return 0
 
 
@@ -407,9 +439,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fresh", action="store_true", help="regenerate sources instead of advancing")
     d.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("status", help="last runs, rows, watermarks, dbt results")
+    s = sub.add_parser("status", help="recent runs, rows per table, watermarks, freshness, dbt results")
     s.add_argument("pipeline", nargs="?")
     s.set_defaults(func=cmd_status)
+
+    me = sub.add_parser("metrics", help="Prometheus endpoint (run ledger, Airflow health) on 127.0.0.1")
+    me.add_argument("--port", type=int, default=9464)
+    me.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    me.add_argument("--airflow-db", help="Airflow metadata DB URL (default: Airflow's configured one)")
+    me.set_defaults(func=cmd_metrics)
+
+    dg = sub.add_parser("digest", help="summary of every pipeline's runs in the last day (--post: to Slack)")
+    dg.add_argument("--hours", type=float, default=24)
+    dg.add_argument("--post", action="store_true", help="send it to Slack (the headwater_slack webhook)")
+    dg.set_defaults(func=cmd_digest)
 
     u = sub.add_parser("ui", help="Airflow standalone (UI, scheduler) bound to 127.0.0.1")
     u.add_argument("--port", type=int, default=8080)

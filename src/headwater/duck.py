@@ -67,7 +67,9 @@ def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckD
         ),
     }
     con = duckdb.connect(":memory:" if path is None else path, read_only=read_only, config=config)
-    con.execute("SET enable_progress_bar = false")  # it writes to stdout: task logs, pipes
+    # No progress bar: DuckDB prints it to stdout for queries over 2 s (e.g. one waiting on a
+    # Postgres lock), which would end up in task logs and in the output of our commands.
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

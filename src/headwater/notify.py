@@ -1,9 +1,13 @@
-"""Slack alerts on task failure, through Airflow's Slack provider.
+"""Slack delivery through Airflow's Slack provider, and what a failed task leaves behind.
 
 The webhook comes from the Airflow connection ``headwater_slack`` (type slackwebhook, the
 webhook URL as its password) or from ``HEADWATER_SLACK_WEBHOOK_URL``; with neither, the alert
-is only logged. Messages carry identifiers and the error's first line, never row contents,
-and every known secret is masked out of them before sending.
+is only logged. Messages carry identifiers, counts and an error's first line, never row
+contents, and every known secret is masked out of them before sending.
+
+Alerts are per DAG run, not per task: a failing task only records what went wrong (its
+``on_failure_callback`` pushes an XCom); the run's last task (``report_run``, see
+:mod:`headwater.monitoring.run_alerts`) gathers those into one message.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ log = logging.getLogger(__name__)
 
 CONN_ID = "headwater_slack"
 WEBHOOK_ENV = "HEADWATER_SLACK_WEBHOOK_URL"
+FAILURE_XCOM_KEY = "headwater_failure"
 _SECRET_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|WEBHOOK|_KEY)$")
+_TRACEBACK_NOISE = re.compile(r"^(Traceback \(most recent call last\)|File \"|\^+$|During handling)")
 
 
 def known_secrets() -> list[str]:
@@ -48,72 +54,87 @@ def redact(text: str) -> str:
 
 
 def first_line(error: BaseException | None) -> str:
+    """``Type: first useful line`` of an exception: no traceback, at most 500 characters."""
     if error is None:
         return "(no exception recorded)"
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:500]
+    useful = [ln for ln in lines if not _TRACEBACK_NOISE.match(ln)]
+    return f"{type(error).__name__}: {(useful or lines or [''])[0]}"[:500]
 
 
-def failure_message(context: dict[str, Any]) -> dict[str, Any]:
-    """The Slack payload (text + blocks) for a failed task, built from Airflow's context."""
+def task_failed(context: dict[str, Any]) -> None:
+    """Airflow task ``on_failure_callback``: record the failure for the run's report task.
+
+    Posts nothing: the one message per run is sent by ``report_run``. What is recorded is
+    identifiers and the error's first line (redacted), never data.
+    """
     ti = context.get("task_instance") or context.get("ti")
-    dag_run = context.get("dag_run")
-    dag_id = getattr(ti, "dag_id", "?")
-    task_id = getattr(ti, "task_id", "?")
+    if ti is None:
+        return
     map_index = getattr(ti, "map_index", -1)
-    if map_index is not None and map_index >= 0:
-        task_id = f"{task_id}[{map_index}]"
-    run_id = getattr(dag_run, "run_id", None) or getattr(ti, "run_id", "?")
-    when = context.get("logical_date") or getattr(dag_run, "logical_date", None)
-    log_url = getattr(ti, "log_url", None) or ""
-    error = redact(first_line(context.get("exception")))
-    attempt = getattr(ti, "try_number", "?")
-    text = f":red_circle: Headwater task failed: {dag_id}.{task_id} (run {run_id})"
-    fields = [
-        f"*Pipeline*\n{dag_id}",
-        f"*Task*\n{task_id} (try {attempt})",
-        f"*Run*\n{run_id}",
-        f"*Logical date*\n{when}",
-    ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n```{error}```"}},
-    ]
-    if log_url:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{log_url}|Task log>"}})
-    return {"text": redact(text), "blocks": json.loads(redact(json.dumps(blocks)))}
+    label = getattr(ti, "rendered_map_index", None) or context.get("table_label")
+    record = {
+        "task_id": getattr(ti, "task_id", "?"),
+        "map_index": map_index if isinstance(map_index, int) else -1,
+        "label": str(label) if label else None,
+        "try_number": getattr(ti, "try_number", None),
+        "error": redact(first_line(context.get("exception"))),
+        "log_url": _safe_log_url(ti),
+    }
+    try:
+        ti.xcom_push(key=FAILURE_XCOM_KEY, value=record)
+    except Exception as e:  # recording must never mask the task's own failure
+        log.warning("could not record the failure of %s for the run report: %s", record["task_id"], e)
+    log.info("failure recorded for the run report: %s", record["error"])
+
+
+def _safe_log_url(ti: Any) -> str | None:
+    try:
+        return str(ti.log_url) if getattr(ti, "log_url", None) else None
+    except Exception:  # log_url reads configuration; a missing base URL must not matter here
+        return None
+
+
+_from_env: dict[str, str] = {}
+"""The connection values this process derived from HEADWATER_SLACK_WEBHOOK_URL."""
 
 
 def _ensure_connection_from_env() -> bool:
     """Expose HEADWATER_SLACK_WEBHOOK_URL as the Airflow connection, if no connection exists."""
     conn_env = f"AIRFLOW_CONN_{CONN_ID.upper()}"
-    if os.environ.get(conn_env):
-        return True
     url = os.environ.get(WEBHOOK_ENV)
-    if not url:
+    current = os.environ.get(conn_env)
+    derived = json.dumps({"conn_type": "slackwebhook", "password": url}) if url else None
+    if current and current != _from_env.get(conn_env):
+        return True  # set by the user: it wins
+    if not derived:
+        if current:  # ours, from a variable that is gone now
+            del os.environ[conn_env]
         return False
-    os.environ[conn_env] = json.dumps({"conn_type": "slackwebhook", "password": url})
+    os.environ[conn_env] = _from_env[conn_env] = derived  # follows the variable if it changes
     return True
 
 
-def task_failed(context: dict[str, Any]) -> None:
-    """Airflow on_failure_callback: post to Slack, or log when no webhook is configured."""
-    payload = failure_message(context)
+def send(payload: dict[str, Any]) -> bool:
+    """Post ``{"text", "blocks"}`` through the Slack provider; True when it was delivered.
+
+    The payload is redacted once more here, so no caller can leak a secret by mistake. With
+    no webhook configured the message is logged instead (its text line only).
+    """
+    text = redact(payload["text"])
+    blocks = json.loads(redact(json.dumps(payload.get("blocks") or [])))
     configured = _ensure_connection_from_env()
     try:
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-        hook = SlackWebhookHook(slack_webhook_conn_id=CONN_ID)
-        hook.send(text=payload["text"], blocks=payload["blocks"])
-        log.info("Slack alert sent for %s", payload["text"])
-    except Exception as e:  # an alert must never mask the task's own failure
+        SlackWebhookHook(slack_webhook_conn_id=CONN_ID).send(text=text, blocks=blocks)
+    except Exception as e:  # an alert must never mask the run's own outcome
         if configured:
-            log.error("Slack alert could not be sent (%s); alert was: %s", redact(str(e)), payload["text"])
+            log.error("Slack alert could not be sent (%s); alert was: %s", redact(str(e)), text)
         else:
             log.warning(
-                "no Slack webhook configured (%s or connection %s); alert: %s",
-                WEBHOOK_ENV,
-                CONN_ID,
-                payload["text"],
+                "no Slack webhook configured (%s or connection %s); alert: %s", WEBHOOK_ENV, CONN_ID, text
             )
+        return False
+    log.info("Slack alert sent: %s", text)
+    return True

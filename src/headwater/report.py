@@ -33,6 +33,30 @@ class RunReport:
         return out
 
 
+def latest_run_id(con, pipeline: str) -> str | None:
+    """The pipeline's most recent run by time (run ids do not sort by time: ``backfill__…``).
+
+    The run ledger says when each DAG run ended; loads and dbt steps recorded outside a DAG
+    run (replays, backfills, older warehouses) count by when they were written.
+    """
+    parts = [
+        f"SELECT run_id, loaded_at AS seen_at FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ?",
+        f"SELECT run_id, recorded_at FROM {ALIAS}.{META}.dbt_results WHERE pipeline = ?",
+    ]
+    has_runs = duck.scalar(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = 'runs'",
+        [ALIAS, META],
+    )
+    if has_runs:
+        parts.append(f"SELECT run_id, ended_at FROM {ALIAS}.{META}.runs WHERE pipeline = ?")
+    row = con.execute(
+        " UNION ALL ".join(parts) + " ORDER BY seen_at DESC NULLS LAST LIMIT 1", [pipeline] * len(parts)
+    ).fetchone()
+    return row[0] if row else None
+
+
 def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None) -> RunReport:
     wh = open_warehouse(warehouse_url)
     with wh.session(read_only=True) as con:
@@ -45,13 +69,7 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
             )
         )
         if run_id is None and meta_exists:
-            row = con.execute(
-                f"SELECT run_id FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? "
-                "UNION ALL SELECT run_id FROM "
-                f"{ALIAS}.{META}.dbt_results WHERE pipeline = ? ORDER BY 1 DESC LIMIT 1",
-                [spec.name, spec.name],
-            ).fetchone()
-            run_id = row[0] if row else None
+            run_id = latest_run_id(con, spec.name)
         report = RunReport(spec.name, run_id)
         existing = {
             r[0]

@@ -110,7 +110,12 @@ def run_step(
     nodes = node_results(result.result)
     from headwater.warehouse import open_warehouse
 
-    open_warehouse(settings.warehouse_url).record_dbt_results(spec.name, run_id, step, nodes)
+    warehouse = open_warehouse(settings.warehouse_url)
+    warehouse.record_dbt_results(spec.name, run_id, step, nodes)
+    if step == "source_freshness":  # per source table: newest row, age, SLA (for status/metrics)
+        from headwater.monitoring.ledger import freshness_rows, record_freshness
+
+        record_freshness(warehouse, spec.name, run_id, freshness_rows(result.result))
     summary = summarize(step, nodes)
     summary["docs"] = str(paths["target"] / "index.html") if step == "docs" else None
     if not result.success:

@@ -193,8 +193,19 @@ def _end_to_end(settings: Settings, src: Source, as_of: datetime) -> None:
     assert third.tasks["dbt_docs"] == "skipped" and third.tasks["dbt_seed"] == "skipped"
     assert third.tasks["dbt_test_all"] == "success"
 
+    # The run ledger has one row per DAG run, consistent with the load ledger.
+    runs = wh.query(
+        "SELECT run_id, outcome, rows_loaded, alert FROM wh.headwater.runs "
+        "WHERE pipeline = 'travel_bookings' ORDER BY ended_at"
+    )
+    assert [(r[0], r[1], r[3]) for r in runs] == [(o.run_id, "success", None) for o in (first, second, third)]
+    changed = wh.query(
+        "SELECT sum(rows_changed) FROM wh.headwater.load_ledger WHERE run_id = ?", [second.run_id]
+    )
+    assert runs[1][2] == changed[0][0] > 0 and runs[2][2] == 0
 
-def test_a_failed_run_posts_one_slack_alert_per_failed_task(hw_home: Path, monkeypatch):
+
+def test_a_failed_run_posts_one_slack_alert_for_the_run(hw_home: Path, monkeypatch):
     settings = Settings.from_env()
     url = SPEC.source_url(settings.home)
     generator.generate(url, scale=0.02, seed=1)
@@ -208,8 +219,9 @@ def test_a_failed_run_posts_one_slack_alert_per_failed_task(hw_home: Path, monke
         outcome = run(settings)
     assert outcome.state == "failed"
     failed = [t for t, s in outcome.tasks.items() if s == "failed"]
-    assert failed == ["extract[ticket_segment]"], outcome.tasks
-    assert len(slack.posts) == 1
+    # report_run fails on purpose (after posting) so that the run stays failed
+    assert failed == ["extract[ticket_segment]", "report_run"], outcome.tasks
+    assert len(slack.posts) == 1, "one message for the run, not one per task"
     text = str(slack.posts[0]["json"])
     for expected in (
         "travel_bookings",
@@ -217,6 +229,6 @@ def test_a_failed_run_posts_one_slack_alert_per_failed_task(hw_home: Path, monke
         outcome.run_id,
         "SourceError",
         "ticket_segment",
-        "Task log",
+        "task log",
     ):
-        assert expected in text, expected
+        assert expected in text, f"{expected!r} not in {text}"

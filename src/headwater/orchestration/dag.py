@@ -2,7 +2,9 @@
 
 Shape: ``plan`` -> ``extract`` (mapped: one per table; skipped when nothing is new) ->
 per dependency level, ``batches`` (what the lake holds for this run) -> ``load`` (mapped:
-one per batch) -> the dbt steps in the spec's order. Parsing reads only the spec file: no database, no
+one per batch) -> the dbt steps in the spec's order -> ``report_run`` (always runs: writes the
+run ledger, posts one Slack alert per failed run or a "resolved" one, and fails itself when
+any task failed, so the run's state stays failed). Parsing reads only the spec file: no database, no
 connection, no Variable. Every task body imports what it needs when it runs.
 
 ``HEADWATER_RETRIES`` (environment) overrides the spec's retry count, e.g. 0 for one-shot
@@ -125,7 +127,43 @@ def build_dag(pipeline: str):
         for step in spec.dbt_steps:
             previous >> _dbt_task(spec, step, pool)  # type: ignore[operator]
             previous = dag.get_task(f"dbt_{step}")
+        leaves = [t for t in dag.tasks if not t.downstream_list]
+        leaves >> _report_task(spec, pool)  # type: ignore[operator]
     return dag
+
+
+def _report_task(spec: PipelineSpec, pool: str):
+    from airflow.sdk import task
+
+    # all_done: it runs whatever happened upstream; no retries and no failure callback of its
+    # own, so one run gives one message.
+    @task(task_id="report_run", pool=pool, trigger_rule="all_done", retries=0, on_failure_callback=None)
+    def report_run() -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from headwater.monitoring.run_alerts import facts_from_airflow, finish_run
+
+        context = get_current_context()
+        facts = facts_from_airflow(dict(context), spec.name)
+        record = finish_run(spec, _settings(), facts, _airflow_base_url())
+        if record.outcome != "success":
+            failed = ", ".join(f.label for f in facts.failed) or "upstream tasks"
+            raise AirflowFailException(
+                f"run failed ({failed}); alert: {record.alert or 'none'}; the run stays failed"
+            )
+        return {"outcome": record.outcome, "rows_loaded": record.rows_loaded, "alert": record.alert}
+
+    return report_run()
+
+
+def _airflow_base_url() -> str | None:
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("api", "base_url", fallback=None)
+    except Exception:  # no configuration to read: links are left out
+        return None
 
 
 def _dbt_task(spec: PipelineSpec, step: str, pool: str):

@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS {META}.dbt_results (
 METADATA_UPGRADES = f"""
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS bytes BIGINT;
 ALTER TABLE {META}.watermarks ADD COLUMN IF NOT EXISTS files_fingerprint VARCHAR;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_file VARCHAR;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT;
@@ -71,7 +73,7 @@ QUARANTINE_INSERT = (
 LEDGER_COLUMNS = (
     "pipeline", "table_name", "run_id", "batch_id", "mode", "rows_in_batch", "rows_changed",
     "rows_deleted", "rows_quarantined", "watermark_before", "watermark_after", "loaded_at",
-    "duration_seconds", "extracted_at", "schema_changes",
+    "duration_seconds", "extracted_at", "schema_changes", "rows_skipped", "bytes",
 )  # fmt: skip
 
 
@@ -213,6 +215,7 @@ class Warehouse(ABC):
         with self.session() as con:
             lake.configure(con)
             self.ensure_metadata(con)
+            batch_bytes = _parquet_bytes(con, files)  # the files' footers, outside the transaction
             con.execute("BEGIN")
             try:
                 self._lock_table(con, spec.name, table.name)
@@ -282,6 +285,9 @@ class Warehouse(ABC):
                         duration,
                         manifest.extracted_at,
                         "; ".join(drift) or None,
+                        # rows that changed nothing: unchanged, or an older duplicate of a key
+                        max(manifest.rows - changed - quarantined, 0),
+                        batch_bytes,
                     ],
                 )
                 if stage is not None:
@@ -617,6 +623,13 @@ def _whole_rows(reason: str, relation: str) -> str:
         "NULL::VARCHAR AS source_file, NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name "
         f"FROM {relation} AS q"
     )
+
+
+def _parquet_bytes(con, files: list[str]) -> int:
+    """Compressed bytes of a batch's Parquet data, for the ledger (the footer, not the rows)."""
+    listed = ", ".join(duck.literal(f) for f in files)
+    sql = f"SELECT coalesce(sum(total_compressed_size), 0) FROM parquet_metadata([{listed}])"
+    return int(duck.scalar(con, sql))
 
 
 _TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 (),_")
