@@ -112,6 +112,15 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def tables_in(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> set[str]:
+    """Names of the tables in ``database.schema`` (an attached database's alias)."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+        [database, schema],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
     """The first column of the first row of a query that always returns one row."""
     row = con.execute(sql, params or []).fetchone()

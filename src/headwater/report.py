@@ -71,13 +71,7 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
         if run_id is None and meta_exists:
             run_id = latest_run_id(con, spec.name)
         report = RunReport(spec.name, run_id)
-        existing = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-                [ALIAS, spec.raw_schema],
-            ).fetchall()
-        }
+        existing = duck.tables_in(con, ALIAS, spec.raw_schema)
         for t in spec.tables:
             if t.name in existing:
                 report.raw_rows[t.name] = duck.scalar(

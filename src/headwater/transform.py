@@ -79,17 +79,10 @@ def _environ(values: dict[str, str]):
                 os.environ[k] = v
 
 
-def run_step(
-    spec: PipelineSpec, step: str, settings: Settings, run_id: str, full_refresh: bool = False
-) -> dict[str, Any]:
-    """Run one dbt step; record per-node results; raise TerminalError when it fails."""
-    from dbt.cli.main import dbtRunner
-
-    if step not in STEP_COMMANDS:
-        raise ConfigError(f"unknown dbt step {step!r}; known: {list(STEP_COMMANDS)}")
+def dbt_location_args(spec: PipelineSpec, settings: Settings) -> list[str]:
+    """The dbt arguments naming the pipeline's project, profiles, target and log folders."""
     paths = dbt_paths(spec, settings)
-    args = [
-        *STEP_COMMANDS[step],
+    return [
         "--project-dir",
         str(paths["project"]),
         "--profiles-dir",
@@ -100,6 +93,17 @@ def run_step(
         str(paths["logs"]),
         "--no-use-colors",
     ]
+
+
+def run_step(
+    spec: PipelineSpec, step: str, settings: Settings, run_id: str, full_refresh: bool = False
+) -> dict[str, Any]:
+    """Run one dbt step; record per-node results; raise TerminalError when it fails."""
+    from dbt.cli.main import dbtRunner
+
+    if step not in STEP_COMMANDS:
+        raise ConfigError(f"unknown dbt step {step!r}; known: {list(STEP_COMMANDS)}")
+    args = [*STEP_COMMANDS[step], *dbt_location_args(spec, settings)]
     if full_refresh and step in FULL_REFRESH_STEPS:
         args.append("--full-refresh")
     with _environ(dbt_environment(spec, settings)):
@@ -117,7 +121,7 @@ def run_step(
 
         record_freshness(warehouse, spec.name, run_id, freshness_rows(result.result))
     summary = summarize(step, nodes)
-    summary["docs"] = str(paths["target"] / "index.html") if step == "docs" else None
+    summary["docs"] = str(dbt_paths(spec, settings)["target"] / "index.html") if step == "docs" else None
     if not result.success:
         failed = [n for n in nodes if n["status"] in ("error", "fail", "runtime error")]
         detail = "; ".join(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from headwater import duck
 from headwater.warehouse.base import ALIAS, META
 
 
@@ -34,13 +35,7 @@ def read_digest(warehouse_url: str, hours: float = 24, now: datetime | None = No
     since = now - timedelta(hours=hours)
 
     def read(con) -> list[PipelineDay]:
-        meta = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-                [ALIAS, META],
-            ).fetchall()
-        }
+        meta = duck.tables_in(con, ALIAS, META)
         if "runs" not in meta:
             return []
         fresh: dict[str, tuple[Any, int]] = {}

@@ -37,13 +37,7 @@ class PipelineStatus:
 
 
 def _meta_tables(con) -> set[str]:
-    return {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-            [ALIAS, META],
-        ).fetchall()
-    }
+    return duck.tables_in(con, ALIAS, META)
 
 
 def read_status(spec: PipelineSpec, warehouse_url: str, recent: int = 5) -> PipelineStatus:
@@ -86,13 +80,7 @@ def read_status(spec: PipelineSpec, warehouse_url: str, recent: int = 5) -> Pipe
                 [spec.name],
             ).fetchall():
                 fresh[table] = (max_loaded_at, status_, error_after)
-        raw = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-                [ALIAS, spec.raw_schema],
-            ).fetchall()
-        }
+        raw = duck.tables_in(con, ALIAS, spec.raw_schema)
         for t in spec.tables:
             row = ledger.get(t.name)
             rows_now = None
