@@ -121,6 +121,11 @@ def tables_in(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> set
     return {r[0] for r in rows}
 
 
+def string_list(values: list[str]) -> str:
+    """A DuckDB list literal of strings, e.g. the files a table function reads."""
+    return "[" + ", ".join(literal(v) for v in values) + "]"
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
     """The first column of the first row of a query that always returns one row."""
     row = con.execute(sql, params or []).fetchone()

@@ -43,6 +43,7 @@ class FileSource:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self._rejects: str | None = None
+        self._files: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"FileSource({duck.mask_url(self.url)})"
@@ -56,8 +57,12 @@ class FileSource:
         return posixpath.join(self.url, read.path)
 
     def files(self, con: duckdb.DuckDBPyConnection, read: ReadSpec) -> list[str]:
-        rows = con.execute("SELECT file FROM glob(?) ORDER BY file", [self.pattern(read)]).fetchall()
-        return [r[0] for r in rows]
+        """The files matching the table's path, listed once per extract (a LIST call on S3)."""
+        pattern = self.pattern(read)
+        if pattern not in self._files:
+            rows = con.execute("SELECT file FROM glob(?) ORDER BY file", [pattern]).fetchall()
+            self._files[pattern] = [r[0] for r in rows]
+        return self._files[pattern]
 
     def check_table(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
         read = _read_of(table)
@@ -118,10 +123,6 @@ def _read_of(table: TableSpec) -> ReadSpec:
     return table.read
 
 
-def _list(files: list[str]) -> str:
-    return "[" + ", ".join(duck.literal(f) for f in files) + "]"
-
-
 def _read_csv(files: list[str], read: ReadSpec) -> str:
     columns = "{" + ", ".join(f"{duck.literal(n)}: {duck.literal(t)}" for n, t in read.columns) + "}"
     options = [
@@ -140,7 +141,7 @@ def _read_csv(files: list[str], read: ReadSpec) -> str:
         options.append(f"dateformat = {duck.literal(read.date_format)}")
     if read.timestamp_format:
         options.append(f"timestampformat = {duck.literal(read.timestamp_format)}")
-    return f"read_csv({_list(files)}, {', '.join(options)})"
+    return f"read_csv({duck.string_list(files)}, {', '.join(options)})"
 
 
 def _csv_rejects() -> str:
@@ -189,7 +190,7 @@ def _load_json(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read:
     """Records of JSON files (an array, newline-delimited objects, or a field of an object)."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS "
-        f"{json_records_select(f'read_json_objects({_list(files)}, filename = true)', read)}"
+        f"{json_records_select(f'read_json_objects({duck.string_list(files)}, filename = true)', read)}"
     )
 
 

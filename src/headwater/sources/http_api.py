@@ -73,7 +73,8 @@ class HttpApiSource:
         pages = self.fetch(read, since)
         raw = f"__hw_raw_{table.name}"
         if pages:
-            objects = f"read_json_objects({_list(pages)}, filename = true, format = 'unstructured')"
+            pages_sql = duck.string_list(pages)
+            objects = f"read_json_objects({pages_sql}, filename = true, format = 'unstructured')"
             records = json_records_select(objects, read, whole_body=True)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS {records}")
         else:
@@ -121,7 +122,8 @@ class HttpApiSource:
                 path = self._scratch / f"page-{len(files) + 1:06d}.json"
                 path.write_bytes(response.content)
                 files.append(str(path))
-                next_url = _next_link(response)
+                body = _json_body(response)
+                next_url = _next_link(response, body)
                 if next_url is not None:  # the server paginates: follow its link as given
                     next_url = urljoin(url, next_url)
                     if next_url in seen:
@@ -129,7 +131,7 @@ class HttpApiSource:
                     seen.add(next_url)
                     url, by_number, params = next_url, False, {}
                     continue
-                if not by_number or _record_count(response, read) < read.page_size:
+                if not by_number or _record_count(body, read) < read.page_size:
                     break
                 page_number += 1
         if len(files) >= MAX_PAGES:
@@ -171,29 +173,25 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
     return min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_WAIT_SECONDS)
 
 
-def _next_link(response: httpx.Response) -> str | None:
+def _json_body(response: httpx.Response) -> object:
+    """The page's body parsed once (for its next link and record count), or None."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _next_link(response: httpx.Response, body: object) -> str | None:
     link = response.links.get("next")
     if link and link.get("url"):
         return str(link["url"])
-    try:
-        body = response.json()
-    except ValueError:
-        return None
     if isinstance(body, dict) and isinstance(body.get("next"), str) and body["next"]:
         return str(body["next"])
     return None
 
 
-def _record_count(response: httpx.Response, read: ReadSpec) -> int:
-    try:
-        body = response.json()
-    except ValueError:
-        return 0
+def _record_count(body: object, read: ReadSpec) -> int:
     if read.records:
         for part in read.records.split("."):
             body = body.get(part) if isinstance(body, dict) else None
     return len(body) if isinstance(body, list) else 0
-
-
-def _list(files: list[str]) -> str:
-    return "[" + ", ".join(duck.literal(f) for f in files) + "]"
