@@ -30,50 +30,64 @@ arrive and some passengers change their contact data. Since the world depends on
 and the timetable (never on ``as_of``), ``generate`` + ``advance`` tell one consistent story as
 long as both use the same seed.
 
-How it is built (the same approach as the travel_bookings generator):
-
-- Tables are declared through the native driver (``sqlite3`` / ``psycopg``) with one portable
-  DDL; rows are computed set-based in an in-memory DuckDB and bulk-inserted through
-  :func:`headwater.duck.attach`. No Python loop touches the data.
-- Randomness is ``hash(key, seed, salt)`` mapped to [0, 1): the same arguments give the same
-  data whatever the thread count. Money is whole euros in integers, so sums are exact.
-- ``advance`` stages its rows in the target and applies inserts and updates through the native
-  driver in one transaction (DuckDB's sqlite extension cannot bind timestamps in an UPDATE, and
-  a half-applied advance would leave the source inconsistent).
+How it is built: on the toolkit (:mod:`headwater.synthetic`), which owns the DDL (from the one
+declaration, ``SOURCE``), the bulk writes, the indexes and the atomic advance; this module holds
+the airline's rules. Rows are computed set-based in an in-memory DuckDB, no Python loop touches
+the data. Randomness is ``hash(key, seed, salt)`` mapped to [0, 1): the same arguments give the
+same data whatever the thread count. Money is whole euros in integers, so sums are exact.
 """
 
 from __future__ import annotations
 
-import math
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from headwater import duck
-from headwater.errors import SourceError
-from headwater.synthetic import Target
+from headwater.synthetic import Run, SqlSourceGenerator, Target, declare, stream_of
 from headwater.synthetic import as_datetime as _as_datetime
-from headwater.synthetic import check_seed as _check_seed
+from headwater.synthetic import case as _case
 from headwater.synthetic import count as _count
-from headwater.synthetic import create_table_sql as _create_table_sql
 from headwater.synthetic import lit as _lit
-from headwater.synthetic import normalise_as_of as _normalise_as_of
 from headwater.synthetic import sql_list as _list
 from headwater.synthetic import ts as _ts
-from headwater.synthetic import update_from_sql as _update_from_sql
+from headwater.synthetic.sqltext import create_normal, create_uniform
 
-# In dependency order: parents before children.
-TABLES: tuple[str, ...] = (
-    "aircrafts",
-    "airports",
-    "seats",
-    "flights",
-    "bookings",
-    "tickets",
-    "ticket_flights",
-    "boarding_passes",
+# In dependency order: parents before children. Every table's cursor is updated_at; the extra
+# indexes serve the joins advance and the dbt models make.
+SOURCE = declare(
+    """
+    aircrafts key(aircraft_code) cursor(updated_at)
+        aircraft_code varchar(3), model varchar(64), range_km integer, created_at timestamp,
+        updated_at timestamp
+    airports key(airport_code) cursor(updated_at)
+        airport_code varchar(3), airport_name varchar(64), city varchar(64), country varchar(64),
+        latitude double precision, longitude double precision, timezone varchar(64),
+        created_at timestamp, updated_at timestamp
+    seats key(aircraft_code, seat_no) cursor(updated_at)
+        aircraft_code varchar(3), seat_no varchar(4), fare_conditions varchar(10), created_at timestamp,
+        updated_at timestamp
+    flights key(flight_id) cursor(updated_at)
+        flight_id bigint, flight_no varchar(6), scheduled_departure timestamp,
+        scheduled_arrival timestamp, departure_airport varchar(3), arrival_airport varchar(3),
+        status varchar(10), aircraft_code varchar(3), actual_departure timestamp null,
+        actual_arrival timestamp null, created_at timestamp, updated_at timestamp
+    bookings key(book_ref) cursor(updated_at)
+        book_ref varchar(6), book_date timestamp, total_amount numeric(12,2), created_at timestamp,
+        updated_at timestamp
+    tickets key(ticket_no) cursor(updated_at) index(book_ref)
+        ticket_no varchar(13), book_ref varchar(6), passenger_id varchar(20), contact_data text,
+        created_at timestamp, updated_at timestamp
+    ticket_flights key(ticket_no, flight_id) cursor(updated_at) index(flight_id)
+        ticket_no varchar(13), flight_id bigint, fare_conditions varchar(10), amount numeric(10,2),
+        created_at timestamp, updated_at timestamp
+    boarding_passes key(ticket_no, flight_id) cursor(updated_at)
+        ticket_no varchar(13), flight_id bigint, boarding_no integer, seat_no varchar(4),
+        created_at timestamp, updated_at timestamp
+    """
 )
+TABLES: tuple[str, ...] = SOURCE.names
+CURSOR = "updated_at"
 
 HISTORY_DAYS = 30
 """Flights depart from midnight (UTC) this many days before as_of onwards."""
@@ -83,129 +97,6 @@ PAIRS_PER_SCALE = 10
 """Route pairs (two flight numbers each) flown at scale 1: about 430 flights in the 44 days."""
 _MAX_PAIRS = 4_900  # flight numbers HW0100-HW9899
 AIRLINE = "HW"
-
-# name -> (columns as (name, declared type, nullable), primary key)
-_SCHEMA: dict[str, tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...]]] = {
-    "aircrafts": (
-        (
-            ("aircraft_code", "varchar(3)", False),
-            ("model", "varchar(64)", False),
-            ("range_km", "integer", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("aircraft_code",),
-    ),
-    "airports": (
-        (
-            ("airport_code", "varchar(3)", False),
-            ("airport_name", "varchar(64)", False),
-            ("city", "varchar(64)", False),
-            ("country", "varchar(64)", False),
-            ("latitude", "double precision", False),
-            ("longitude", "double precision", False),
-            ("timezone", "varchar(64)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("airport_code",),
-    ),
-    "seats": (
-        (
-            ("aircraft_code", "varchar(3)", False),
-            ("seat_no", "varchar(4)", False),
-            ("fare_conditions", "varchar(10)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("aircraft_code", "seat_no"),
-    ),
-    "flights": (
-        (
-            ("flight_id", "bigint", False),
-            ("flight_no", "varchar(6)", False),
-            ("scheduled_departure", "timestamp", False),
-            ("scheduled_arrival", "timestamp", False),
-            ("departure_airport", "varchar(3)", False),
-            ("arrival_airport", "varchar(3)", False),
-            ("status", "varchar(10)", False),
-            ("aircraft_code", "varchar(3)", False),
-            ("actual_departure", "timestamp", True),
-            ("actual_arrival", "timestamp", True),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("flight_id",),
-    ),
-    "bookings": (
-        (
-            ("book_ref", "varchar(6)", False),
-            ("book_date", "timestamp", False),
-            ("total_amount", "numeric(12,2)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("book_ref",),
-    ),
-    "tickets": (
-        (
-            ("ticket_no", "varchar(13)", False),
-            ("book_ref", "varchar(6)", False),
-            ("passenger_id", "varchar(20)", False),
-            ("contact_data", "text", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("ticket_no",),
-    ),
-    "ticket_flights": (
-        (
-            ("ticket_no", "varchar(13)", False),
-            ("flight_id", "bigint", False),
-            ("fare_conditions", "varchar(10)", False),
-            ("amount", "numeric(10,2)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("ticket_no", "flight_id"),
-    ),
-    "boarding_passes": (
-        (
-            ("ticket_no", "varchar(13)", False),
-            ("flight_id", "bigint", False),
-            ("boarding_no", "integer", False),
-            ("seat_no", "varchar(4)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("ticket_no", "flight_id"),
-    ),
-}
-CURSOR = "updated_at"
-
-# Staging tables of ``advance`` for the rows it changes.
-_UPDATE_SCHEMA: dict[str, tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...]]] = {
-    "flights": (
-        (
-            ("flight_id", "bigint", False),
-            ("status", "varchar(10)", False),
-            ("actual_departure", "timestamp", True),
-            ("actual_arrival", "timestamp", True),
-            ("updated_at", "timestamp", False),
-        ),
-        ("flight_id",),
-    ),
-    "tickets": (
-        (
-            ("ticket_no", "varchar(13)", False),
-            ("contact_data", "text", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("ticket_no",),
-    ),
-}
-_NEW_PREFIX = "_hw_new_"
-_UPD_PREFIX = "_hw_upd_"
 
 # --- business constants (every literal that ends up in SQL comes from here) -----------------
 
@@ -326,43 +217,54 @@ _PERSON_OFFSET = 100_000_000  # person numbers of one-off travellers start here
 
 
 # --------------------------------------------------------------------------------------------
-# public API
+# the generator: declarations above, business rules below
 
 
-def generate(
-    url: str,
-    *,
-    scale: float = 1.0,
-    seed: int = 42,
-    as_of: datetime | None = None,
-    schema: str = "flights",
-) -> dict[str, int]:
-    """(Re)create the eight source tables at ``url`` and fill them; return row counts per table.
+@dataclass(frozen=True)
+class _State:
+    bookings: int
+    tickets: int
+    max_flight_id: int
+    max_ticket_seq: int
+    newest: datetime
 
-    ``scale`` 1 flies 10 route pairs: about 430 flights (30 days of history ending at ``as_of``
-    plus the next 14 days' published flights) and some 16,000 bookings; the number of routes
-    grows with the scale. ``as_of`` defaults to now (UTC, whole seconds); ``schema`` applies to
-    Postgres only.
+
+class FlightsGenerator(SqlSourceGenerator):
+    """``generate``: ``scale`` 1 flies 10 route pairs: about 430 flights (30 days of history
+    ending at ``as_of`` plus the next 14 days' published flights) and some 16,000 bookings; the
+    number of routes grows with the scale.
+
+    ``advance``: everything that happens after the newest timestamp in the source and up to
+    ``as_of`` is applied: flights published in that period are inserted; flights move through
+    their statuses (actual times and ``updated_at`` set at the moment of each transition), and
+    the ones that departed get their boarding passes; bookings made in the period are added
+    while seats remain. ``new_fraction`` (0-1) is the share of the period's demand that books;
+    ``update_fraction`` (0-1) of the existing tickets get changed passenger contact data. Use
+    the seed the source was generated with: it fixes every flight's delay and fate.
     """
-    if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
-    n_pairs = max(1, round(PAIRS_PER_SCALE * scale))
-    if n_pairs > _MAX_PAIRS:
-        raise ValueError(f"scale {scale} is too large (at most {_MAX_PAIRS / PAIRS_PER_SCALE:g})")
-    seed = _check_seed(seed)
-    as_of = _normalise_as_of(as_of)
-    target = _Target.from_url(url, schema)
-    start = as_of.replace(hour=0, minute=0, second=0) - timedelta(days=HISTORY_DAYS)
-    reference_at = start - timedelta(days=400)
 
-    target.prepare()
-    target.run_in_transaction(
-        [f"DROP TABLE IF EXISTS {target.table(t)}" for t in reversed(TABLES)]
-        + [_create_table_sql(target.table(t), *_SCHEMA[t]) for t in TABLES]
+    pipeline = "flights"
+    source = SOURCE
+    # advance moves a flight through its statuses and changes a passenger's contact data
+    updates = declare(
+        """
+        flights key(flight_id)
+            flight_id bigint, status varchar(10), actual_departure timestamp null,
+            actual_arrival timestamp null, updated_at timestamp
+        tickets key(ticket_no)
+            ticket_no varchar(13), contact_data text, updated_at timestamp
+        """
     )
+    inserts = ("flights", "bookings", "tickets", "ticket_flights", "boarding_passes")
+    new_fraction = 1.0
+    update_fraction = 0.01
+    max_scale = _MAX_PAIRS / PAIRS_PER_SCALE
 
-    con = duck.connect()
-    try:
+    def build(self, con: Any, run: Run) -> None:
+        seed, as_of = run.seed, run.as_of
+        n_pairs = max(1, round(PAIRS_PER_SCALE * run.scale))
+        start = as_of.replace(hour=0, minute=0, second=0) - timedelta(days=HISTORY_DAYS)
+        reference_at = start - timedelta(days=400)
         _create_macros(con, seed, as_of)
         _reference_tables(con, reference_at)
         con.execute(f"CREATE OR REPLACE TEMP TABLE pids AS SELECT range AS p FROM range({n_pairs})")
@@ -416,234 +318,164 @@ def generate(
             """
         )
         _boarding_passes(con)
-        counts = {t: _count(con, f"out_{t}") for t in TABLES}
-        duck.attach(con, url, "src")
-        con.execute("BEGIN")
-        for t in TABLES:
-            _insert_from(con, target.duck_table("src", t), t, f"out_{t}")
-        con.execute("COMMIT")
-        con.execute("DETACH src")
-    finally:
-        con.close()
 
-    target.run_in_transaction(
-        [
-            f"CREATE INDEX {duck.quote(f'ix_{t}_{CURSOR}')} ON {target.table(t)} ({duck.quote(CURSOR)})"
-            for t in TABLES
-        ]
-        + [
-            # the joins advance and the dbt models make
-            f"CREATE INDEX {duck.quote('ix_tickets_book_ref')} ON {target.table('tickets')} (book_ref)",
-            f"CREATE INDEX {duck.quote('ix_ticket_flights_flight_id')} "
-            f"ON {target.table('ticket_flights')} (flight_id)",
-        ]
-        + ([f"ANALYZE {target.table(t)}" for t in TABLES] if target.kind == "postgres" else [])
-    )
-    return counts
-
-
-def advance(
-    url: str,
-    *,
-    seed: int = 42,
-    as_of: datetime | None = None,
-    new_fraction: float = 1.0,
-    update_fraction: float = 0.01,
-    schema: str = "flights",
-) -> dict[str, int]:
-    """Play the airline forward to ``as_of``; return what changed.
-
-    Everything that happens after the newest timestamp in the source and up to ``as_of`` is
-    applied: flights published in that period are inserted; flights move through their statuses
-    (actual times and ``updated_at`` set at the moment of each transition), and the ones that
-    departed get their boarding passes; bookings made in the period are added (with tickets and
-    ticket flights) while seats remain. ``new_fraction`` (0-1) is the share of the period's
-    demand that books (1 = all of it); ``update_fraction`` (0-1) of the existing tickets get
-    changed passenger contact data. Use the seed the source was generated with: it fixes every
-    flight's delay and fate. Every changed or new row is stamped after the source's newest
-    timestamp and at most ``as_of``; applied in one transaction.
-    """
-    seed = _check_seed(seed)
-    for name, value in (("new_fraction", new_fraction), ("update_fraction", update_fraction)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
-            raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-    as_of = _normalise_as_of(as_of)
-    target = _Target.from_url(url, schema)
-    state = target.state()
-    if as_of <= state.newest:
-        raise ValueError(
-            f"as_of {as_of:%Y-%m-%d %H:%M:%S} is not after the newest timestamp already in the "
-            f"source ({state.newest:%Y-%m-%d %H:%M:%S}); advance only moves forward in time: "
-            "pass a later as_of (or regenerate the source)"
+    def read_state(self, target: Target) -> _State:
+        row, newest = target.newest_and(
+            SOURCE,
+            [
+                f"(SELECT count(*) FROM {target.table('bookings')})",
+                f"(SELECT count(*) FROM {target.table('tickets')})",
+                f"(SELECT max(flight_id) FROM {target.table('flights')})",
+                f"(SELECT max(ticket_no) FROM {target.table('tickets')})",
+            ],
         )
-    floor_ts = state.newest + timedelta(seconds=1)  # the earliest moment a change can carry
+        if not row[2] or newest is None:
+            raise target.empty_error("flights")
+        max_ticket_seq = int(str(row[3])[3:]) - _TICKET_OFFSET if row[3] else 0
+        return _State(int(row[0]), int(row[1]), int(row[2]), max_ticket_seq, newest)
 
-    new_tables = {t: _NEW_PREFIX + t for t in TABLES}
-    upd_tables = {t: _UPD_PREFIX + t for t in _UPDATE_SCHEMA}
-    staging = [*new_tables.values(), *upd_tables.values()]
-    target.run_in_transaction(
-        [f"DROP TABLE IF EXISTS {target.table(s)}" for s in staging]
-        + [_create_table_sql(target.table(new_tables[t]), *_SCHEMA[t]) for t in TABLES]
-        + [_create_table_sql(target.table(upd_tables[t]), *_UPDATE_SCHEMA[t]) for t in upd_tables]
-    )
-    try:
-        con = duck.connect()
-        try:
-            _create_macros(con, seed, as_of)
-            _reference_tables(con, state.newest)  # (reference rows are not written by advance)
-            duck.attach(con, url, "src")
-            src_flights = target.duck_table("src", "flights")
-            src_ticket_flights = target.duck_table("src", "ticket_flights")
-            newest = _ts(state.newest)
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE pids AS
-                SELECT DISTINCT (CAST(substr(flight_no, {len(AIRLINE) + 1}) AS INTEGER) - 100) // 2 AS p
-                FROM {src_flights}
-                """
-            )
-            _services(con)
-            # Flights that can still change status or take bookings.
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE ex AS
-                SELECT flight_id, flight_no, scheduled_departure, status
-                FROM {src_flights}
-                WHERE status NOT IN ('arrived', 'cancelled') OR scheduled_departure > {newest}
-                """
-            )
-            earliest = duck.scalar(con, "SELECT min(scheduled_departure) FROM ex")
-            first_day = min(state.newest.date(), _as_datetime(earliest).date() if earliest else as_of.date())
-            first_day -= timedelta(days=1)
-            last_day = as_of.date() + timedelta(days=PUBLISH_DAYS + 1)
-            _world_flights(con, first_day, (last_day - first_day).days + 1)
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE fl AS
-                SELECT ex.flight_id, ex.status AS old_status, wf.*
-                FROM wf JOIN ex ON ex.flight_no = wf.flight_no AND ex.scheduled_departure = wf.sched_dep
-                UNION ALL BY NAME
-                SELECT {state.max_flight_id} + row_number() OVER (ORDER BY sched_dep, flight_no)
-                        AS flight_id,
-                    NULL::VARCHAR AS old_status, wf.*
-                FROM wf
-                WHERE published_at > {newest} AND published_at <= {_ts(as_of)}
-                    AND NOT EXISTS (SELECT 1 FROM ex WHERE ex.flight_no = wf.flight_no
-                                    AND ex.scheduled_departure = wf.sched_dep)
-                """
-            )
-            _flight_status(con, as_of)
-            # Seats still free per flight and class, from what the source has sold.
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE cap AS
-                WITH sold AS (
-                    SELECT tf.flight_id, tf.fare_conditions, count(*) AS sold
-                    FROM {src_ticket_flights} AS tf
-                    WHERE tf.flight_id IN (SELECT flight_id FROM fl WHERE old_status IS NOT NULL)
-                    GROUP BY ALL
-                )
-                SELECT fl.flight_id, sc.class_idx, sc.seats - coalesce(sold.sold, 0) AS remaining
-                FROM fl
-                JOIN seat_counts AS sc USING (aircraft_code)
-                LEFT JOIN sold ON sold.flight_id = fl.flight_id
-                    AND sold.fare_conditions = sc.fare_conditions
-                WHERE fl.sched_dep > {newest}
-                """
-            )
-            _bookings(
-                con,
-                lo=state.newest,
-                hi=as_of,
-                new_fraction=float(new_fraction),
-                book_base=state.bookings,
-                ticket_base=state.max_ticket_seq,
-            )
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE out_flights AS
-                SELECT flight_id, flight_no, sched_dep AS scheduled_departure,
-                    sched_arr AS scheduled_arrival, departure_airport, arrival_airport,
-                    status, aircraft_code,
-                    CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
-                    CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
-                    published_at AS created_at,
-                    greatest(changed_at, {_ts(floor_ts)}) AS updated_at
-                FROM fl WHERE old_status IS NULL
-                """
-            )
-            # Existing flights move forward only (a cancellation only before departure).
-            rank = _case("status", _STATUS_RANK, None)
-            old_rank = _case("old_status", _STATUS_RANK, None)
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE upd_flights AS
-                SELECT flight_id, status,
-                    CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
-                    CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
-                    greatest(changed_at, {_ts(floor_ts)}) AS updated_at,
-                    old_status
-                FROM fl
-                WHERE old_status IS NOT NULL AND {rank} > {old_rank}
-                    AND (status <> 'cancelled' OR old_status IN ('scheduled', 'on_time', 'delayed'))
-                """
-            )
-            # Boarding passes for the flights that departed in this period: every ticket on
-            # them, sold before or in this advance.
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE departed AS
-                SELECT fl.flight_id, fl.aircraft_code, greatest(fl.actual_dep, {_ts(floor_ts)}) AS boarded_at
-                FROM fl
-                LEFT JOIN upd_flights AS u USING (flight_id)
-                WHERE coalesce(u.status, CASE WHEN fl.old_status IS NULL THEN fl.status END)
-                        IN ('departed', 'arrived')
-                    AND coalesce(fl.old_status, 'scheduled') NOT IN ('departed', 'arrived')
-                """
-            )
-            classes = _case("tf.fare_conditions", {f: i + 1 for i, f in enumerate(FARE_CLASSES)}, None)
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE boarding_tickets AS
-                SELECT tf.ticket_no, tf.flight_id, {classes} AS class_idx
+    def build_changes(self, con: Any, run: Run, state: _State) -> dict[str, int]:
+        seed, as_of, target = run.seed, run.as_of, run.target
+        new_fraction, update_fraction = run.new_fraction, run.update_fraction
+        floor_ts = state.newest + timedelta(seconds=1)  # the earliest moment a change can carry
+        _create_macros(con, seed, as_of)
+        _reference_tables(con, state.newest)  # (reference rows are not written by advance)
+        src_flights = target.duck_table("src", "flights")
+        src_ticket_flights = target.duck_table("src", "ticket_flights")
+        newest = _ts(state.newest)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE pids AS
+            SELECT DISTINCT (CAST(substr(flight_no, {len(AIRLINE) + 1}) AS INTEGER) - 100) // 2 AS p
+            FROM {src_flights}
+            """
+        )
+        _services(con)
+        # Flights that can still change status or take bookings.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ex AS
+            SELECT flight_id, flight_no, scheduled_departure, status
+            FROM {src_flights}
+            WHERE status NOT IN ('arrived', 'cancelled') OR scheduled_departure > {newest}
+            """
+        )
+        earliest = duck.scalar(con, "SELECT min(scheduled_departure) FROM ex")
+        first_day = min(state.newest.date(), _as_datetime(earliest).date() if earliest else as_of.date())
+        first_day -= timedelta(days=1)
+        last_day = as_of.date() + timedelta(days=PUBLISH_DAYS + 1)
+        _world_flights(con, first_day, (last_day - first_day).days + 1)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE fl AS
+            SELECT ex.flight_id, ex.status AS old_status, wf.*
+            FROM wf JOIN ex ON ex.flight_no = wf.flight_no AND ex.scheduled_departure = wf.sched_dep
+            UNION ALL BY NAME
+            SELECT {state.max_flight_id} + row_number() OVER (ORDER BY sched_dep, flight_no)
+                    AS flight_id,
+                NULL::VARCHAR AS old_status, wf.*
+            FROM wf
+            WHERE published_at > {newest} AND published_at <= {_ts(as_of)}
+                AND NOT EXISTS (SELECT 1 FROM ex WHERE ex.flight_no = wf.flight_no
+                                AND ex.scheduled_departure = wf.sched_dep)
+            """
+        )
+        _flight_status(con, as_of)
+        # Seats still free per flight and class, from what the source has sold.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE cap AS
+            WITH sold AS (
+                SELECT tf.flight_id, tf.fare_conditions, count(*) AS sold
                 FROM {src_ticket_flights} AS tf
-                WHERE tf.flight_id IN (SELECT flight_id FROM departed)
-                UNION ALL
-                SELECT ticket_no, flight_id, class_idx FROM new_ticket_legs
-                WHERE flight_id IN (SELECT flight_id FROM departed)
-                """
+                WHERE tf.flight_id IN (SELECT flight_id FROM fl WHERE old_status IS NOT NULL)
+                GROUP BY ALL
             )
-            _boarding_passes(con)
-            n_changes = round(update_fraction * state.tickets)
-            _advance_contact_changes(con, target, n_changes, state.newest, as_of)
-
-            result = {f"new_{t}": _count(con, f"out_{t}") for t in ("flights", *TABLES[4:])}
-            result["updated_flights"] = _count(con, "upd_flights")
-            for status in ("on_time", "delayed", "departed", "arrived", "cancelled"):
-                row = con.execute("SELECT count(*) FROM upd_flights WHERE status = ?", [status]).fetchone()
-                result[f"{status}_flights"] = int(row[0]) if row else 0
-            result["updated_tickets"] = _count(con, "upd_tickets")
-
-            con.execute("BEGIN")
-            for t in ("flights", *TABLES[4:]):
-                _insert_from(con, target.duck_table("src", new_tables[t]), t, f"out_{t}")
-            for t in _UPDATE_SCHEMA:
-                _insert_update(t, con, target.duck_table("src", upd_tables[t]))
-            con.execute("COMMIT")
-            con.execute("DETACH src")
-        finally:
-            con.close()
-        target.run_in_transaction(
-            [_insert_select_sql(target, t, new_tables[t]) for t in TABLES]
-            + [_update_from_sql(target, t, upd_tables[t], _UPDATE_SCHEMA[t]) for t in _UPDATE_SCHEMA]
-            + [f"DROP TABLE {target.table(s)}" for s in staging]
+            SELECT fl.flight_id, sc.class_idx, sc.seats - coalesce(sold.sold, 0) AS remaining
+            FROM fl
+            JOIN seat_counts AS sc USING (aircraft_code)
+            LEFT JOIN sold ON sold.flight_id = fl.flight_id
+                AND sold.fare_conditions = sc.fare_conditions
+            WHERE fl.sched_dep > {newest}
+            """
         )
-    except BaseException:
-        # Best effort: the original error matters more than a failed clean-up.
-        with suppress(Exception):
-            target.run_in_transaction([f"DROP TABLE IF EXISTS {target.table(s)}" for s in staging])
-        raise
-    return result
+        _bookings(
+            con,
+            lo=state.newest,
+            hi=as_of,
+            new_fraction=float(new_fraction),
+            book_base=state.bookings,
+            ticket_base=state.max_ticket_seq,
+        )
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE out_flights AS
+            SELECT flight_id, flight_no, sched_dep AS scheduled_departure,
+                sched_arr AS scheduled_arrival, departure_airport, arrival_airport,
+                status, aircraft_code,
+                CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
+                CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
+                published_at AS created_at,
+                greatest(changed_at, {_ts(floor_ts)}) AS updated_at
+            FROM fl WHERE old_status IS NULL
+            """
+        )
+        # Existing flights move forward only (a cancellation only before departure).
+        rank = _case("status", _STATUS_RANK, None)
+        old_rank = _case("old_status", _STATUS_RANK, None)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE upd_flights AS
+            SELECT flight_id, status,
+                CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
+                CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
+                greatest(changed_at, {_ts(floor_ts)}) AS updated_at,
+                old_status
+            FROM fl
+            WHERE old_status IS NOT NULL AND {rank} > {old_rank}
+                AND (status <> 'cancelled' OR old_status IN ('scheduled', 'on_time', 'delayed'))
+            """
+        )
+        # Boarding passes for the flights that departed in this period: every ticket on
+        # them, sold before or in this advance.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE departed AS
+            SELECT fl.flight_id, fl.aircraft_code, greatest(fl.actual_dep, {_ts(floor_ts)}) AS boarded_at
+            FROM fl
+            LEFT JOIN upd_flights AS u USING (flight_id)
+            WHERE coalesce(u.status, CASE WHEN fl.old_status IS NULL THEN fl.status END)
+                    IN ('departed', 'arrived')
+                AND coalesce(fl.old_status, 'scheduled') NOT IN ('departed', 'arrived')
+            """
+        )
+        classes = _case("tf.fare_conditions", {f: i + 1 for i, f in enumerate(FARE_CLASSES)}, None)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE boarding_tickets AS
+            SELECT tf.ticket_no, tf.flight_id, {classes} AS class_idx
+            FROM {src_ticket_flights} AS tf
+            WHERE tf.flight_id IN (SELECT flight_id FROM departed)
+            UNION ALL
+            SELECT ticket_no, flight_id, class_idx FROM new_ticket_legs
+            WHERE flight_id IN (SELECT flight_id FROM departed)
+            """
+        )
+        _boarding_passes(con)
+        n_changes = round(update_fraction * state.tickets)
+        _advance_contact_changes(con, target, n_changes, state.newest, as_of)
+        result = {f"new_{t}": _count(con, f"out_{t}") for t in self.inserts}
+        result["updated_flights"] = _count(con, "upd_flights")
+        for status in ("on_time", "delayed", "departed", "arrived", "cancelled"):
+            row = con.execute("SELECT count(*) FROM upd_flights WHERE status = ?", [status]).fetchone()
+            result[f"{status}_flights"] = int(row[0]) if row else 0
+        result["updated_tickets"] = _count(con, "upd_tickets")
+        return result
+
+
+GENERATOR = FlightsGenerator()
+generate = GENERATOR.generate
+advance = GENERATOR.advance
 
 
 # --------------------------------------------------------------------------------------------
@@ -651,28 +483,12 @@ def advance(
 
 
 def _create_macros(con: Any, seed: int, as_of: datetime) -> None:
-    con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
     # u2: the world's draws, fixed by the seed alone (never by as_of), so that a flight's delay
     # or a booking's lead time is the same whether it is generated or reached by advance.
-    # The outer hash mixes the combined value fully (DuckDB's multi-argument hash combines its
-    # arguments almost linearly, which correlates draws that differ only by salt).
-    con.execute(
-        f"CREATE OR REPLACE TEMP MACRO u2(k1, k2, salt) AS "
-        f"((hash(hash(k1, k2, {int(seed)}::BIGINT, salt)) >> 11)::DOUBLE / 9007199254740992.0)"
-    )
+    create_uniform(con, "u2", seed)
     # ua: one advance's own choices (which tickets change contact data, and when).
-    stream = int(as_of.replace(tzinfo=UTC).timestamp())
-    con.execute(
-        f"CREATE OR REPLACE TEMP MACRO ua(k1, k2, salt) AS "
-        f"((hash(hash(k1, k2, {int(seed)}::BIGINT, {stream}::BIGINT, salt)) >> 11)::DOUBLE "
-        f"/ 9007199254740992.0)"
-    )
-    # Roughly standard normal, bounded to +-3.46: sum of four uniforms (Irwin-Hall).
-    con.execute(
-        "CREATE OR REPLACE TEMP MACRO z2(k1, k2, salt) AS "
-        "((u2(k1, k2, salt || '1') + u2(k1, k2, salt || '2') + u2(k1, k2, salt || '3') "
-        "+ u2(k1, k2, salt || '4') - 2.0) * sqrt(3.0))"
-    )
+    create_uniform(con, "ua", seed, stream_of(as_of))
+    create_normal(con, "z2", "u2")
 
 
 def _reference_tables(con: Any, reference_at: datetime) -> None:
@@ -1240,7 +1056,7 @@ def _generated_contact_changes(con: Any, as_of: datetime) -> None:
     )
 
 
-def _advance_contact_changes(con: Any, target: _Target, n: int, newest: datetime, as_of: datetime) -> None:
+def _advance_contact_changes(con: Any, target: Target, n: int, newest: datetime, as_of: datetime) -> None:
     """``upd_tickets``: ``n`` existing tickets get new contact data, stamped in (newest, as_of]."""
     span = int((as_of - newest).total_seconds())
     tickets = target.duck_table("src", "tickets")
@@ -1297,74 +1113,3 @@ def _boarding_passes(con: Any) -> None:
         FROM r LEFT JOIN s USING (flight_id, class_idx, seat_rank)
         """
     )
-
-
-def _insert_from(con: Any, dest: str, table: str, source: str) -> None:
-    columns, key = _SCHEMA[table]
-    names = ", ".join(duck.quote(c) for c, _, _ in columns)
-    order = ", ".join(duck.quote(c) for c in key)
-    con.execute(f"INSERT INTO {dest} ({names}) SELECT {names} FROM {source} ORDER BY {order}")
-
-
-def _insert_update(table: str, con: Any, dest: str) -> None:
-    columns, key = _UPDATE_SCHEMA[table]
-    names = ", ".join(duck.quote(c) for c, _, _ in columns)
-    order = ", ".join(duck.quote(c) for c in key)
-    con.execute(f"INSERT INTO {dest} ({names}) SELECT {names} FROM upd_{table} ORDER BY {order}")
-
-
-# --------------------------------------------------------------------------------------------
-# the target database, through its native driver
-
-
-@dataclass(frozen=True)
-class _State:
-    bookings: int
-    tickets: int
-    max_flight_id: int
-    max_ticket_seq: int
-    newest: datetime
-
-
-class _Target(Target):
-    pipeline = "flights"
-
-    def state(self) -> _State:
-        """Counts, id maxima and the newest timestamp (the cursor indexes serve the maxima)."""
-        parts = [
-            f"(SELECT count(*) FROM {self.table('bookings')})",
-            f"(SELECT count(*) FROM {self.table('tickets')})",
-            f"(SELECT max(flight_id) FROM {self.table('flights')})",
-            f"(SELECT max(ticket_no) FROM {self.table('tickets')})",
-        ]
-        parts += [f"(SELECT max({CURSOR}) FROM {self.table(t)})" for t in TABLES]
-        try:
-            row = self.query("SELECT " + ", ".join(parts))
-        except Exception as exc:  # missing table or schema: say what to do
-            raise SourceError(
-                f"cannot read the flights tables at {duck.mask_url(self.url)} "
-                f"({type(exc).__name__}: {exc}); run generate() first"
-            ) from exc
-        if not row[2]:
-            raise SourceError(
-                f"the flights table at {duck.mask_url(self.url)} is empty; run generate() first"
-            )
-        max_ticket_seq = int(str(row[3])[3:]) - _TICKET_OFFSET if row[3] else 0
-        newest = max(_as_datetime(v) for v in row[4:] if v is not None)
-        return _State(int(row[0]), int(row[1]), int(row[2]), max_ticket_seq, newest)
-
-
-def _insert_select_sql(target: _Target, table: str, staging: str) -> str:
-    names = ", ".join(duck.quote(c) for c, _, _ in _SCHEMA[table][0])
-    return f"INSERT INTO {target.table(table)} ({names}) SELECT {names} FROM {target.table(staging)}"
-
-
-# --------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _case(expr: str, mapping: dict[Any, Any], default: Any) -> str:
-    """``CASE expr WHEN k THEN v ... END`` from constants."""
-    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in mapping.items())
-    tail = "" if default is None else f" ELSE {_lit(default)}"
-    return f"(CASE {expr} {whens}{tail} END)"

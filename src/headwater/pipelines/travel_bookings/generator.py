@@ -8,149 +8,58 @@ changes to work on.
 
 How it is built, and why:
 
-- The tables are declared through the native driver (``sqlite3`` / ``psycopg``) with one portable
-  DDL, so the source carries exactly the declared types the EL engine and the dbt sources expect.
-- Every row is computed set-based in an in-memory DuckDB and bulk-inserted through
-  :func:`headwater.duck.attach`; no Python loop touches the data.
+- The tables are declared once (``SOURCE``); the toolkit (:mod:`headwater.synthetic`) builds
+  the portable DDL from it, creates, bulk-writes, indexes and stages them. This module holds
+  the business rules only.
+- Every row is computed set-based in an in-memory DuckDB; no Python loop touches the data.
 - Randomness is ``hash(key, seed, stream, salt)`` mapped to [0, 1), never ``random()``: the same
   (seed, scale, as_of) gives the same data, whatever the thread count. Money is summed in integer
-  cents so that parallel aggregation cannot change a rounded price. ``hash`` is DuckDB's own, so
-  the data is identical for a given DuckDB version (pinned exactly, see docs/STACK.md).
+  cents so that parallel aggregation cannot change a rounded price.
 - Ids follow creation time, with the occasional gap a real sequence has (rolled-back
   inserts); ticket and passenger ids therefore drift apart and a join on the wrong key shows.
-- ``advance`` stages its rows in the target, then applies inserts and updates through the native
-  driver in one transaction: DuckDB's sqlite extension cannot bind timestamps in an UPDATE, and
-  a half-applied advance would leave the source inconsistent.
+- ``advance`` stages its rows in the target and applies them in one transaction (the toolkit's
+  :meth:`~headwater.synthetic.target.Target.staged_changes`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from headwater import duck
-from headwater.errors import SourceError
-from headwater.synthetic import Target
-from headwater.synthetic import as_datetime as _as_datetime
-from headwater.synthetic import check_seed as _check_seed
+from headwater.synthetic import Run, SqlSourceGenerator, Target, declare, stream_of
+from headwater.synthetic import case as _case
 from headwater.synthetic import count as _count
-from headwater.synthetic import create_table_sql as _create_table_sql
-from headwater.synthetic import lit as _lit
-from headwater.synthetic import normalise_as_of as _normalise_as_of
+from headwater.synthetic import pick as _pick
 from headwater.synthetic import sql_list as _list
 from headwater.synthetic import ts as _ts
-from headwater.synthetic import update_from_sql as _update_from_sql
-
-TABLES: tuple[str, ...] = (
-    "booking",
-    "ticket",
-    "segment",
-    "passenger",
-    "ticket_passenger",
-    "ticket_segment",
-)
+from headwater.synthetic.sqltext import create_id_step, create_normal, create_uniform
 
 BOOKINGS_PER_SCALE = 5_000
 HISTORY_DAYS = 90
 
-# name -> (columns as (name, declared type, nullable), primary key, cursor column)
-_SCHEMA: dict[str, tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...], str]] = {
-    "booking": (
-        (
-            ("booking_id", "bigint", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-            ("user_selected_currency", "varchar(3)", False),
-            ("partner_id_offer", "varchar(16)", True),
-            ("status", "varchar(16)", False),
-        ),
-        ("booking_id",),
-        "updated_at",
-    ),
-    "ticket": (
-        (
-            ("ticket_id", "bigint", False),
-            ("booking_id", "bigint", False),
-            ("booking_price", "numeric(12,2)", False),
-            ("booking_currency", "varchar(3)", False),
-            ("vendor_code", "varchar(16)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("ticket_id",),
-        "updated_at",
-    ),
-    "segment": (
-        (
-            ("segment_id", "bigint", False),
-            ("booking_id", "bigint", False),
-            ("carrier_name", "varchar(64)", False),
-            ("departure_at", "timestamp", False),
-            ("arrival_at", "timestamp", False),
-            ("travel_mode", "varchar(8)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("segment_id",),
-        "updated_at",
-    ),
-    "passenger": (
-        (
-            ("passenger_id", "bigint", False),
-            ("booking_id", "bigint", False),
-            ("type", "varchar(8)", False),
-            ("created_at", "timestamp", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("passenger_id",),
-        "updated_at",
-    ),
-    "ticket_passenger": (
-        (
-            ("ticket_id", "bigint", False),
-            ("passenger_id", "bigint", False),
-            ("created_at", "timestamp", False),
-        ),
-        ("ticket_id", "passenger_id"),
-        "created_at",
-    ),
-    "ticket_segment": (
-        (
-            ("ticket_id", "bigint", False),
-            ("segment_id", "bigint", False),
-            ("created_at", "timestamp", False),
-        ),
-        ("ticket_id", "segment_id"),
-        "created_at",
-    ),
-}
-
-# Staging tables of ``advance`` (same DDL helper; they live next to the real tables for the
-# length of one call).
-_UPDATE_SCHEMA: dict[str, tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...]]] = {
-    "booking": (
-        (
-            ("booking_id", "bigint", False),
-            ("status", "varchar(16)", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("booking_id",),
-    ),
-    "ticket": (
-        (
-            ("ticket_id", "bigint", False),
-            ("booking_price", "numeric(12,2)", False),
-            ("updated_at", "timestamp", False),
-        ),
-        ("ticket_id",),
-    ),
-}
-_NEW_PREFIX = "_hw_new_"
-_UPD_PREFIX = "_hw_upd_"
+SOURCE = declare(
+    """
+    booking key(booking_id) cursor(updated_at)
+        booking_id bigint, created_at timestamp, updated_at timestamp,
+        user_selected_currency varchar(3), partner_id_offer varchar(16) null, status varchar(16)
+    ticket key(ticket_id) cursor(updated_at)
+        ticket_id bigint, booking_id bigint, booking_price numeric(12,2), booking_currency varchar(3),
+        vendor_code varchar(16), created_at timestamp, updated_at timestamp
+    segment key(segment_id) cursor(updated_at)
+        segment_id bigint, booking_id bigint, carrier_name varchar(64), departure_at timestamp,
+        arrival_at timestamp, travel_mode varchar(8), created_at timestamp, updated_at timestamp
+    passenger key(passenger_id) cursor(updated_at)
+        passenger_id bigint, booking_id bigint, type varchar(8), created_at timestamp,
+        updated_at timestamp
+    ticket_passenger key(ticket_id, passenger_id) cursor(created_at)
+        ticket_id bigint, passenger_id bigint, created_at timestamp
+    ticket_segment key(ticket_id, segment_id) cursor(created_at)
+        ticket_id bigint, segment_id bigint, created_at timestamp
+    """
+)
+TABLES: tuple[str, ...] = SOURCE.names
 
 # --- business constants (all literals that end up in SQL come from here, never from callers) ---
 
@@ -201,178 +110,87 @@ _WEEKDAY_WEIGHT = {1: 1.10, 2: 1.06, 3: 1.02, 4: 1.00, 5: 0.95, 6: 0.86, 7: 0.96
 
 
 # --------------------------------------------------------------------------------------------
-# public API
+# the generator: declarations above, business rules below
 
 
-def generate(
-    url: str,
-    *,
-    scale: float = 1.0,
-    seed: int = 42,
-    as_of: datetime | None = None,
-    schema: str = "travel_bookings",
-) -> dict[str, int]:
-    """(Re)create the six source tables at ``url`` and fill them; return row counts per table.
+@dataclass(frozen=True)
+class _State:
+    bookings: int
+    max_ids: dict[str, int]
+    newest: datetime
 
-    ``scale`` 1 is 5,000 bookings (about 10,250 tickets); bookings are spread over the 90 days
-    ending at ``as_of`` (default: now, UTC, whole seconds). ``schema`` applies to Postgres only.
-    """
-    if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
-    seed = _check_seed(seed)
-    as_of = _normalise_as_of(as_of)
-    target = _Target.from_url(url, schema)
-    n_bookings = max(1, round(BOOKINGS_PER_SCALE * scale))
 
-    target.prepare()
-    target.run_in_transaction(
-        [f"DROP TABLE IF EXISTS {target.table(t)}" for t in reversed(TABLES)]
-        + [_create_table_sql(target.table(t), *_SCHEMA[t][:2]) for t in TABLES]
+class TravelBookingsGenerator(SqlSourceGenerator):
+    """``generate``: ``scale`` 1 is 5,000 bookings (about 10,250 tickets) spread over the 90
+    days ending at ``as_of``. ``advance``: ``new_fraction`` x the existing bookings are created
+    after the newest timestamp in the source (ids continue after the current maxima);
+    ``update_fraction`` x the bookings that are not yet cancelled change: pending ones are
+    confirmed, confirmed ones are cancelled or have their tickets repriced."""
+
+    pipeline = "travel_bookings"
+    source = SOURCE
+    # advance changes a booking's status and a ticket's price
+    updates = declare(
+        """
+        booking key(booking_id)
+            booking_id bigint, status varchar(16), updated_at timestamp
+        ticket key(ticket_id)
+            ticket_id bigint, booking_price numeric(12,2), updated_at timestamp
+        """
     )
+    new_fraction = 0.05
+    update_fraction = 0.05
+    new_fraction_at_most = None
 
-    con = duck.connect()
-    try:
-        _create_macros(con, seed, as_of)
-        _history_frame(con, n_bookings, as_of)
-        _build_rows(con, as_of, ticket_base=0, passenger_base=0, segment_base=0)
-        counts = {t: _count(con, f"out_{t}") for t in TABLES}
-        duck.attach(con, url, "src")
-        con.execute("BEGIN")
-        for t in TABLES:
-            _insert_from(con, target.duck_table("src", t), t, f"out_{t}")
-        con.execute("COMMIT")
-        con.execute("DETACH src")
-    finally:
-        con.close()
+    def build(self, con: Any, run: Run) -> None:
+        _create_macros(con, run.seed, run.as_of)
+        _history_frame(con, max(1, round(BOOKINGS_PER_SCALE * run.scale)), run.as_of)
+        _build_rows(con, run.as_of, ticket_base=0, passenger_base=0, segment_base=0)
 
-    # Indexes after the bulk insert: building them once is faster than maintaining them.
-    target.run_in_transaction(
-        [
-            f"CREATE INDEX {duck.quote(f'ix_{t}_{_SCHEMA[t][2]}')} "
-            f"ON {target.table(t)} ({duck.quote(_SCHEMA[t][2])})"
-            for t in TABLES
-        ]
-        + ([f"ANALYZE {target.table(t)}" for t in TABLES] if target.kind == "postgres" else [])
-    )
-    return counts
+    def read_state(self, target: Target) -> _State:
+        entities = ("booking", "ticket", "passenger", "segment")
+        extra = [f"(SELECT count(*) FROM {target.table('booking')})"]
+        extra += [f"(SELECT max({t}_id) FROM {target.table(t)})" for t in entities]
+        row, newest = target.newest_and(SOURCE, extra)
+        if int(row[0]) == 0 or newest is None:
+            raise target.empty_error("booking")
+        return _State(int(row[0]), dict(zip(entities, (int(v or 0) for v in row[1:]), strict=True)), newest)
 
-
-def advance(
-    url: str,
-    *,
-    seed: int = 42,
-    as_of: datetime | None = None,
-    new_fraction: float = 0.05,
-    update_fraction: float = 0.05,
-    schema: str = "travel_bookings",
-) -> dict[str, int]:
-    """Play the business forward to ``as_of``: new bookings, status changes, price changes.
-
-    New bookings (``new_fraction`` x the existing bookings, with their tickets, passengers,
-    segments and links) are created after the newest timestamp in the source; ids continue
-    after the current maxima. ``update_fraction`` x the existing bookings that are not yet
-    cancelled change: pending ones are confirmed, confirmed ones are cancelled or have their
-    tickets repriced. Every changed row gets an ``updated_at`` after the source's newest
-    timestamp and at most ``as_of``, so a cursor-based extract sees all of it. Deterministic
-    given the existing data, ``seed`` and ``as_of``; applied in one transaction.
-    """
-    seed = _check_seed(seed)
-    for name, value in (("new_fraction", new_fraction), ("update_fraction", update_fraction)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    if update_fraction > 1:
-        raise ValueError(f"update_fraction must be at most 1, got {update_fraction!r}")
-    as_of = _normalise_as_of(as_of)
-    target = _Target.from_url(url, schema)
-    state = target.state()
-    if as_of <= state.newest:
-        raise ValueError(
-            f"as_of {as_of:%Y-%m-%d %H:%M:%S} is not after the newest timestamp already in the "
-            f"source ({state.newest:%Y-%m-%d %H:%M:%S}); advance only moves forward in time: "
-            "pass a later as_of (or regenerate the source)"
+    def build_changes(self, con: Any, run: Run, state: _State) -> dict[str, int]:
+        _create_macros(con, run.seed, run.as_of)
+        _advance_frame(con, round(run.new_fraction * state.bookings), state, run.as_of)
+        _build_rows(
+            con,
+            run.as_of,
+            ticket_base=state.max_ids["ticket"],
+            passenger_base=state.max_ids["passenger"],
+            segment_base=state.max_ids["segment"],
         )
-    n_new = round(new_fraction * state.bookings)
-    n_upd_wanted = round(update_fraction * state.bookings)
+        _build_updates(con, run.target, round(run.update_fraction * state.bookings), state.newest, run.as_of)
+        result = {f"new_{t}s": _count(con, f"out_{t}") for t in TABLES}
+        result["updated_bookings"] = _count(con, "upd_booking")
+        result["updated_tickets"] = _count(con, "upd_ticket")
+        for status in ("confirmed", "cancelled"):
+            row = con.execute("SELECT count(*) FROM upd_booking WHERE status = ?", [status]).fetchone()
+            result[f"{status}_bookings"] = int(row[0]) if row else 0
+        return result
 
-    new_tables = {t: _NEW_PREFIX + t for t in TABLES}
-    upd_tables = {t: _UPD_PREFIX + t for t in _UPDATE_SCHEMA}
-    staging = [*new_tables.values(), *upd_tables.values()]
-    target.run_in_transaction(
-        [f"DROP TABLE IF EXISTS {target.table(s)}" for s in staging]
-        + [_create_table_sql(target.table(new_tables[t]), *_SCHEMA[t][:2]) for t in TABLES]
-        + [_create_table_sql(target.table(upd_tables[t]), *_UPDATE_SCHEMA[t]) for t in upd_tables]
-    )
-    try:
-        con = duck.connect()
-        try:
-            _create_macros(con, seed, as_of)
-            _advance_frame(con, n_new, state, as_of)
-            _build_rows(
-                con,
-                as_of,
-                ticket_base=state.max_ids["ticket"],
-                passenger_base=state.max_ids["passenger"],
-                segment_base=state.max_ids["segment"],
-            )
-            duck.attach(con, url, "src")
-            _build_updates(con, target, n_upd_wanted, state.newest, as_of)
-            result = {f"new_{t}s": _count(con, f"out_{t}") for t in TABLES}
-            result["updated_bookings"] = _count(con, "upd_booking")
-            result["updated_tickets"] = _count(con, "upd_ticket")
-            for status in ("confirmed", "cancelled"):
-                row = con.execute("SELECT count(*) FROM upd_booking WHERE status = ?", [status]).fetchone()
-                result[f"{status}_bookings"] = int(row[0]) if row else 0
-            con.execute("BEGIN")
-            for t in TABLES:
-                _insert_from(con, target.duck_table("src", new_tables[t]), t, f"out_{t}")
-            _insert_update("booking", con, target.duck_table("src", upd_tables["booking"]))
-            _insert_update("ticket", con, target.duck_table("src", upd_tables["ticket"]))
-            con.execute("COMMIT")
-            con.execute("DETACH src")
-        finally:
-            con.close()
-        target.run_in_transaction(
-            [_insert_select_sql(target, t, new_tables[t]) for t in TABLES]
-            + [_update_from_sql(target, t, upd_tables[t], _UPDATE_SCHEMA[t]) for t in _UPDATE_SCHEMA]
-            + [f"DROP TABLE {target.table(s)}" for s in staging]
-        )
-    except BaseException:
-        # Best effort: the original error matters more than a failed clean-up.
-        with suppress(Exception):
-            target.run_in_transaction([f"DROP TABLE IF EXISTS {target.table(s)}" for s in staging])
-        raise
-    return result
+
+GENERATOR = TravelBookingsGenerator()
+generate = GENERATOR.generate
+advance = GENERATOR.advance
 
 
 # --------------------------------------------------------------------------------------------
-# DuckDB: deterministic randomness and the row builders
+# DuckDB: the row builders
 
 
 def _create_macros(con: Any, seed: int, as_of: datetime) -> None:
-    con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
-    # ``stream`` separates the draws of different as_of values, so a second ``advance`` with the
-    # same seed does not repeat the first one's choices.
-    # The outer hash matters: DuckDB's multi-argument hash combines its arguments almost
-    # linearly, so draws that differ only by salt (or seed) came out correlated (|r| ~ 0.6-0.9);
-    # hashing the combined value again mixes it fully (measured |r| < 0.003).
-    stream = int(as_of.replace(tzinfo=UTC).timestamp())
-    key = f"{int(seed)}::BIGINT, {stream}::BIGINT"
-    con.execute(
-        f"CREATE OR REPLACE TEMP MACRO u2(k1, k2, salt) AS "
-        f"((hash(hash(k1, k2, {key}, salt)) >> 11)::DOUBLE / 9007199254740992.0)"
-    )
-    # Roughly standard normal, bounded to +-3.46: sum of four uniforms (Irwin-Hall).
-    con.execute(
-        "CREATE OR REPLACE TEMP MACRO z2(k1, k2, salt) AS "
-        "((u2(k1, k2, salt || '1') + u2(k1, k2, salt || '2') + u2(k1, k2, salt || '3') "
-        "+ u2(k1, k2, salt || '4') - 2.0) * sqrt(3.0))"
-    )
-    # Sequence-like ids: 1 apart, with an occasional gap of 1-3 (rolled-back inserts).
-    con.execute(
-        "CREATE OR REPLACE TEMP MACRO id_step(k1, k2, salt) AS "
-        "(1 + CASE WHEN u2(k1, k2, salt) < 0.015 "
-        "THEN 1 + floor(u2(k1, k2, salt || 'len') * 3)::BIGINT ELSE 0 END)"
-    )
+    # The stream (as_of) separates the draws of different as_of values, so a second
+    # ``advance`` with the same seed does not repeat the first one's choices.
+    create_uniform(con, "u2", seed, stream_of(as_of))
+    create_normal(con, "z2", "u2")
+    create_id_step(con, "id_step", "u2")
 
 
 def _history_frame(con: Any, n_bookings: int, as_of: datetime) -> None:
@@ -670,7 +488,7 @@ def _build_rows(
     )
 
 
-def _build_updates(con: Any, target: _Target, n_wanted: int, newest: datetime, as_of: datetime) -> None:
+def _build_updates(con: Any, target: Target, n_wanted: int, newest: datetime, as_of: datetime) -> None:
     """``upd_booking`` and ``upd_ticket``: the changes to existing rows, read from ``src``."""
     span = int((as_of - newest).total_seconds())
     booking = target.duck_table("src", "booking")
@@ -733,62 +551,6 @@ def _build_updates(con: Any, target: _Target, n_wanted: int, newest: datetime, a
     )
 
 
-def _insert_from(con: Any, dest: str, table: str, source: str) -> None:
-    columns, key, _ = _SCHEMA[table]
-    names = ", ".join(duck.quote(c) for c, _, _ in columns)
-    order = ", ".join(duck.quote(c) for c in key)
-    con.execute(f"INSERT INTO {dest} ({names}) SELECT {names} FROM {source} ORDER BY {order}")
-
-
-def _insert_update(table: str, con: Any, dest: str) -> None:
-    columns, key = _UPDATE_SCHEMA[table]
-    names = ", ".join(duck.quote(c) for c, _, _ in columns)
-    order = ", ".join(duck.quote(c) for c in key)
-    con.execute(f"INSERT INTO {dest} ({names}) SELECT {names} FROM upd_{table} ORDER BY {order}")
-
-
-# --------------------------------------------------------------------------------------------
-# the target database, through its native driver
-
-
-@dataclass(frozen=True)
-class _State:
-    bookings: int
-    max_ids: dict[str, int]
-    newest: datetime
-
-
-class _Target(Target):
-    pipeline = "travel_bookings"
-
-    def state(self) -> _State:
-        """Counts, id maxima and the newest timestamp, from the indexes (no full scans)."""
-        entities = ("booking", "ticket", "passenger", "segment")
-        parts = [f"(SELECT count(*) FROM {self.table('booking')})"]
-        parts += [f"(SELECT max({t}_id) FROM {self.table(t)})" for t in entities]
-        parts += [f"(SELECT max({_SCHEMA[t][2]}) FROM {self.table(t)})" for t in TABLES]
-        try:
-            row = self.query("SELECT " + ", ".join(parts))
-        except Exception as exc:  # missing table or schema: say what to do
-            raise SourceError(
-                f"cannot read the travel_bookings tables at {duck.mask_url(self.url)} "
-                f"({type(exc).__name__}: {exc}); run generate() first"
-            ) from exc
-        bookings = int(row[0])
-        if bookings == 0:
-            raise SourceError(
-                f"the booking table at {duck.mask_url(self.url)} is empty; run generate() first"
-            )
-        max_ids = dict(zip(entities, (int(v or 0) for v in row[1:5]), strict=True))
-        newest = max(_as_datetime(v) for v in row[5:] if v is not None)
-        return _State(bookings, max_ids, newest)
-
-
-def _insert_select_sql(target: _Target, table: str, staging: str) -> str:
-    names = ", ".join(duck.quote(c) for c, _, _ in _SCHEMA[table][0])
-    return f"INSERT INTO {target.table(table)} ({names}) SELECT {names} FROM {target.table(staging)}"
-
-
 # --------------------------------------------------------------------------------------------
 # small helpers
 
@@ -796,21 +558,3 @@ def _insert_select_sql(target: _Target, table: str, staging: str) -> str:
 def _ceil_midnight(moment: datetime) -> datetime:
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight if midnight == moment else midnight + timedelta(days=1)
-
-
-def _case(expr: str, mapping: dict[Any, Any], default: Any, *, literal: bool = True) -> str:
-    """``CASE expr WHEN k THEN v ... END`` from constants (values pre-rendered if not literal)."""
-    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v) if literal else v}" for k, v in mapping.items())
-    tail = "" if default is None else f" ELSE {_lit(default)}"
-    return f"(CASE {expr} {whens}{tail} END)"
-
-
-def _pick(uniform: str, choices: Sequence[tuple[str, float]]) -> str:
-    """A weighted choice among constants, driven by a column holding a uniform draw."""
-    total = float(sum(w for _, w in choices))
-    acc = 0.0
-    whens = []
-    for value, weight in choices[:-1]:
-        acc += weight
-        whens.append(f"WHEN {uniform} < {acc / total!r} THEN {_lit(value)}")
-    return f"(CASE {' '.join(whens)} ELSE {_lit(choices[-1][0])} END)"
