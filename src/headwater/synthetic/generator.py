@@ -6,7 +6,8 @@ and the columns ``advance`` changes (``updates``), and writes the business rules
 - ``build(con, run)``: fill ``out_<table>`` for every table, in an in-memory DuckDB;
 - ``read_state(target)``: what ``advance`` needs from the source (with its ``newest`` moment);
 - ``build_changes(con, run, state)``: fill ``out_<table>`` with new rows (for the tables in
-  ``inserts``) and ``upd_<table>`` with changed ones (the source is attached as ``src``); return the counts to report.
+  ``inserts``) and ``upd_<table>`` with changed ones (the source is attached as ``src``);
+  return the counts to report.
 
 This class checks the arguments, (re)creates the tables, bulk-writes and indexes them, stages
 and applies an advance atomically, so no generator repeats any of it. The uniform interface the

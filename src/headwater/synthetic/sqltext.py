@@ -47,6 +47,11 @@ def pick(uniform: str, choices: Sequence[tuple[str, float]]) -> str:
     return f"(CASE {' '.join(whens)} ELSE {lit(choices[-1][0])} END)"
 
 
+def uniform_sql(args: str) -> str:
+    """A uniform draw in [0, 1) from the SQL expressions ``args`` (see :func:`create_uniform`)."""
+    return f"((hash(hash({args})) >> 11)::DOUBLE / 9007199254740992.0)"
+
+
 def create_uniform(con: Any, name: str, seed: int, stream: int | None = None) -> None:
     """Macro ``name(k1, k2, salt)``: a uniform draw in [0, 1) fixed by its arguments and the seed.
 
@@ -58,10 +63,7 @@ def create_uniform(con: Any, name: str, seed: int, stream: int | None = None) ->
     """
     con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
     key = f"{int(seed)}::BIGINT" + ("" if stream is None else f", {int(stream)}::BIGINT")
-    con.execute(
-        f"CREATE OR REPLACE TEMP MACRO {name}(k1, k2, salt) AS "
-        f"((hash(hash(k1, k2, {key}, salt)) >> 11)::DOUBLE / 9007199254740992.0)"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {name}(k1, k2, salt) AS {uniform_sql(f'k1, k2, {key}, salt')}")
 
 
 def create_normal(con: Any, name: str, uniform: str) -> None:
