@@ -1,168 +1,29 @@
-"""The flights synthetic source: schema, invariants, realism, determinism, advance, Postgres.
-
-Every check reads the generated database independently (sqlite3 / psycopg) with its own SQL,
-never through the generator's own helpers.
+"""An airline's synthetic operational database, checked in detail: the timetable, seat and
+boarding rules as SQL over the generated file, realistic loads and delays, and how advance
+moves the world forward (test_generators.py runs the shared checks with ``CASE``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-import shutil
 import sqlite3
-import uuid
 from collections import Counter
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from headwater.pipelines.flights import generator
+from tests.unit import generator_support as gs
 
-AS_OF = dt.datetime(2025, 6, 1, 12, 0, 0)
-PG_URL = os.environ.get("HEADWATER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 STATUSES = ("scheduled", "on_time", "delayed", "departed", "arrived", "cancelled")
 RANK = {s: i for i, s in enumerate(STATUSES)}
 
-EXPECTED_COLUMNS = {
-    "aircrafts": [
-        ("aircraft_code", "varchar(3)", True),
-        ("model", "varchar(64)", True),
-        ("range_km", "integer", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "airports": [
-        ("airport_code", "varchar(3)", True),
-        ("airport_name", "varchar(64)", True),
-        ("city", "varchar(64)", True),
-        ("country", "varchar(64)", True),
-        ("latitude", "doubleprecision", True),
-        ("longitude", "doubleprecision", True),
-        ("timezone", "varchar(64)", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "seats": [
-        ("aircraft_code", "varchar(3)", True),
-        ("seat_no", "varchar(4)", True),
-        ("fare_conditions", "varchar(10)", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "flights": [
-        ("flight_id", "bigint", True),
-        ("flight_no", "varchar(6)", True),
-        ("scheduled_departure", "timestamp", True),
-        ("scheduled_arrival", "timestamp", True),
-        ("departure_airport", "varchar(3)", True),
-        ("arrival_airport", "varchar(3)", True),
-        ("status", "varchar(10)", True),
-        ("aircraft_code", "varchar(3)", True),
-        ("actual_departure", "timestamp", False),
-        ("actual_arrival", "timestamp", False),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "bookings": [
-        ("book_ref", "varchar(6)", True),
-        ("book_date", "timestamp", True),
-        ("total_amount", "numeric(12,2)", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "tickets": [
-        ("ticket_no", "varchar(13)", True),
-        ("book_ref", "varchar(6)", True),
-        ("passenger_id", "varchar(20)", True),
-        ("contact_data", "text", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "ticket_flights": [
-        ("ticket_no", "varchar(13)", True),
-        ("flight_id", "bigint", True),
-        ("fare_conditions", "varchar(10)", True),
-        ("amount", "numeric(10,2)", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-    "boarding_passes": [
-        ("ticket_no", "varchar(13)", True),
-        ("flight_id", "bigint", True),
-        ("boarding_no", "integer", True),
-        ("seat_no", "varchar(4)", True),
-        ("created_at", "timestamp", True),
-        ("updated_at", "timestamp", True),
-    ],
-}
-PRIMARY_KEYS = {
-    "aircrafts": ["aircraft_code"],
-    "airports": ["airport_code"],
-    "seats": ["aircraft_code", "seat_no"],
-    "flights": ["flight_id"],
-    "bookings": ["book_ref"],
-    "tickets": ["ticket_no"],
-    "ticket_flights": ["ticket_no", "flight_id"],
-    "boarding_passes": ["ticket_no", "flight_id"],
-}
 
-
-# ------------------------------------------------------------------------------------------
-# helpers
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def scalar(con, sql: str, params=()):
-    return con.execute(sql, params).fetchone()[0]
-
-
-def ts(value) -> str:
-    """A timestamp as the 'YYYY-MM-DD HH:MM:SS' text SQLite stores (datetimes from Postgres)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else value
-
-
-def normalise(value, declared: str):
-    if isinstance(value, dt.datetime):
-        return ts(value)
-    if declared.startswith("numeric") or declared == "doubleprecision":
-        # SQLite's NUMERIC affinity stores 75.00 as the integer 75
-        return f"{Decimal(str(value)):.4f}"
-    return value
-
-
-def table_rows(con, table: str, schema: str | None = None) -> list[tuple]:
-    name = f'"{schema}"."{table}"' if schema else f'"{table}"'
-    order = ", ".join(PRIMARY_KEYS[table])
-    declared = [d for _, d, _ in EXPECTED_COLUMNS[table]]
-    rows = con.execute(f"SELECT * FROM {name} ORDER BY {order}").fetchall()
-    return [tuple(normalise(v, d) for v, d in zip(row, declared, strict=True)) for row in rows]
-
-
-def checksums(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as con:
-        return {t: hashlib.sha256(repr(table_rows(con, t)).encode()).hexdigest() for t in generator.TABLES}
-
-
-def user_tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def newest(con) -> str:
-    return max(scalar(con, f"SELECT max(updated_at) FROM {t}") for t in generator.TABLES)
-
-
-def check_invariants(path: Path, as_of: dt.datetime, generated_as_of: dt.datetime = AS_OF) -> None:
-    """Every rule the data must obey, as SQL over the SQLite file; fails with the rule's name."""
-    a = ts(as_of)
-    start = ts(generated_as_of.replace(hour=0, minute=0, second=0) - dt.timedelta(days=30))
-    horizon = ts(as_of + dt.timedelta(days=14))
-    zero_checks = {
+def zero_checks(as_of: dt.datetime, generated_as_of: dt.datetime) -> dict[str, list[str]]:
+    a = gs.ts(as_of)
+    start = gs.ts(generated_as_of.replace(hour=0, minute=0, second=0) - dt.timedelta(days=30))
+    horizon = gs.ts(as_of + dt.timedelta(days=14))
+    return {
         "updated_at < created_at": [
             f"SELECT count(*) FROM {t} WHERE updated_at < created_at" for t in generator.TABLES
         ],
@@ -324,73 +185,51 @@ def check_invariants(path: Path, as_of: dt.datetime, generated_as_of: dt.datetim
             "OR json_extract(contact_data, '$.phone') NOT GLOB '+[0-9]* [0-9]*[0-9]'"
         ],
     }
-    with sqlite3.connect(path) as con:
-        failures = {
-            rule: n
-            for rule, queries in zero_checks.items()
-            for n in [sum(scalar(con, q) for q in queries)]
-            if n
-        }
-        boarded, sold = con.execute(
-            "SELECT (SELECT count(*) FROM boarding_passes), (SELECT count(*) FROM ticket_flights tf "
-            "JOIN flights f USING (flight_id) WHERE f.status IN ('departed', 'arrived'))"
-        ).fetchone()
-    assert failures == {}
+
+
+def no_show_checks(con: sqlite3.Connection) -> None:
+    boarded, sold = con.execute(
+        "SELECT (SELECT count(*) FROM boarding_passes), (SELECT count(*) FROM ticket_flights tf "
+        "JOIN flights f USING (flight_id) WHERE f.status IN ('departed', 'arrived'))"
+    ).fetchone()
     # no-shows: a few percent of the coupons of departed flights
     assert 0.9 * sold <= boarded <= sold
 
 
-# ------------------------------------------------------------------------------------------
-# fixtures
+CASE = gs.Case(
+    module=generator,
+    scale=0.3,
+    small_scale=0.1,
+    zero_checks=zero_checks,
+    corruptions=[
+        ("UPDATE flights SET actual_arrival = actual_departure WHERE status = 'arrived' AND flight_id = "
+         "(SELECT min(flight_id) FROM flights WHERE status = 'arrived')", "arrival not after departure"),
+        ("UPDATE flights SET status = 'arrived' WHERE flight_id = (SELECT min(flight_id) FROM flights "
+         "WHERE status = 'scheduled')", "actual times do not match"),
+        ("UPDATE boarding_passes SET seat_no = '1A' WHERE rowid = 1", "seat"),
+        ("DELETE FROM tickets WHERE rowid = 1", "dangling reference"),
+        ("UPDATE bookings SET total_amount = total_amount + 1 WHERE rowid = 3", "booking total"),
+        ("UPDATE tickets SET contact_data = '{\"phone\": \"+49 1\"}' WHERE rowid = 2", "contact data"),
+    ],
+    advance_by=dt.timedelta(hours=30),
+    # the fleet, airports and timetable are the airline's; everything that happens differs
+    seed_independent=frozenset({"aircrafts", "airports", "seats"}),
+    max_scale=490,
+    extra_checks=no_show_checks,
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> tuple[Path, dict[str, int]]:
-    """One scale-0.3 source (three route pairs) shared by the read-only tests."""
-    path = tmp_path_factory.mktemp("flights") / "nested" / "dir" / "flights.sqlite"
-    counts = generator.generate(sqlite_url(path), scale=0.3, seed=7, as_of=AS_OF)
-    return path, counts
+def generated(tmp_path_factory):
+    """The shared scale-0.3 source (three route pairs)."""
+    return gs.generate_shared(CASE, tmp_path_factory)
 
 
-def copy_of(source: Path, tmp_path: Path, name: str) -> Path:
-    target = tmp_path / name
-    shutil.copy(source, target)
-    return target
-
-
-# ------------------------------------------------------------------------------------------
-# generate
-
-
-def test_tables_have_exactly_the_declared_schema_and_cursor_indexes(generated):
-    path, _ = generated
-    assert generator.TABLES == tuple(EXPECTED_COLUMNS)
-    with sqlite3.connect(path) as con:
-        assert user_tables(con) == set(generator.TABLES)
-        for table, expected in EXPECTED_COLUMNS.items():
-            info = con.execute(f"PRAGMA table_info({table})").fetchall()
-            got = [
-                (name, decl.replace(" ", "").lower(), bool(notnull)) for _, name, decl, notnull, _, _ in info
-            ]
-            assert got == expected, table
-            assert [name for _, name, _, _, _, pk in sorted(info, key=lambda r: r[5]) if pk] == PRIMARY_KEYS[
-                table
-            ]
-            index_names = [row[1] for row in con.execute(f"PRAGMA index_list({table})")]
-            indexed = {
-                tuple(col[2] for col in con.execute(f"PRAGMA index_info('{name}')")) for name in index_names
-            }
-            assert ("updated_at",) in indexed, f"no index on {table}.updated_at"
-
-
-def test_spec_names_the_generator_tables_in_dependency_order():
+def test_spec_loads_parents_before_children():
     from headwater.spec import load_spec
 
+    # (tables, keys and cursors against the declaration: test_generator_contract.py)
     spec = load_spec("flights")
-    assert [t.name for t in spec.tables] == list(generator.TABLES)
-    assert {t.name: list(t.primary_key) for t in spec.tables} == PRIMARY_KEYS
-    assert {t.cursor for t in spec.tables} == {"updated_at"}
-    assert spec.source.generator == generator.__name__
     deps = {t.name: set(t.depends_on) for t in spec.tables}
     assert deps["boarding_passes"] == {"ticket_flights"}
     assert deps["ticket_flights"] == {"tickets", "flights"}
@@ -401,8 +240,8 @@ def test_spec_names_the_generator_tables_in_dependency_order():
 def test_counts_match_the_returned_counts_and_follow_the_scale(generated, tmp_path):
     path, counts = generated
     with sqlite3.connect(path) as con:
-        actual = {t: scalar(con, f"SELECT count(*) FROM {t}") for t in generator.TABLES}
-        pairs = scalar(
+        actual = {t: gs.scalar(con, f"SELECT count(*) FROM {t}") for t in generator.TABLES}
+        pairs = gs.scalar(
             con,
             "SELECT count(DISTINCT min(departure_airport, arrival_airport) || max(departure_airport, "
             "arrival_airport)) FROM flights",
@@ -414,12 +253,8 @@ def test_counts_match_the_returned_counts_and_follow_the_scale(generated, tmp_pa
     assert 190 <= counts["flights"] <= 230
     assert 1.6 < counts["tickets"] / counts["bookings"] < 2.0
     assert 1.2 < counts["ticket_flights"] / counts["tickets"] < 1.6
-    small = generator.generate(sqlite_url(tmp_path / "small.sqlite"), scale=0.1, seed=7, as_of=AS_OF)
+    small = generator.generate(gs.sqlite_url(tmp_path / "small.sqlite"), scale=0.1, seed=7, as_of=gs.AS_OF)
     assert small["flights"] < counts["flights"] / 2 and small["bookings"] < 0.7 * counts["bookings"]
-
-
-def test_invariants_hold_after_generate(generated):
-    check_invariants(generated[0], AS_OF)
 
 
 def test_values_are_realistic(generated):
@@ -436,7 +271,7 @@ def test_values_are_realistic(generated):
             ).fetchall()
         )
         assert len(per_route) == 6 and max(per_route.values()) - min(per_route.values()) > 5
-        late = scalar(
+        late = gs.scalar(
             con,
             "SELECT avg(julianday(actual_departure) - julianday(scheduled_departure) >= 15 / 1440.0 - 1e-9) "
             "FROM flights WHERE actual_departure IS NOT NULL",
@@ -476,7 +311,7 @@ def test_values_are_realistic(generated):
         contacts = [json.loads(c) for (c,) in con.execute("SELECT contact_data FROM tickets")]
         assert 0.85 < sum("email" in c for c in contacts) / len(contacts) < 0.97
         assert 0.9 < sum("phone" in c for c in contacts) / len(contacts) < 0.995
-        changed = scalar(con, "SELECT avg(updated_at > created_at) FROM tickets")
+        changed = gs.scalar(con, "SELECT avg(updated_at > created_at) FROM tickets")
         assert 0.01 < changed < 0.08
         # seat maps: every class of an A320 and only its own letters
         cabins = dict(
@@ -485,83 +320,30 @@ def test_values_are_realistic(generated):
             ).fetchall()
         )
         assert cabins == {"Business": 16, "Comfort": 18, "Economy": 144}
-        assert scalar(con, "SELECT count(*) FROM seats WHERE seat_no LIKE '13_'") == 0
-
-
-def test_same_seed_and_as_of_give_identical_data_other_seed_differs(tmp_path):
-    a, b, c = (tmp_path / f"{n}.sqlite" for n in "abc")
-    counts_a = generator.generate(sqlite_url(a), scale=0.1, seed=3, as_of=AS_OF)
-    counts_b = generator.generate(sqlite_url(b), scale=0.1, seed=3, as_of=AS_OF)
-    generator.generate(sqlite_url(c), scale=0.1, seed=4, as_of=AS_OF)
-    assert counts_a == counts_b
-    sums_a = checksums(a)
-    assert sums_a == checksums(b)
-    differing = {t for t, h in checksums(c).items() if h != sums_a[t]}
-    # the fleet, airports and timetable are the airline's; everything that happens differs
-    assert differing == {"flights", "bookings", "tickets", "ticket_flights", "boarding_passes"}
-
-
-def test_regenerate_replaces_the_tables_and_aware_as_of_means_utc(tmp_path):
-    path = tmp_path / "s.sqlite"
-    generator.generate(sqlite_url(path), scale=0.2, seed=1, as_of=AS_OF)
-    aware = AS_OF.replace(tzinfo=dt.timezone(dt.timedelta(hours=2))) + dt.timedelta(hours=2)
-    generator.generate(sqlite_url(path), scale=0.1, seed=1, as_of=aware)
-    reference = tmp_path / "r.sqlite"
-    generator.generate(sqlite_url(reference), scale=0.1, seed=1, as_of=AS_OF)
-    assert checksums(path) == checksums(reference)
-
-
-def test_default_as_of_is_now_in_utc(tmp_path):
-    path = tmp_path / "now.sqlite"
-    before = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    generator.generate(sqlite_url(path), scale=0.1)
-    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with sqlite3.connect(path) as con:
-        latest = dt.datetime.fromisoformat(newest(con))
-        first = dt.datetime.fromisoformat(scalar(con, "SELECT min(scheduled_departure) FROM flights"))
-    assert before - dt.timedelta(hours=6) <= latest <= after
-    assert first >= before.replace(hour=0, minute=0, second=0) - dt.timedelta(days=30)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [({"scale": 0}, "scale"), ({"scale": -1}, "scale"), ({"scale": 1e6}, "scale"), ({"seed": 1.5}, "seed")],
-)
-def test_generate_rejects_bad_arguments(tmp_path, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        generator.generate(sqlite_url(tmp_path / "x.sqlite"), as_of=AS_OF, **kwargs)
-
-
-def test_generate_rejects_unsupported_urls(tmp_path):
-    with pytest.raises(ValueError, match="SQLite or Postgres"):
-        generator.generate(f"duckdb:///{tmp_path}/x.duckdb", as_of=AS_OF)
-
-
-# ------------------------------------------------------------------------------------------
-# advance
+        assert gs.scalar(con, "SELECT count(*) FROM seats WHERE seat_no LIKE '13_'") == 0
 
 
 def test_advance_moves_flights_adds_bookings_and_boarding_passes(generated, tmp_path):
-    path = copy_of(generated[0], tmp_path, "adv.sqlite")
+    path = gs.copy_of(generated[0], tmp_path, "adv.sqlite")
     with sqlite3.connect(path) as con:
-        before = {t: table_rows(con, t) for t in generator.TABLES}
-        newest_before = newest(con)
-        max_flight = scalar(con, "SELECT max(flight_id) FROM flights")
-        max_ticket = scalar(con, "SELECT max(ticket_no) FROM tickets")
-    as_of = AS_OF + dt.timedelta(hours=30)
-    result = generator.advance(sqlite_url(path), seed=7, as_of=as_of, update_fraction=0.02)
-    check_invariants(path, as_of)
+        before = {t: gs.table_rows(con, generator.SOURCE, t) for t in generator.TABLES}
+        newest_before = gs.newest(con, generator.SOURCE)
+        max_flight = gs.scalar(con, "SELECT max(flight_id) FROM flights")
+        max_ticket = gs.scalar(con, "SELECT max(ticket_no) FROM tickets")
+    as_of = gs.AS_OF + dt.timedelta(hours=30)
+    result = generator.advance(gs.sqlite_url(path), seed=7, as_of=as_of, update_fraction=0.02)
+    CASE.check_invariants(path, as_of)
 
     with sqlite3.connect(path) as con:
-        assert user_tables(con) == set(generator.TABLES)  # staging tables are gone
-        after = {t: table_rows(con, t) for t in generator.TABLES}
+        assert gs.user_tables(con) == set(generator.TABLES)  # staging tables are gone
+        after = {t: gs.table_rows(con, generator.SOURCE, t) for t in generator.TABLES}
     for t in ("aircrafts", "airports", "seats"):
         assert after[t] == before[t]
 
     # every new or changed row is stamped after the old newest timestamp, at most as_of
     for t in generator.TABLES:
         fresh = set(after[t]) - set(before[t])
-        assert all(newest_before < r[-1] <= ts(as_of) for r in fresh), t
+        assert all(newest_before < r[-1] <= gs.ts(as_of) for r in fresh), t
 
     # flights: new ones continue the ids; old ones only move forward through their statuses
     old_flights = {r[0]: r for r in before["flights"]}
@@ -621,171 +403,31 @@ def test_advance_moves_flights_adds_bookings_and_boarding_passes(generated, tmp_
 def test_advance_follows_the_same_world_as_a_later_generate(tmp_path):
     """Flights reached by advance look exactly as if generated at the later moment."""
     a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
-    later = AS_OF + dt.timedelta(days=2, hours=5)
-    generator.generate(sqlite_url(a), scale=0.2, seed=9, as_of=AS_OF)
-    generator.advance(sqlite_url(a), seed=9, as_of=AS_OF + dt.timedelta(hours=20))
-    generator.advance(sqlite_url(a), seed=9, as_of=later)
-    generator.generate(sqlite_url(b), scale=0.2, seed=9, as_of=later)
+    later = gs.AS_OF + dt.timedelta(days=2, hours=5)
+    generator.generate(gs.sqlite_url(a), scale=0.2, seed=9, as_of=gs.AS_OF)
+    generator.advance(gs.sqlite_url(a), seed=9, as_of=gs.AS_OF + dt.timedelta(hours=20))
+    generator.advance(gs.sqlite_url(a), seed=9, as_of=later)
+    generator.generate(gs.sqlite_url(b), scale=0.2, seed=9, as_of=later)
     query = (
         "SELECT flight_no, scheduled_departure, status, actual_departure, actual_arrival, created_at, "
         "updated_at FROM flights WHERE scheduled_departure >= ? ORDER BY 1, 2"
     )
-    since = ts(later.replace(hour=0, minute=0, second=0) - dt.timedelta(days=30))
+    since = gs.ts(later.replace(hour=0, minute=0, second=0) - dt.timedelta(days=30))
     with sqlite3.connect(a) as ca, sqlite3.connect(b) as cb:
         advanced, regenerated = ca.execute(query, (since,)).fetchall(), cb.execute(query, (since,)).fetchall()
     assert len(advanced) > 100 and advanced == regenerated
-    check_invariants(a, later)
-
-
-def test_advance_is_deterministic_and_can_be_repeated(generated, tmp_path):
-    a = copy_of(generated[0], tmp_path, "a.sqlite")
-    b = copy_of(generated[0], tmp_path, "b.sqlite")
-    first = AS_OF + dt.timedelta(hours=6)
-    second = AS_OF + dt.timedelta(days=3)
-    for path in (a, b):
-        generator.advance(sqlite_url(path), seed=7, as_of=first, new_fraction=0.5, update_fraction=0.05)
-    assert checksums(a) == checksums(b)
-    result = generator.advance(sqlite_url(a), seed=7, as_of=second)
-    assert result["new_bookings"] > 0 and result["new_flights"] > 0 and result["new_boarding_passes"] > 0
-    check_invariants(a, second)
-    c = copy_of(generated[0], tmp_path, "c.sqlite")
-    generator.advance(sqlite_url(c), seed=7, as_of=first, new_fraction=0.5, update_fraction=0.0)
-    sums_b, sums_c = checksums(b), checksums(c)
-    assert sums_c["tickets"] != sums_b["tickets"] and sums_c["bookings"] == sums_b["bookings"]
+    CASE.check_invariants(a, later)
 
 
 def test_advance_with_no_new_demand_still_moves_the_flights(generated, tmp_path):
-    path = copy_of(generated[0], tmp_path, "quiet.sqlite")
+    path = gs.copy_of(generated[0], tmp_path, "quiet.sqlite")
     result = generator.advance(
-        sqlite_url(path), seed=7, as_of=AS_OF + dt.timedelta(hours=12), new_fraction=0, update_fraction=0
+        gs.sqlite_url(path),
+        seed=7,
+        as_of=gs.AS_OF + dt.timedelta(hours=12),
+        new_fraction=0,
+        update_fraction=0,
     )
     assert result["new_bookings"] == result["updated_tickets"] == 0
     assert result["updated_flights"] > 0 and result["new_boarding_passes"] > 0
-    check_invariants(path, AS_OF + dt.timedelta(hours=12))
-
-
-def test_advance_rejects_an_as_of_that_is_not_after_the_data(generated, tmp_path):
-    path = copy_of(generated[0], tmp_path, "past.sqlite")
-    before = checksums(path)
-    with sqlite3.connect(path) as con:
-        latest = dt.datetime.fromisoformat(newest(con))
-    for as_of in (AS_OF - dt.timedelta(days=1), latest):
-        with pytest.raises(ValueError, match="not after the newest timestamp"):
-            generator.advance(sqlite_url(path), as_of=as_of)
-    assert checksums(path) == before
-    with sqlite3.connect(path) as con:
-        assert user_tables(con) == set(generator.TABLES)
-
-
-def test_advance_rejects_bad_fractions_and_a_missing_source(generated, tmp_path):
-    path = copy_of(generated[0], tmp_path, "f.sqlite")
-    later = AS_OF + dt.timedelta(days=1)
-    with pytest.raises(ValueError, match="new_fraction"):
-        generator.advance(sqlite_url(path), as_of=later, new_fraction=-0.1)
-    with pytest.raises(ValueError, match="update_fraction"):
-        generator.advance(sqlite_url(path), as_of=later, update_fraction=1.5)
-    with pytest.raises(Exception, match="generate"):
-        generator.advance(sqlite_url(tmp_path / "empty.sqlite"), as_of=later)
-
-
-@pytest.mark.parametrize(
-    ("corruption", "rule"),
-    [
-        ("UPDATE flights SET actual_arrival = actual_departure WHERE status = 'arrived' AND flight_id = "
-         "(SELECT min(flight_id) FROM flights WHERE status = 'arrived')", "arrival not after departure"),
-        ("UPDATE flights SET status = 'arrived' WHERE flight_id = (SELECT min(flight_id) FROM flights "
-         "WHERE status = 'scheduled')", "actual times do not match"),
-        ("UPDATE boarding_passes SET seat_no = '1A' WHERE rowid = 1", "seat"),
-        ("DELETE FROM tickets WHERE rowid = 1", "dangling reference"),
-        ("UPDATE bookings SET total_amount = total_amount + 1 WHERE rowid = 3", "booking total"),
-        ("UPDATE tickets SET contact_data = '{\"phone\": \"+49 1\"}' WHERE rowid = 2", "contact data"),
-    ],
-)  # fmt: skip
-def test_the_invariant_check_catches_broken_data(generated, tmp_path, corruption, rule):
-    """Guards the guard: each rule above fails on data broken in exactly its way."""
-    path = copy_of(generated[0], tmp_path, "broken.sqlite")
-    with sqlite3.connect(path) as con:
-        assert con.execute(corruption).rowcount >= 1
-    with pytest.raises(AssertionError, match=rule):
-        check_invariants(path, AS_OF)
-
-
-# ------------------------------------------------------------------------------------------
-# Postgres
-
-
-@pytest.fixture
-def pg_schema():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        con = psycopg.connect(PG_URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({exc.__class__.__name__}); CI is not set")
-    schema = f"hw_test_flights_{uuid.uuid4().hex[:10]}"
-    try:
-        yield con, schema
-    finally:
-        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        con.close()
-
-
-@pytest.mark.postgres
-def test_postgres_source_matches_sqlite_and_advances(pg_schema, tmp_path):
-    con, schema = pg_schema
-    counts = generator.generate(PG_URL, scale=0.1, seed=5, as_of=AS_OF, schema=schema)
-    reference = tmp_path / "ref.sqlite"
-    assert generator.generate(sqlite_url(reference), scale=0.1, seed=5, as_of=AS_OF) == counts
-
-    type_names = {
-        "bigint": "bigint",
-        "integer": "integer",
-        "timestamp without time zone": "timestamp",
-        "character varying": "varchar",
-        "numeric": "numeric",
-        "text": "text",
-        "double precision": "doubleprecision",
-    }
-    for table, expected in EXPECTED_COLUMNS.items():
-        rows = con.execute(
-            "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
-            "is_nullable FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "ORDER BY ordinal_position",
-            (schema, table),
-        ).fetchall()
-        got = []
-        for name, dtype, length, precision, scale, nullable in rows:
-            declared = type_names[dtype]
-            if declared == "varchar":
-                declared += f"({length})"
-            elif declared == "numeric":
-                declared += f"({precision},{scale})"
-            got.append((name, declared, nullable == "NO"))
-        assert got == expected, table
-        indexed = con.execute(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (schema, table)
-        ).fetchall()
-        assert any("(updated_at)" in d for (d,) in indexed), table
-
-    with sqlite3.connect(reference) as lite:
-        for table in generator.TABLES:
-            assert table_rows(con, table, schema) == table_rows(lite, table), table
-
-    as_of = AS_OF + dt.timedelta(hours=20)
-    result = generator.advance(PG_URL, seed=5, as_of=as_of, schema=schema)
-    lite_result = generator.advance(sqlite_url(reference), seed=5, as_of=as_of)
-    assert result == lite_result and result["updated_flights"] > 0 and result["new_bookings"] > 0
-    tables = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
-        )
-    }
-    assert tables == set(generator.TABLES)
-    with sqlite3.connect(reference) as lite:
-        for table in generator.TABLES:
-            assert table_rows(con, table, schema) == table_rows(lite, table), table
-    latest = max(con.execute(f'SELECT max(updated_at) FROM "{schema}"."{t}"').fetchone()[0] for t in tables)
-    with pytest.raises(ValueError, match="not after the newest timestamp"):
-        generator.advance(PG_URL, seed=5, as_of=latest, schema=schema)
+    CASE.check_invariants(path, gs.AS_OF + dt.timedelta(hours=12))
