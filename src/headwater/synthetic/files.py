@@ -179,7 +179,7 @@ def _write_lines(con: Any, path: Path, rate: float, seed: int, delimiter: str, *
         """
     )
     broken = tuple(int(r[0]) for r in con.execute("SELECT n FROM _hw_out WHERE broken ORDER BY n").fetchall())
-    lines = con.execute("SELECT coalesce(line, '') AS line FROM _hw_out ORDER BY n").fetch_arrow_table()
+    lines = con.execute("SELECT coalesce(line, '') AS line FROM _hw_out ORDER BY n").to_arrow_table()
     text = lines.column("line").to_pylist()
     # One write of the joined text: the lines were built in SQL, Python only concatenates.
     path.write_text("\n".join(text) + "\n" if text else "", encoding="utf-8")

@@ -99,8 +99,14 @@ def messy_sql(kind: str, value: str, draw: str) -> str:
     if kind == "float_for_int":
         return f"(CAST(CAST({value} AS BIGINT) AS VARCHAR) || '.0')"
     if kind == "date_formats":
-        formats = sql_list(DATE_FORMATS)
-        return f"strftime(CAST({value} AS DATE), list_extract({formats}, 1 + floor({draw} * 3)::INTEGER))"
+        # strftime wants a constant format: one branch per format
+        day = f"CAST({value} AS DATE)"
+        n = len(DATE_FORMATS)
+        whens = " ".join(
+            f"WHEN {draw} < {(i + 1) / n!r} THEN strftime({day}, {lit(f)})"
+            for i, f in enumerate(DATE_FORMATS)
+        )
+        return f"(CASE {whens} END)"
     if kind == "whitespace":
         pads = sql_list(("  ", " ", "\t", "   "))
         return f"(list_extract({pads}, 1 + floor({draw} * 4)::INTEGER) || {text} || ' ')"
@@ -181,5 +187,5 @@ def malformed_line_sql(line: str, draw: str, delimiter: str = ",") -> str:
         f"(CASE WHEN {draw} < 0.25 THEN regexp_replace({line}, {last_field}, '')"
         f" WHEN {draw} < 0.5 THEN {line} || {d} || 'extra'"
         f" WHEN {draw} < 0.75 THEN '\"' || {line}"
-        f" ELSE '#@!' || repeat(chr(0xFFFD), 3) || ' ?' END)"
+        f" ELSE '#@!' || repeat(chr(65533), 3) || ' ?' END)"
     )
