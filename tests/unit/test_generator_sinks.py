@@ -314,3 +314,31 @@ def test_api_serves_a_changed_file_without_a_restart(con, tmp_path):
         assert len(follow(f"{api.url}/items")[0]) == 8
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{api.url}/items", timeout=2)  # stopped cleanly: nothing listens
+
+
+def test_the_api_runs_as_a_process_and_stops_cleanly_on_sigterm(con, tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    write_json(con, "(SELECT * FROM items WHERE id <= 3)", tmp_path / "items.json")
+    (tmp_path / "token").write_text("file-token\n")
+    with socket.socket() as s:  # a free port on the loopback interface
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sys.executable, "-m", "headwater.synthetic.api_server", str(tmp_path), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*args, "--token-file", str(tmp_path / "token")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"serving {tmp_path} at http://127.0.0.1:{port}"
+        assert get(f"http://127.0.0.1:{port}/items")[0] == 401
+        assert [r["id"] for r in follow(f"http://127.0.0.1:{port}/items", "file-token")[0]] == [1, 2, 3]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
