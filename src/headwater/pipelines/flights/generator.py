@@ -291,18 +291,7 @@ class FlightsGenerator(SqlSourceGenerator):
         )
         _bookings(con, lo=None, hi=as_of, new_fraction=1.0, book_base=0, ticket_base=0)
         _generated_contact_changes(con, as_of)
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE out_flights AS
-            SELECT flight_id, flight_no, sched_dep AS scheduled_departure,
-                sched_arr AS scheduled_arrival, departure_airport, arrival_airport,
-                status, aircraft_code,
-                CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
-                CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
-                published_at AS created_at, changed_at AS updated_at
-            FROM fl
-            """
-        )
+        _out_flights(con, updated_at="changed_at", where="true")
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE boarding_tickets AS
@@ -407,19 +396,8 @@ class FlightsGenerator(SqlSourceGenerator):
             book_base=state.bookings,
             ticket_base=state.max_ticket_seq,
         )
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE out_flights AS
-            SELECT flight_id, flight_no, sched_dep AS scheduled_departure,
-                sched_arr AS scheduled_arrival, departure_airport, arrival_airport,
-                status, aircraft_code,
-                CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
-                CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
-                published_at AS created_at,
-                greatest(changed_at, {_ts(floor_ts)}) AS updated_at
-            FROM fl WHERE old_status IS NULL
-            """
-        )
+        # new flights only; a change is never stamped before the source's newest moment
+        _out_flights(con, updated_at=f"greatest(changed_at, {_ts(floor_ts)})", where="old_status IS NULL")
         # Existing flights move forward only (a cancellation only before departure).
         rank = _case("status", _STATUS_RANK, None)
         old_rank = _case("old_status", _STATUS_RANK, None)
@@ -480,6 +458,22 @@ advance = GENERATOR.advance
 
 # --------------------------------------------------------------------------------------------
 # DuckDB: deterministic randomness and the row builders
+
+
+def _out_flights(con: Any, *, updated_at: str, where: str) -> None:
+    """``out_flights`` from ``fl``: actual times only once they have happened."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE out_flights AS
+        SELECT flight_id, flight_no, sched_dep AS scheduled_departure,
+            sched_arr AS scheduled_arrival, departure_airport, arrival_airport,
+            status, aircraft_code,
+            CASE WHEN status IN ('departed', 'arrived') THEN actual_dep END AS actual_departure,
+            CASE WHEN status = 'arrived' THEN actual_arr END AS actual_arrival,
+            published_at AS created_at, {updated_at} AS updated_at
+        FROM fl WHERE {where}
+        """
+    )
 
 
 def _create_macros(con: Any, seed: int, as_of: datetime) -> None:
