@@ -216,6 +216,16 @@ def test_xlsx_has_real_date_and_number_cells(con, tmp_path):
         assert c_day.is_date and c_day.number_format == "yyyy-mm-dd" and c_day.value.date() == day
         assert c_ts.is_date and c_ts.number_format == "yyyy-mm-dd hh:mm:ss" and c_ts.value == updated_at
         assert c_price.data_type == "n" and c_price.value == pytest.approx(float(price))
+    # DuckDB's excel reader (what an XLSX file source uses) types the columns from the cells
+    from headwater import duck
+
+    reader = duck.connect()
+    duck.load_extension(reader, "excel")
+    relation = f"read_xlsx('{path}', sheet = 'Items', range = 'A3:F1003')"
+    types = [r[1] for r in reader.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    assert types == ["DOUBLE", "VARCHAR", "DOUBLE", "DATE", "TIMESTAMP", "DOUBLE"]
+    read_back = reader.execute(f"SELECT day, updated_at FROM {relation}").fetchall()
+    assert read_back == [(day, updated_at) for _, _, _, day, updated_at, _ in ROWS]
     messy = list(book["Messy"].iter_rows(min_row=2, max_row=3))
     assert [(c.data_type, c.value) for c in messy[0]] == [("n", 1), ("s", " 42 ")]
     assert [(c.data_type, c.value) for c in messy[1]] == [("n", 2), ("s", "twenty-five")]
