@@ -4,7 +4,9 @@
   indexes), from which the DDL, the bulk inserts, the staging tables and the contract test
   against ``pipeline.yaml`` are built.
 - :mod:`.generator`: :class:`SqlSourceGenerator`, the shared generate/advance choreography for
-  SQL sources (SQLite, Postgres), and :mod:`.target`, the SQL sink itself.
+  SQL sources (SQLite, Postgres), and :mod:`.target`, the SQL sink itself;
+  :mod:`.folder`: :class:`FolderSourceGenerator`, the same for a folder of generated files
+  (file sources, and the JSON files an API source's fixture server serves).
 - :mod:`.sqltext`: deterministic draws (``hash(key, seed, salt)`` in [0, 1)), weighted
   choices and literals for the set-based DuckDB row builders; :mod:`.arguments`: seed, scale,
   as_of and fraction checks.

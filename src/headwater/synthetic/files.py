@@ -138,10 +138,10 @@ def write_access_log(
     if missing:
         raise ValueError(f"an access log needs the columns {sorted(missing)}")
     line = (
-        "ip || ' - ' || coalesce(user_name, '-') "
+        "ip || ' - ' || coalesce(user_name::VARCHAR, '-') "
         "|| ' [' || strftime(requested_at, '%d/%b/%Y:%H:%M:%S +0000') "
         "|| '] \"' || method || ' ' || path || ' ' || protocol || '\" ' || status::VARCHAR || ' ' "
-        "|| coalesce(bytes::VARCHAR, '-') || ' \"' || coalesce(referrer, '-') "
+        "|| coalesce(bytes::VARCHAR, '-') || ' \"' || coalesce(referrer::VARCHAR, '-') "
         "|| '\" \"' || user_agent || '\"'"
     )
     con.execute(
