@@ -60,12 +60,12 @@ def test_the_generator_declares_what_the_spec_loads(pipeline):
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_advance_updates_only_declared_columns_of_the_same_type(pipeline):
     module = importlib.import_module(load_spec(pipeline).source.generator or "")
-    for update in module.GENERATOR.updates:
+    for update in getattr(module.GENERATOR, "updates", ()):  # file sources have none
         table = module.SOURCE[update.name]
         assert update.key == table.key, update.name
         for column in update.columns:
             assert column == table.column(column.name), (update.name, column.name)
-    for name in module.GENERATOR.inserts:
+    for name in getattr(module.GENERATOR, "inserts", ()):
         assert name in module.SOURCE
 
 
