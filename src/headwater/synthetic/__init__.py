@@ -25,7 +25,7 @@ from headwater.synthetic.arguments import (
     normalise_as_of,
     stream_of,
 )
-from headwater.synthetic.generator import Run, SqlSourceGenerator
+from headwater.synthetic.generator import Run, SourceGenerator, SqlSourceGenerator
 from headwater.synthetic.schema import Column, Schema, Table, declare
 from headwater.synthetic.sqltext import case, lit, pick, sql_list, ts
 from headwater.synthetic.target import Target, count
@@ -34,6 +34,7 @@ __all__ = [
     "Column",
     "Run",
     "Schema",
+    "SourceGenerator",
     "SqlSourceGenerator",
     "Table",
     "Target",

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from headwater import duck
 from headwater.errors import SourceError
-from headwater.synthetic.arguments import check_fraction, check_scale, check_seed, normalise_as_of
-from headwater.synthetic.generator import Run, Target
-from headwater.synthetic.schema import Schema
+from headwater.synthetic.generator import Run, SourceGenerator, Target
 
 MANIFEST = "_generated.json"
 
@@ -41,12 +40,9 @@ def folder_of(url: str) -> Path:
     return Path(url)
 
 
-class FolderSourceGenerator:
-    pipeline: ClassVar[str]
-    source: ClassVar[Schema]
+class FolderSourceGenerator(SourceGenerator):
     new_fraction: ClassVar[float] = 1.0
     update_fraction: ClassVar[float] = 0.0
-    max_scale: ClassVar[float | None] = None
 
     def write(self, con: Any, folder: Path, run: Run) -> dict[str, int]:
         raise NotImplementedError
@@ -54,28 +50,12 @@ class FolderSourceGenerator:
     def write_changes(self, con: Any, folder: Path, run: Run, since: datetime) -> dict[str, int]:
         raise NotImplementedError
 
-    @property
-    def tables(self) -> tuple[str, ...]:
-        return self.source.names
+    def _target(self, url: str, schema: str | None) -> Target:
+        # Files have no database target (``schema`` is for databases): Run carries the URL.
+        return Target("files", url, str(folder_of(url)), None, self.pipeline)
 
-    def generate(
-        self,
-        url: str,
-        *,
-        scale: float = 1.0,
-        seed: int = 42,
-        as_of: datetime | None = None,
-        schema: str | None = None,
-    ) -> dict[str, int]:
-        """Write the files of the world at ``as_of`` into the folder ``url`` (replacing the
-        files an earlier generate wrote there); ``schema`` is ignored (it is for databases)."""
-        folder = folder_of(url)
-        run = Run(
-            self._target(url),
-            check_seed(seed),
-            normalise_as_of(as_of),
-            scale=check_scale(scale, at_most=self.max_scale),
-        )
+    def _generate(self, run: Run) -> dict[str, int]:
+        folder = Path(run.target.location)
         _clear(folder)
         folder.mkdir(parents=True, exist_ok=True)
         con = duck.connect()
@@ -86,38 +66,12 @@ class FolderSourceGenerator:
         _save_manifest(folder, run)
         return counts
 
-    def advance(
-        self,
-        url: str,
-        *,
-        seed: int = 42,
-        as_of: datetime | None = None,
-        new_fraction: float | None = None,
-        update_fraction: float | None = None,
-        schema: str | None = None,
-    ) -> dict[str, int]:
-        """Add the files of what happened after the last generate/advance, up to ``as_of``."""
-        folder = folder_of(url)
+    def _advance(self, run: Run) -> dict[str, int]:
+        folder = Path(run.target.location)
         manifest = _load_manifest(folder, self.pipeline)
-        run = Run(
-            self._target(url),
-            check_seed(seed),
-            normalise_as_of(as_of),
-            scale=float(manifest["scale"]),
-            new_fraction=check_fraction(
-                "new_fraction", self.new_fraction if new_fraction is None else new_fraction
-            ),
-            update_fraction=check_fraction(
-                "update_fraction", self.update_fraction if update_fraction is None else update_fraction
-            ),
-        )
+        run = replace(run, scale=float(manifest["scale"]))
         since = datetime.fromisoformat(manifest["as_of"])
-        if run.as_of <= since:
-            raise ValueError(
-                f"as_of {run.as_of:%Y-%m-%d %H:%M:%S} is not after the newest timestamp already in the "
-                f"source ({since:%Y-%m-%d %H:%M:%S}); advance only moves forward in time: pass a later "
-                "as_of (or regenerate the source)"
-            )
+        self.check_forward(run.as_of, since)
         con = duck.connect()
         try:
             counts = self.write_changes(con, folder, run, since)
@@ -125,10 +79,6 @@ class FolderSourceGenerator:
             con.close()
         _save_manifest(folder, run)
         return counts
-
-    def _target(self, url: str) -> Target:
-        # Files have no database target; Run carries the URL for messages only.
-        return Target("files", url, str(folder_of(url)), None, self.pipeline)
 
 
 def _clear(folder: Path) -> None:

@@ -1,7 +1,13 @@
-"""The choreography every SQL-source generator shares: a generator is declarations + rules.
+"""The choreography every generator shares: a generator is declarations + business rules.
 
-A pipeline's generator subclasses :class:`SqlSourceGenerator`, declares its tables (``source``)
-and the columns ``advance`` changes (``updates``), and writes the business rules in three hooks:
+:class:`SourceGenerator` is the uniform interface the CLI calls, for every pipeline:
+``generate(url, *, scale, seed, as_of, schema)`` and
+``advance(url, *, seed, as_of, new_fraction, update_fraction, schema)``; it checks the
+arguments once for all. Two kinds build on it:
+
+:class:`SqlSourceGenerator`, for a database source (SQLite, Postgres). A pipeline's generator
+declares its tables (``source``) and the columns ``advance`` changes (``updates``), and writes
+the business rules in three hooks:
 
 - ``build(con, run)``: fill ``out_<table>`` for every table, in an in-memory DuckDB;
 - ``read_state(target)``: what ``advance`` needs from the source (with its ``newest`` moment);
@@ -9,10 +15,9 @@ and the columns ``advance`` changes (``updates``), and writes the business rules
   ``inserts``) and ``upd_<table>`` with changed ones (the source is attached as ``src``);
   return the counts to report.
 
-This class checks the arguments, (re)creates the tables, bulk-writes and indexes them, stages
-and applies an advance atomically, so no generator repeats any of it. The uniform interface the
-CLI calls is ``generate(url, *, scale, seed, as_of, schema)`` and
-``advance(url, *, seed, as_of, new_fraction, update_fraction, schema)``.
+This class (re)creates the tables, bulk-writes and indexes them, stages and applies an advance
+atomically, so no generator repeats any of it. :class:`headwater.synthetic.folder.
+FolderSourceGenerator` is the other kind, for file and API sources.
 """
 
 from __future__ import annotations
@@ -44,31 +49,14 @@ class Run:
     update_fraction: float = 0.0
 
 
-class SqlSourceGenerator:
+class SourceGenerator:
     pipeline: ClassVar[str]
     source: ClassVar[Schema]
-    updates: ClassVar[Schema]
-    """Per table that ``advance`` updates: its key and the columns it changes."""
-    inserts: ClassVar[tuple[str, ...]] = ()
-    """The tables ``advance`` adds rows to (``out_<table>``); empty: every table."""
     new_fraction: ClassVar[float] = 0.05
     update_fraction: ClassVar[float] = 0.05
     new_fraction_at_most: ClassVar[float | None] = 1.0
     """None: ``new_fraction`` may exceed 1 (more new rows than there are)."""
     max_scale: ClassVar[float | None] = None
-
-    # --- hooks -------------------------------------------------------------------------------
-
-    def build(self, con: Any, run: Run) -> None:
-        raise NotImplementedError
-
-    def read_state(self, target: Target) -> SourceState:
-        raise NotImplementedError
-
-    def build_changes(self, con: Any, run: Run, state: Any) -> dict[str, int]:
-        raise NotImplementedError
-
-    # --- the uniform interface ----------------------------------------------------------------
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -83,24 +71,11 @@ class SqlSourceGenerator:
         as_of: datetime | None = None,
         schema: str | None = None,
     ) -> dict[str, int]:
-        """(Re)create the source tables at ``url`` (SQLite, or a Postgres ``schema``) and fill
-        them for the world at ``as_of`` (default: now, UTC, whole seconds); return row counts."""
-        run = Run(
-            self._target(url, schema),
-            check_seed(seed),
-            normalise_as_of(as_of),
-            scale=check_scale(scale, at_most=self.max_scale),
-        )
-        run.target.recreate(self.source)
-        con = duck.connect()
-        try:
-            self.build(con, run)
-            counts = {t: count(con, f"out_{t}") for t in self.tables}
-            run.target.bulk_write(con, [(t, t.name, f"out_{t.name}") for t in self.source])
-        finally:
-            con.close()
-        run.target.create_indexes(self.source)
-        return counts
+        """(Re)create the source at ``url`` (SQLite, a Postgres ``schema``, or a folder) with the
+        world at ``as_of`` (default: now, UTC, whole seconds); return row counts."""
+        scale = check_scale(scale, at_most=self.max_scale)
+        run = Run(self._target(url, schema), check_seed(seed), normalise_as_of(as_of), scale=scale)
+        return self._generate(run)
 
     def advance(
         self,
@@ -113,7 +88,7 @@ class SqlSourceGenerator:
         schema: str | None = None,
     ) -> dict[str, int]:
         """Play the source forward to ``as_of``: new rows and changes, stamped after the newest
-        timestamp already there and at most ``as_of``, applied in one transaction."""
+        moment already there and at most ``as_of``; return what changed."""
         new = self.new_fraction if new_fraction is None else new_fraction
         upd = self.update_fraction if update_fraction is None else update_fraction
         run = Run(
@@ -123,23 +98,68 @@ class SqlSourceGenerator:
             new_fraction=check_fraction("new_fraction", new, at_most=self.new_fraction_at_most),
             update_fraction=check_fraction("update_fraction", upd),
         )
-        state = self.read_state(run.target)
-        if run.as_of <= state.newest:
+        return self._advance(run)
+
+    @staticmethod
+    def check_forward(as_of: datetime, newest: datetime) -> None:
+        if as_of <= newest:
             raise ValueError(
-                f"as_of {run.as_of:%Y-%m-%d %H:%M:%S} is not after the newest timestamp already in "
-                f"the source ({state.newest:%Y-%m-%d %H:%M:%S}); advance only moves forward in "
+                f"as_of {as_of:%Y-%m-%d %H:%M:%S} is not after the newest timestamp already in "
+                f"the source ({newest:%Y-%m-%d %H:%M:%S}); advance only moves forward in "
                 "time: pass a later as_of (or regenerate the source)"
             )
+
+    def _target(self, url: str, schema: str | None) -> Target:
+        return Target.from_url(url, schema or self.pipeline, self.pipeline)
+
+    def _generate(self, run: Run) -> dict[str, int]:
+        raise NotImplementedError
+
+    def _advance(self, run: Run) -> dict[str, int]:
+        raise NotImplementedError
+
+
+class SqlSourceGenerator(SourceGenerator):
+    updates: ClassVar[Schema]
+    """Per table that ``advance`` updates: its key and the columns it changes."""
+    inserts: ClassVar[tuple[str, ...]] = ()
+    """The tables ``advance`` adds rows to (``out_<table>``); empty: every table."""
+
+    # --- hooks -------------------------------------------------------------------------------
+
+    def build(self, con: Any, run: Run) -> None:
+        raise NotImplementedError
+
+    def read_state(self, target: Target) -> SourceState:
+        raise NotImplementedError
+
+    def build_changes(self, con: Any, run: Run, state: Any) -> dict[str, int]:
+        raise NotImplementedError
+
+    # --- the choreography --------------------------------------------------------------------
+
+    def _generate(self, run: Run) -> dict[str, int]:
+        run.target.recreate(self.source)
+        con = duck.connect()
+        try:
+            self.build(con, run)
+            counts = {t: count(con, f"out_{t}") for t in self.tables}
+            run.target.bulk_write(con, [(t, t.name, f"out_{t.name}") for t in self.source])
+        finally:
+            con.close()
+        run.target.create_indexes(self.source)
+        return counts
+
+    def _advance(self, run: Run) -> dict[str, int]:
+        state = self.read_state(run.target)
+        self.check_forward(run.as_of, state.newest)
         with run.target.staged_changes(self.source, self.updates) as staging:
             con = duck.connect()
             try:
-                duck.attach(con, url, "src")
+                duck.attach(con, run.target.url, "src")
                 result = self.build_changes(con, run, state)
                 staging.write(con, new=self.inserts or self.tables, updated=self.updates.names)
                 con.execute("DETACH src")
             finally:
                 con.close()
         return result
-
-    def _target(self, url: str, schema: str | None) -> Target:
-        return Target.from_url(url, schema or self.pipeline, self.pipeline)
