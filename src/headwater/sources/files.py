@@ -11,6 +11,7 @@ validated by the same typed split (``sources.base.typed_split``).
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 from dataclasses import replace
 
@@ -61,6 +62,14 @@ class FileSource:
         pattern = self.pattern(read)
         if pattern not in self._files:
             rows = con.execute("SELECT file FROM glob(?) ORDER BY file", [pattern]).fetchall()
+            # The spec refuses paths that leave the source; this guards an override or a
+            # symlinked folder: nothing outside the source URL is ever read.
+            outside = [r[0] for r in rows if not _inside(r[0], self.url)]
+            if outside:
+                raise SourceError(
+                    f"{read.path!r} matches file(s) outside the source {duck.mask_url(self.url)} "
+                    f"(e.g. {outside[0]}); refusing to read them"
+                )
             self._files[pattern] = [r[0] for r in rows]
         return self._files[pattern]
 
@@ -115,6 +124,12 @@ class FileSource:
 
     def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
         return self._rejects
+
+
+def _inside(file: str, root: str) -> bool:
+    if "://" in root:
+        return file.startswith(root + "/")
+    return os.path.realpath(file).startswith(os.path.realpath(root) + os.sep)
 
 
 def _read_of(table: TableSpec) -> ReadSpec:
