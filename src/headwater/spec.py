@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -59,6 +59,10 @@ class ReadSpec:
     since_param: str | None = None
     """API: the query parameter that passes the watermark, so the server filters."""
     page_size: int = 100
+    on_drift: str = "evolve"
+    """The pipeline's ``load.schema_changes``, for a file header or API record whose fields
+    differ from the declared columns: evolve (missing -> NULL, unknown -> extra VARCHAR
+    column, with a warning) or fail (a clear error naming the file and the columns)."""
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -269,6 +273,9 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     schema_changes = load.get("schema_changes", "evolve")
     if schema_changes not in ("evolve", "fail"):
         raise SpecError(f"{where}.load.schema_changes: {schema_changes!r} is not one of ('evolve', 'fail')")
+    tables = [
+        replace(t, read=replace(t.read, on_drift=schema_changes)) if t.read is not None else t for t in tables
+    ]
     lookback = load.get("lookback_seconds", 0)
     if not isinstance(lookback, int) or lookback < 0:
         raise SpecError(f"{where}.load.lookback_seconds must be a whole number >= 0")

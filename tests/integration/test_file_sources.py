@@ -342,3 +342,145 @@ def test_json_records_and_access_logs(tmp_path, warehouse_url):
     assert q[("currencies", 2)].startswith("column rate: one is not a valid DOUBLE")
     assert q[("access_log", 2)] == "line is not in the combined log format"
     assert q[("access_log", 4)] == "line is not valid UTF-8"
+
+
+# -- issue 12: every line of every file is loaded or quarantined ------------------------------
+HEADER = "order_id,customer,amount,ordered_on,updated_at"
+
+
+def ledger_rows_read(settings: Settings) -> int:
+    rows = open_warehouse(settings.warehouse_url).query("SELECT sum(rows_read) FROM wh.headwater.load_ledger")
+    return int(rows[0][0])
+
+
+def data_lines(*files: Path) -> int:
+    """Physical lines after each file's header, counted from the bytes the test wrote."""
+    return sum(len(f.read_bytes().splitlines()) - 1 for f in files)
+
+
+def test_csv_columns_are_matched_by_header_name_not_position(tmp_path, warehouse_url):
+    drop = tmp_path / "drop" / "orders"
+    drop.mkdir(parents=True)
+    (drop / "a.csv").write_text(HEADER + "\n" + "\n".join(good_line(i) for i in range(1, 4)) + "\n")
+    # The second delivery has its columns in another order (and a header in other case).
+    order = ["updated_at", "AMOUNT", "order_id", "ordered_on", "customer"]
+    rows = {
+        i: dict(zip(HEADER.split(","), good_line(i, f"{i}.75").split(","), strict=True)) for i in range(4, 7)
+    }
+    body = (
+        ",".join(order) + "\n" + "".join(",".join(r[c.lower()] for c in order) + "\n" for r in rows.values())
+    )
+    (drop / "b.csv").write_text(body)
+    settings = settings_for(tmp_path, warehouse_url)
+    flow.run_el(orders_spec(), settings, "run_1")
+
+    loaded = {r[0]: r for r in raw(settings, "shop_files", "orders", list(ORDER_COLUMNS))}
+    for i, r in rows.items():
+        assert loaded[i] == (
+            int(r["order_id"]), r["customer"], Decimal(r["amount"]),
+            date.fromisoformat(r["ordered_on"]), datetime.fromisoformat(r["updated_at"]),
+        )  # fmt: skip
+    assert len(loaded) == 6 and quarantine(settings, "shop_files") == []
+    assert ledger_rows_read(settings) == data_lines(drop / "a.csv", drop / "b.csv") == 6
+
+
+def test_a_header_lacking_a_column_or_with_an_unknown_one_follows_the_drift_policy(
+    tmp_path, warehouse_url, caplog
+):
+    drop = tmp_path / "drop" / "orders"
+    drop.mkdir(parents=True)
+    (drop / "a.csv").write_text(HEADER + "\n" + good_line(1) + "\n")
+    # "customer" renamed to "client": a missing declared column and an unknown one.
+    (drop / "b.csv").write_text(HEADER.replace("customer", "client") + "\n" + good_line(2) + "\n")
+    settings = settings_for(tmp_path, warehouse_url)
+    failing = parse_spec(
+        {**_orders_spec_data(), "load": {"schema_changes": "fail", "max_rejected_share": 0.5}}
+    )
+    with pytest.raises(Exception) as err:
+        flow.run_el(failing, settings, "run_1")
+    message = str(err.value)
+    assert "b.csv" in message and "['customer']" in message and "['client']" in message
+    assert "a.csv" not in message and "schema_changes: fail" in message
+    wh = open_warehouse(settings.warehouse_url)
+    assert wh.query("SELECT count(*) FROM wh.headwater.load_ledger") == [(0,)]
+
+    with caplog.at_level(logging.WARNING):
+        flow.run_el(orders_spec(), settings, "run_2")  # evolve (the default)
+    assert any("b.csv" in r.getMessage() and "client" in r.getMessage() for r in caplog.records)
+    got = {r[0]: r[1:] for r in raw(settings, "shop_files", "orders", ["order_id", "customer", "client"])}
+    assert got == {1: ("customer 1", None), 2: (None, "customer 2")}, "nothing moved to another column"
+    assert ledger_rows_read(settings) == data_lines(drop / "a.csv", drop / "b.csv")
+
+
+def _orders_spec_data() -> dict:
+    return {
+        "name": "shop_files",
+        "source": {"kind": "files", "url": "{home}/drop"},
+        "load": {"max_rejected_share": 0.5},
+        "tables": [
+            {
+                "name": "orders",
+                "primary_key": "order_id",
+                "mode": "full",
+                "read": {"path": "orders/*.csv", "columns": dict(ORDER_COLUMNS)},
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("all_text", [True, False])
+def test_a_repeated_header_line_is_quarantined_not_loaded(tmp_path, warehouse_url, all_text):
+    drop = tmp_path / "drop" / "orders"
+    drop.mkdir(parents=True)
+    lines = [HEADER, *(good_line(i) for i in range(1, 4)), HEADER, *(good_line(i) for i in range(4, 7))]
+    (drop / "a.csv").write_text("\n".join(lines) + "\n")
+    data = _orders_spec_data()
+    if all_text:
+        data["tables"][0]["read"]["columns"] = dict.fromkeys(ORDER_COLUMNS, "VARCHAR")
+    settings = settings_for(tmp_path, warehouse_url)
+    flow.run_el(parse_spec(data), settings, "run_1")
+
+    keys = sorted(str(r[0]) for r in raw(settings, "shop_files", "orders", ["order_id"]))
+    assert keys == [str(i) for i in range(1, 7)], "the header copy is not a row"
+    q = quarantine(settings, "shop_files")
+    assert [(r[2], r[4].split(":")[0], r[5]) for r in q] == [(5, "repeated header line", HEADER)]
+    assert len(keys) + len(q) == data_lines(drop / "a.csv") == ledger_rows_read(settings)
+
+
+def test_an_unterminated_quote_swallows_no_following_line(tmp_path, warehouse_url):
+    drop = tmp_path / "drop" / "orders"
+    drop.mkdir(parents=True)
+    lines = [HEADER, good_line(1), '2,"customer 2,2.50,2026-01-02,2026-01-01 10:00:00']
+    lines += [good_line(i) for i in range(3, 6)]
+    lines += ['6,"customer, six",6.50,2026-01-06,2026-01-01 10:00:00']  # a closing quote, later
+    lines += ['7,"customer 7,7.50,2026-01-07,2026-01-01 10:00:00', good_line(8)]  # a second one
+    lines += ["9,customer 9,nine,2026-01-09,2026-01-01 10:00:00", good_line(10)]  # a bad value
+    (drop / "a.csv").write_text("\n".join(lines) + "\n")
+    settings = settings_for(tmp_path, warehouse_url)
+    flow.run_el(orders_spec(max_rejected_share=0.5), settings, "run_1")
+
+    # Expected from the lines alone: an odd number of quotes on a line is unterminated.
+    expected_bad = {
+        n for n, text in enumerate(lines, start=1) if n > 1 and (text.count('"') % 2 or "nine" in text)
+    }
+    loaded = {r[0]: r[1] for r in raw(settings, "shop_files", "orders", ["order_id", "customer"])}
+    assert sorted(loaded) == [1, 3, 4, 5, 6, 8, 10] and loaded[6] == "customer, six"
+    q = quarantine(settings, "shop_files")
+    assert {r[2] for r in q} == expected_bad == {3, 8, 10}
+    for r in q:
+        assert r[5] == lines[r[2] - 1], "the quarantined text is that line alone"
+        assert ("unterminated quote" in r[4]) == (r[2] != 10)
+    assert len(loaded) + len(q) == data_lines(drop / "a.csv") == ledger_rows_read(settings)
+
+
+def test_a_long_quarantined_line_says_it_was_cut(tmp_path):
+    drop = tmp_path / "drop" / "orders"
+    drop.mkdir(parents=True)
+    long_line = f"1,{'x' * 25_000},one,2026-01-01,2026-01-01 10:00:00"
+    (drop / "a.csv").write_text(HEADER + "\n" + long_line + "\n" + good_line(2) + "\n")
+    settings = settings_for(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
+    flow.run_el(orders_spec(max_rejected_share=0.6), settings, "run_1")
+    rows = open_warehouse(settings.warehouse_url).query(
+        "SELECT record, record_length, truncated FROM wh.headwater.quarantine"
+    )
+    assert rows == [(long_line[:10_000], len(long_line), True)]

@@ -14,7 +14,9 @@ from headwater.errors import SpecError
 from headwater.spec import parse_spec
 
 
-def spec(path: str = "orders/*.csv", columns: dict | None = None, kind: str = "files", url: str = "{home}/drop"):
+def spec(
+    path: str = "orders/*.csv", columns: dict | None = None, kind: str = "files", url: str = "{home}/drop"
+):
     read = {"columns": columns or {"id": "BIGINT"}}
     read["endpoint" if kind == "http" else "path"] = path
     return parse_spec(
@@ -57,7 +59,9 @@ def test_paths_inside_the_source_are_accepted(path):
     assert spec(path).tables[0].read.path == path
 
 
-@pytest.mark.parametrize("type_", ["FOOBAR", "VARCHAR2", "INT(11)", "DECIMAL(40,2)", "DECIMAL(4,6)", "MAP", ""])
+@pytest.mark.parametrize(
+    "type_", ["FOOBAR", "VARCHAR2", "INT(11)", "DECIMAL(40,2)", "DECIMAL(4,6)", "MAP", ""]
+)
 def test_an_unknown_column_type_is_refused_naming_the_column(type_):
     with pytest.raises(SpecError, match=r"read.columns.amount: .* supported column type|only DECIMAL"):
         spec(columns={"id": "BIGINT", "amount": type_})
@@ -65,7 +69,13 @@ def test_an_unknown_column_type_is_refused_naming_the_column(type_):
 
 def test_every_accepted_type_exists_in_duckdb_and_spellings_are_canonical():
     parsed = spec(
-        columns={"id": "int8", "a": "decimal(10, 2)", "b": "Timestamp With Time Zone", "c": "text", "d": "float8"}
+        columns={
+            "id": "int8",
+            "a": "decimal(10, 2)",
+            "b": "Timestamp With Time Zone",
+            "c": "text",
+            "d": "float8",
+        }
     )
     assert parsed.tables[0].read.columns == (
         ("id", "BIGINT"), ("a", "DECIMAL(10,2)"), ("b", "TIMESTAMPTZ"), ("c", "VARCHAR"), ("d", "DOUBLE"),

@@ -21,13 +21,12 @@ from headwater import duck
 from headwater.errors import SourceError
 from headwater.lake import S3Config
 from headwater.sources.base import cursor_filter, typed_split
+from headwater.sources.csv_files import CsvReader
 from headwater.spec import ReadSpec, TableSpec
 from headwater.watermark import Bound
 
 log = logging.getLogger(__name__)
 
-REJECTS_TABLE = "__hw_rejects"
-REJECTS_SCAN = "__hw_reject_scans"
 PROVENANCE = ("_source_file", "_source_line")
 
 # Apache/Nginx "combined" format: ip ident user [time] "request" status bytes "referrer" "agent".
@@ -44,6 +43,9 @@ class FileSource:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self._rejects: str | None = None
+        self._recovered: str | None = None
+        self._csv: CsvReader | None = None
+        self._where = ""
         self._files: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
@@ -106,8 +108,9 @@ class FileSource:
         files = self.files(con, read)
         where = cursor_filter(table, since, until)
         if read.format == "csv":
-            self._rejects = _csv_rejects()
-            return f"SELECT * FROM {_read_csv(files, read)}{where}"
+            self._csv, self._where = CsvReader(con, files, read, table.name), where
+            return f"SELECT * FROM ({self._csv.relation()}){where}"
+        self._csv = None
         raw = f"__hw_raw_{table.name}"
         record = problem = None
         if read.format == "xlsx":
@@ -123,7 +126,14 @@ class FileSource:
         return f"SELECT * FROM ({good}){where}"
 
     def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        if self._csv is not None:
+            self._rejects, self._recovered = self._csv.finish(con, self._where)
         return self._rejects
+
+    def recovered(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        """After ``rejects``: SQL of good rows found only on a second look (CSV lines that an
+        unterminated quote had swallowed), to add to the batch; None when there are none."""
+        return self._recovered
 
 
 def _inside(file: str, root: str) -> bool:
@@ -136,44 +146,6 @@ def _read_of(table: TableSpec) -> ReadSpec:
     if table.read is None:
         raise SourceError(f"table {table.name!r} of a file source has no read: section in its spec")
     return table.read
-
-
-def _read_csv(files: list[str], read: ReadSpec) -> str:
-    columns = "{" + ", ".join(f"{duck.literal(n)}: {duck.literal(t)}" for n, t in read.columns) + "}"
-    options = [
-        f"columns = {columns}",
-        f"header = {str(read.header).lower()}",
-        f"delim = {duck.literal(read.delimiter)}",
-        "quote = '\"'",
-        "escape = '\"'",
-        "auto_detect = false",
-        "store_rejects = true",
-        f"rejects_table = {duck.literal(REJECTS_TABLE)}",
-        f"rejects_scan = {duck.literal(REJECTS_SCAN)}",
-        "filename = '_source_file'",
-    ]
-    if read.date_format:
-        options.append(f"dateformat = {duck.literal(read.date_format)}")
-    if read.timestamp_format:
-        options.append(f"timestampformat = {duck.literal(read.timestamp_format)}")
-    return f"read_csv({duck.string_list(files)}, {', '.join(options)})"
-
-
-def _csv_rejects() -> str:
-    """DuckDB's reject tables as quarantine rows: file, physical line, raw line, reason.
-
-    DuckDB may report several errors for one line (each missing column); the quarantine
-    keeps one row per line with all of its reasons.
-    """
-    return (
-        "SELECT s.file_path AS source_file, e.line::BIGINT AS source_line, "
-        "min(e.column_name) AS column_name, "
-        "string_agg(DISTINCT e.error_type::VARCHAR || ': ' || e.error_message, '; ' "
-        "ORDER BY e.error_type::VARCHAR || ': ' || e.error_message) AS reason, "
-        "min(e.csv_line) AS record "
-        f"FROM {REJECTS_TABLE} AS e JOIN {REJECTS_SCAN} AS s USING (scan_id, file_id) "
-        "GROUP BY s.file_path, e.line"
-    )
 
 
 def _load_xlsx(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:

@@ -1,0 +1,390 @@
+"""CSV files: columns matched by header name, repeated headers and unterminated quotes caught.
+
+DuckDB's streaming reader parses the files with typed columns and ``store_rejects``; around
+it, this module makes sure that every line of every file ends up loaded or quarantined:
+
+- Each file's header is read first (one small read per file) and its columns are matched to
+  the declared ones *by name*, so a delivery whose columns come in another order still loads
+  each value into its own column. Files with the same header are read together. A header
+  that lacks a declared column or has an unknown one follows the pipeline's drift policy
+  (``load.schema_changes``): ``fail`` stops with the file and the columns named; ``evolve``
+  warns, fills a missing column with NULL and keeps an unknown one as an extra text column.
+- A copy of the header line in the middle of a file is quarantined as such. With a typed
+  column DuckDB rejects the line itself; when every column is text the line would parse, so
+  it is kept out of the good rows and found again for the quarantine.
+- An unterminated quote makes DuckDB read every following line into one field until the
+  next quote, and reject the lot as one record. The line with the quote is quarantined and
+  the lines it swallowed are read again on their own (they are good rows, or rejects with
+  their own line numbers): rows in a file = rows read + rows rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from headwater import duck
+from headwater.errors import SourceError
+from headwater.identifiers import valid_identifier
+from headwater.lake import S3Config
+from headwater.spec import ReadSpec
+from headwater.warehouse.schema import SchemaChangeError
+
+log = logging.getLogger(__name__)
+
+REJECTS_TABLE = "__hw_rejects"
+REJECTS_SCAN = "__hw_reject_scans"
+HEADERS_TABLE = "__hw_csv_headers"
+RECOVERED_TABLE = "__hw_csv_recovered"
+REPEATED_HEADER = "repeated header line: a copy of the file's header in the middle of the file"
+UNTERMINATED = (
+    "unterminated quote: a quoted field opened on this line is never closed; "
+    "the lines after it were read on their own"
+)
+MAX_RECOVERY_ROUNDS = 100
+DUCKDB_LINE_CAP = 10_000
+"""Characters of a rejected line that DuckDB keeps in its reject table."""
+
+
+@dataclass(frozen=True)
+class CsvGroup:
+    """Files sharing one header, read by one ``read_csv`` call."""
+
+    files: tuple[str, ...]
+    header: tuple[str, ...] | None
+    """The header's names as in the files (None: the spec says the files have no header)."""
+    header_line: str | None
+    columns: tuple[tuple[str, str], ...]
+    """(name, type) of each column in the files' order: declared names, or unknown ones."""
+
+    @property
+    def all_text(self) -> bool:
+        return all(t == "VARCHAR" for _, t in self.columns)
+
+
+def header_line(file: str) -> str | None:
+    """The first line of ``file`` as text (None for an empty file), reading 1 MB at most."""
+    import pyarrow.fs as pafs
+
+    if file.startswith("s3://"):
+        fs: pafs.FileSystem = S3Config.from_env().filesystem()
+        path = file.removeprefix("s3://")
+    else:
+        fs, path = pafs.LocalFileSystem(), file
+    with fs.open_input_stream(path, compression="detect") as stream:
+        head = stream.read(1 << 20)
+    if not head:
+        return None
+    try:
+        return head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError(f"file {file}: its header line is not UTF-8 text; is it a CSV file?") from None
+
+
+def _open(file: str):
+    import pyarrow.fs as pafs
+
+    if file.startswith("s3://"):
+        return S3Config.from_env().filesystem().open_input_file(file.removeprefix("s3://"))
+    return pafs.LocalFileSystem().open_input_file(file)
+
+
+def _line_length(file: str, position: int) -> int | None:
+    """Characters of the line starting at byte ``position`` (None for a compressed file)."""
+    if file.endswith(".gz"):
+        return None
+    data = b""
+    with _open(file) as f:
+        # Read from the byte before: DuckDB's position may point at the line's first or
+        # second byte; a newline there means it was the first.
+        f.seek(max(position - 1, 0))
+        while b"\n" not in data[1:]:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    if position > 0 and data[:1] == b"\n":
+        data = data[1:]
+    return len(data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace"))
+
+
+def plan_groups(
+    con: duckdb.DuckDBPyConnection, files: list[str], read: ReadSpec, table: str
+) -> list[CsvGroup]:
+    """Group the files by header and match each header's names to the declared columns."""
+    if not read.header:
+        return [CsvGroup(tuple(files), None, None, read.columns)]
+    by_line: dict[str, list[str]] = {}
+    for f in files:
+        line = header_line(f)
+        if line is not None and line.strip():
+            by_line.setdefault(line, []).append(f)
+    groups = []
+    for line, members in by_line.items():
+        names = tuple(next(csv.reader([line], delimiter=read.delimiter)))
+        groups.append(CsvGroup(tuple(members), names, line, _match(names, read, members[0], table)))
+    return groups
+
+
+def _match(header: tuple[str, ...], read: ReadSpec, file: str, table: str) -> tuple[tuple[str, str], ...]:
+    declared = {n.lower(): (n, t) for n, t in read.columns}
+    found = [h.strip() for h in header]
+    repeated = sorted({h for h in found if [x.lower() for x in found].count(h.lower()) > 1})
+    if repeated:
+        raise SourceError(f"table {table!r}, file {file}: the header names column(s) {repeated} twice")
+    columns = [declared.get(h.lower(), (h, "VARCHAR")) for h in found]
+    missing = [n for n, _ in read.columns if n.lower() not in {h.lower() for h in found}]
+    unknown = [h for h in found if h.lower() not in declared]
+    if not (missing or unknown):
+        return tuple(columns)
+    problem = "; ".join(
+        [
+            *([f"lacks declared column(s) {missing}"] if missing else []),
+            *([f"has unknown column(s) {unknown}"] if unknown else []),
+        ]
+    )
+    if read.on_drift == "fail":
+        raise SchemaChangeError(
+            f"table {table!r}, file {file}: the header {problem}, and the pipeline's policy is "
+            "schema_changes: fail. Nothing was loaded. Fix the file, or declare the columns in "
+            "read.columns, or set load.schema_changes: evolve."
+        )
+    bad = [u for u in unknown if not valid_identifier(u)]
+    if bad:
+        raise SourceError(
+            f"table {table!r}, file {file}: the header has unknown column(s) {bad} whose names "
+            "cannot become columns (letters, digits and _ only); declare or rename them"
+        )
+    log.warning(
+        "table %s, file %s: the header %s; schema_changes: evolve: %s",
+        table,
+        file,
+        problem,
+        "missing columns load as NULL, unknown ones as extra text columns",
+    )
+    return tuple(columns)
+
+
+def output_columns(groups: list[CsvGroup], read: ReadSpec) -> list[tuple[str, str]]:
+    """The batch's columns: the declared ones, then every unknown one (text), sorted."""
+    declared = set(read.column_names)
+    extra = sorted({n for g in groups for n, _ in g.columns if n not in declared})
+    return [*read.columns, *((n, "VARCHAR") for n in extra)]
+
+
+def read_csv(
+    files: list[str], read: ReadSpec, columns: tuple[tuple[str, str], ...], header: bool, rejects: str
+) -> str:
+    struct = "{" + ", ".join(f"{duck.literal(n)}: {duck.literal(t)}" for n, t in columns) + "}"
+    options = [
+        f"columns = {struct}",
+        f"header = {str(header).lower()}",
+        f"delim = {duck.literal(read.delimiter)}",
+        "quote = '\"'",
+        "escape = '\"'",
+        "auto_detect = false",
+        "store_rejects = true",
+        f"rejects_table = {duck.literal(rejects)}",
+        f"rejects_scan = {duck.literal(rejects + '_scans')}",
+        "filename = '_source_file'",
+    ]
+    if read.date_format:
+        options.append(f"dateformat = {duck.literal(read.date_format)}")
+    if read.timestamp_format:
+        options.append(f"timestampformat = {duck.literal(read.timestamp_format)}")
+    return f"read_csv({duck.string_list(files)}, {', '.join(options)})"
+
+
+def is_header_row(group: CsvGroup) -> str | None:
+    """SQL true for a row that repeats the header, when nothing else would reject it."""
+    if group.header is None or not group.all_text:
+        return None
+    return " AND ".join(
+        f"{duck.quote(n)} IS NOT DISTINCT FROM {duck.literal(h)}"
+        for (n, _), h in zip(group.columns, group.header, strict=True)
+    )
+
+
+def group_select(group: CsvGroup, source: str, wanted: list[tuple[str, str]]) -> str:
+    """The group's rows with the batch's columns in the batch's order (NULL where absent)."""
+    have = {n for n, _ in group.columns}
+    cols = ", ".join(duck.quote(n) if n in have else f"NULL::{t} AS {duck.quote(n)}" for n, t in wanted)
+    header = is_header_row(group)
+    where = f" WHERE NOT coalesce({header}, false)" if header else ""
+    return f"SELECT {cols}, _source_file FROM {source}{where}"
+
+
+def rejects_select(rejects: str) -> str:
+    """DuckDB's reject tables as quarantine rows: file, physical line, raw line, reason.
+
+    DuckDB may report several errors for one line (each missing column); the quarantine
+    keeps one row per line with all of its reasons. A rejected line that is the file's
+    header again says so. DuckDB numbers records, not lines: after a rejected record that
+    spans several lines, the next ones are shifted back by the lines it held.
+    """
+    grouped = (
+        "SELECT s.file_path AS source_file, e.line::BIGINT AS line, "
+        "CASE WHEN min(e.csv_line) = any_value(h.header_line) THEN NULL ELSE min(e.column_name) END "
+        "AS column_name, "
+        f"CASE WHEN min(e.csv_line) = any_value(h.header_line) THEN {duck.literal(REPEATED_HEADER)} "
+        "ELSE string_agg(DISTINCT e.error_type::VARCHAR || ': ' || e.error_message, '; ' "
+        "ORDER BY e.error_type::VARCHAR || ': ' || e.error_message) END AS reason, "
+        "min(e.csv_line) AS record, min(e.line_byte_position) AS byte_position "
+        f"FROM {rejects} AS e JOIN {rejects}_scans AS s USING (scan_id, file_id) "
+        f"LEFT JOIN {HEADERS_TABLE} AS h ON h.file = s.file_path "
+        "GROUP BY s.file_path, e.line"
+    )
+    extra_lines = "length(rtrim(record, E'\\n')) - length(replace(rtrim(record, E'\\n'), E'\\n', ''))"
+    return (
+        "SELECT source_file, line + coalesce(sum(" + extra_lines + ") OVER (PARTITION BY source_file "
+        "ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS source_line, "
+        f"column_name, reason, record, byte_position, NULL::BIGINT AS record_length FROM ({grouped})"
+    )
+
+
+class CsvReader:
+    """One table's CSV read: the relation, then (after it was read) the rejects and the
+    rows recovered from lines an unterminated quote had swallowed."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, files: list[str], read: ReadSpec, table: str) -> None:
+        self.read = read
+        self.table = table
+        self.groups = plan_groups(con, files, read, table)
+        self.columns = output_columns(self.groups, read)
+        rows = [(f, g.header_line) for g in self.groups for f in g.files]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {HEADERS_TABLE} (file VARCHAR, header_line VARCHAR)")
+        if rows:
+            con.executemany(f"INSERT INTO {HEADERS_TABLE} VALUES (?, ?)", rows)
+
+    def relation(self) -> str:
+        if not self.groups:
+            cols = ", ".join(f"NULL::{t} AS {duck.quote(n)}" for n, t in self.columns)
+            return f"SELECT {cols}, NULL::VARCHAR AS _source_file LIMIT 0"
+        return " UNION ALL ".join(
+            group_select(
+                g,
+                read_csv(list(g.files), self.read, g.columns, g.header is not None, REJECTS_TABLE),
+                self.columns,
+            )
+            for g in self.groups
+        )
+
+    def finish(self, con: duckdb.DuckDBPyConnection, where: str) -> tuple[str, str | None]:
+        """After the relation was read: (rejects SQL, SQL of recovered good rows or None)."""
+        if not self.groups:
+            return (
+                "SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_line, "
+                "NULL::VARCHAR AS column_name, NULL::VARCHAR AS reason, NULL::VARCHAR AS record, "
+                "NULL::BIGINT AS record_length LIMIT 0",
+                None,
+            )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __hw_csv_rejects AS {rejects_select(REJECTS_TABLE)}")
+        self._repeated_text_headers(con)
+        recovered = self._recover_swallowed_lines(con)
+        self._measure_cut_lines(con)
+        rejects = (
+            "SELECT source_file, source_line, column_name, reason, record, record_length "
+            "FROM __hw_csv_rejects"
+        )
+        if recovered is None:
+            return rejects, None
+        return rejects, f"SELECT * FROM ({recovered}){where}"
+
+    def _measure_cut_lines(self, con: duckdb.DuckDBPyConnection) -> None:
+        """DuckDB keeps at most 10,000 characters of a rejected line: measure the whole line
+        of those (rare) rejects in the file itself, so the quarantine can say it was cut."""
+        cut = con.execute(
+            "SELECT source_file, byte_position FROM __hw_csv_rejects "
+            f"WHERE length(record) >= {DUCKDB_LINE_CAP} AND byte_position IS NOT NULL"
+        ).fetchall()
+        for file, position in cut:
+            con.execute(
+                "UPDATE __hw_csv_rejects SET record_length = ? WHERE source_file = ? AND byte_position = ?",
+                [_line_length(file, int(position)), file, position],
+            )
+
+    def _repeated_text_headers(self, con: duckdb.DuckDBPyConnection) -> None:
+        """All-text tables: find the header copies kept out of the rows, with their lines.
+
+        A second look at the files, paid only by tables whose every column is text (a typed
+        column makes DuckDB reject the copy itself, with its line).
+        """
+        for g in self.groups:
+            header = is_header_row(g)
+            if header is None:
+                continue
+            src = read_csv(list(g.files), self.read, g.columns, True, "__hw_rejects_again")
+            hit = [
+                r[0]
+                for r in con.execute(f"SELECT DISTINCT _source_file FROM {src} WHERE {header}").fetchall()
+            ]
+            for f in hit:
+                con.execute(
+                    "INSERT INTO __hw_csv_rejects SELECT ?, i::BIGINT, NULL, ?, line, NULL, NULL FROM ("
+                    "SELECT unnest(lines) AS line, generate_subscripts(lines, 1) AS i FROM ("
+                    "SELECT string_split(regexp_replace(content, '\\r?\\n$', ''), E'\\n') AS lines "
+                    "FROM read_text(?))) WHERE i > 1 AND rtrim(line, E'\\r') = ?",
+                    [f, REPEATED_HEADER, f, g.header_line],
+                )
+
+    def _recover_swallowed_lines(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        """Read again, on their own, the lines an unterminated quote swallowed.
+
+        Each round replaces a swallowed record's reject by its first line (the quote's) and
+        reads the rest from a scratch file; those lines may hold another unterminated quote,
+        hence the rounds. Returns the SQL of the recovered rows (a temp table) or None.
+        """
+        scratch = Path(tempfile.mkdtemp(prefix=f"headwater-csv-{self.table}-"))
+        made = False
+        try:
+            for round_ in range(MAX_RECOVERY_ROUNDS):
+                swallowed = con.execute(
+                    "SELECT source_file, source_line, record FROM __hw_csv_rejects "
+                    "WHERE reason LIKE '%UNQUOTED VALUE%' AND contains(record, E'\\n') ORDER BY ALL"
+                ).fetchall()
+                if not swallowed:
+                    break
+                for file, line, record in swallowed:
+                    first, _, rest = str(record).partition("\n")
+                    con.execute(
+                        "UPDATE __hw_csv_rejects SET reason = ?, record = ?, column_name = NULL, "
+                        "byte_position = NULL WHERE source_file = ? AND source_line = ?",
+                        [UNTERMINATED, first, file, line],
+                    )
+                    if not rest.strip("\r\n"):
+                        continue
+                    part = scratch / f"r{round_}-{line}.csv"
+                    part.write_text(rest if rest.endswith("\n") else rest + "\n")
+                    group = (
+                        next(g for g in self.groups if file in g.files)
+                        if self.read.header
+                        else self.groups[0]
+                    )
+                    table = f"__hw_rejects_r{round_}"
+                    src = read_csv([str(part)], self.read, group.columns, False, table)
+                    body = group_select(group, src, self.columns)
+                    body = (
+                        f"SELECT * EXCLUDE (_source_file), {duck.literal(file)} AS _source_file FROM ({body})"
+                    )
+                    verb = "INSERT INTO" if made else "CREATE OR REPLACE TEMP TABLE"
+                    con.execute(f"{verb} {RECOVERED_TABLE} {'' if made else 'AS '}{body}")
+                    made = True
+                    # The scratch file's rejects, as lines of the original file.
+                    con.execute(
+                        "INSERT INTO __hw_csv_rejects SELECT ?, source_line + ?, column_name, reason, "
+                        f"record, NULL, NULL FROM ({rejects_select(table)}) WHERE source_file = ?",
+                        [file, line, str(part)],
+                    )
+            else:
+                raise SourceError(
+                    f"table {self.table!r}: more than {MAX_RECOVERY_ROUNDS} nested unterminated quotes"
+                )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return f"SELECT * FROM {RECOVERED_TABLE}" if made else None
