@@ -484,3 +484,71 @@ def test_a_long_quarantined_line_says_it_was_cut(tmp_path):
         "SELECT record, record_length, truncated FROM wh.headwater.quarantine"
     )
     assert rows == [(long_line[:10_000], len(long_line), True)]
+
+
+@pytest.mark.parametrize("date_style", ["builtin", "custom"])
+def test_real_excel_date_cells_load_as_dates_and_uncached_formulas_are_quarantined(
+    tmp_path, warehouse_url, date_style
+):
+    from tests.xlsx_writer import Formula, write_workbook
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    rows: list[list] = [
+        [i, f"lead {i}", i + 0.25, date(2024, 3, i), datetime(2024, 3, i, 8, 30, 15)] for i in range(1, 13)
+    ]
+    rows[1][3] = "2024-03-02"  # a date typed as text: parsed by the ISO rule
+    rows[2][4] = "2024-03-03 08:30:15"
+    rows[3][2] = Formula("C2*2", 2.5)  # a formula with its cached value: the value loads
+    rows[4][2] = Formula("C2*3")  # never computed: no value to load
+    rows[5][3] = 45352  # a plain number in a date column is no date: nothing is guessed
+    rows[6][3] = datetime(2024, 3, 7, 12, 0)  # a date-time in a DATE column: not a whole date
+    write_workbook(drop / "leads.xlsx", list(ORDER_COLUMNS), rows, date_style=date_style)
+    settings = settings_for(tmp_path, warehouse_url)
+    flow.run_el(orders_spec(path="leads.xlsx", max_rejected_share=0.5), settings, "run_1")
+
+    def expected_row(r: list) -> tuple:
+        amount = r[2].cached if isinstance(r[2], Formula) else r[2]
+        on = r[3] if isinstance(r[3], date) and not isinstance(r[3], datetime) else date.fromisoformat(r[3])
+        at = r[4] if isinstance(r[4], datetime) else datetime.fromisoformat(r[4])
+        return (r[0], r[1], Decimal(str(amount)).quantize(Decimal("0.01")), on, at)
+
+    bad_rows = {5: "formula without a cached value in cell(s) C6", 6: "ordered_on", 7: "ordered_on"}
+    expected = {r[0]: expected_row(r) for r in rows if r[0] not in bad_rows}
+    loaded = {r[0]: tuple(r) for r in raw(settings, "shop_files", "orders", list(ORDER_COLUMNS))}
+    assert loaded == expected
+    q = quarantine(settings, "shop_files")
+    assert {r[2] - 1: r[4] for r in q}.keys() == bad_rows.keys()  # sheet row = data row + 1
+    for r in q:
+        assert bad_rows[r[2] - 1] in (r[3] or "") + r[4]
+    assert len(loaded) + len(q) == len(rows) == ledger_rows_read(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("empty.xlsx", b"", "it is empty"),
+        (
+            "renamed.xlsx",
+            (HEADER + "\n1,a,1.00,2026-01-01,2026-01-01 10:00:00\n").encode(),
+            "not a valid XLSX",
+        ),
+        ("truncated.xlsx", None, "not a valid XLSX"),
+    ],
+)
+def test_a_file_that_is_no_workbook_is_one_clear_error_naming_it(tmp_path, name, content, problem):
+    from tests.xlsx_writer import write_workbook
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    if content is None:
+        write_workbook(drop / "whole.xlsx", list(ORDER_COLUMNS), [[1, "a", 1.0, date(2024, 1, 1), "x"]])
+        content = (drop / "whole.xlsx").read_bytes()[:300]
+        (drop / "whole.xlsx").unlink()
+    (drop / name).write_bytes(content)
+    settings = settings_for(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
+    with pytest.raises(SourceError) as err:
+        flow.run_el(orders_spec(path="*.xlsx"), settings, "run_1")
+    message = str(err.value)
+    assert f"workbook {drop / name}" in message and problem in message
+    assert "Traceback" not in message and len(message.splitlines()) == 1

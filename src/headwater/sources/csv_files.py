@@ -31,10 +31,9 @@ import duckdb
 
 from headwater import duck
 from headwater.errors import SourceError
-from headwater.identifiers import valid_identifier
 from headwater.lake import S3Config
+from headwater.sources.base import match_header
 from headwater.spec import ReadSpec
-from headwater.warehouse.schema import SchemaChangeError
 
 log = logging.getLogger(__name__)
 
@@ -133,42 +132,14 @@ def plan_groups(
 
 
 def _match(header: tuple[str, ...], read: ReadSpec, file: str, table: str) -> tuple[tuple[str, str], ...]:
-    declared = {n.lower(): (n, t) for n, t in read.columns}
-    found = [h.strip() for h in header]
-    repeated = sorted({h for h in found if [x.lower() for x in found].count(h.lower()) > 1})
-    if repeated:
-        raise SourceError(f"table {table!r}, file {file}: the header names column(s) {repeated} twice")
-    columns = [declared.get(h.lower(), (h, "VARCHAR")) for h in found]
-    missing = [n for n, _ in read.columns if n.lower() not in {h.lower() for h in found}]
-    unknown = [h for h in found if h.lower() not in declared]
-    if not (missing or unknown):
-        return tuple(columns)
-    problem = "; ".join(
-        [
-            *([f"lacks declared column(s) {missing}"] if missing else []),
-            *([f"has unknown column(s) {unknown}"] if unknown else []),
-        ]
-    )
-    if read.on_drift == "fail":
-        raise SchemaChangeError(
-            f"table {table!r}, file {file}: the header {problem}, and the pipeline's policy is "
-            "schema_changes: fail. Nothing was loaded. Fix the file, or declare the columns in "
-            "read.columns, or set load.schema_changes: evolve."
-        )
-    bad = [u for u in unknown if not valid_identifier(u)]
-    if bad:
-        raise SourceError(
-            f"table {table!r}, file {file}: the header has unknown column(s) {bad} whose names "
-            "cannot become columns (letters, digits and _ only); declare or rename them"
-        )
-    log.warning(
-        "table %s, file %s: the header %s; schema_changes: evolve: %s",
-        table,
-        file,
-        problem,
-        "missing columns load as NULL, unknown ones as extra text columns",
-    )
-    return tuple(columns)
+    """The files' columns in their order: the declared name and type, or an unknown name
+    as text (the drift policy of ``match_header`` decides whether that is allowed)."""
+    positions, _, unknown = match_header(header, read, f"table {table!r}, file {file}")
+    types = dict(read.columns)
+    by_position = {i: (n, types[n]) for n, i in positions.items()}
+    by_position.update({i: (u, "VARCHAR") for u, i in unknown})
+    # An empty header cell (a trailing delimiter) is a column nobody named: keep it as text.
+    return tuple(by_position.get(i, (f"column_{i + 1}", "VARCHAR")) for i in range(len(header)))
 
 
 def output_columns(groups: list[CsvGroup], read: ReadSpec) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from headwater.errors import SourceError
 from headwater.lake import S3Config
 from headwater.sources.base import cursor_filter, typed_split
 from headwater.sources.csv_files import CsvReader
+from headwater.sources.xlsx import load_xlsx
 from headwater.spec import ReadSpec, TableSpec
 from headwater.watermark import Bound
 
@@ -114,7 +115,9 @@ class FileSource:
         raw = f"__hw_raw_{table.name}"
         record = problem = None
         if read.format == "xlsx":
-            _load_xlsx(con, raw, files, read)
+            extras = load_xlsx(con, raw, files, read)
+            read = replace(read, columns=(*read.columns, *((e, "VARCHAR") for e in extras)))
+            problem = "_problem"
         elif read.format == "json":
             _load_json(con, raw, files, read)
         else:
@@ -146,31 +149,6 @@ def _read_of(table: TableSpec) -> ReadSpec:
     if table.read is None:
         raise SourceError(f"table {table.name!r} of a file source has no read: section in its spec")
     return table.read
-
-
-def _load_xlsx(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
-    """Each workbook's sheet as text, with the header row naming the columns."""
-    duck.load_extension(con, "excel")
-    selects = []
-    for f in files:
-        options = "header = true, all_varchar = true"
-        if read.sheet:
-            options += f", sheet = {duck.literal(read.sheet)}"
-        found = {
-            r[0]
-            for r in con.execute(f"DESCRIBE SELECT * FROM read_xlsx({duck.literal(f)}, {options})").fetchall()
-        }
-        missing = [c for c in read.column_names if c not in found]
-        if missing:
-            raise SourceError(f"workbook {f}: header lacks column(s) {missing}; it has {sorted(found)}")
-        cols = ", ".join(f"{duck.quote(c)}::VARCHAR AS {duck.quote(c)}" for c in read.column_names)
-        # Row order within one workbook is the sheet's order; +1 for the header row.
-        selects.append(
-            f"SELECT {cols}, {duck.literal(f)} AS _source_file, "
-            f"(row_number() OVER () + 1)::BIGINT AS _source_line "
-            f"FROM read_xlsx({duck.literal(f)}, {options})"
-        )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS {' UNION ALL '.join(selects)}")
 
 
 def _load_json(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
