@@ -64,6 +64,10 @@ class ReadSpec:
     differ from the declared columns: evolve (missing -> NULL, unknown -> extra VARCHAR
     column, with a warning) or fail (a clear error naming the file and the columns)."""
 
+    required: tuple[str, ...] = ()
+    """The table's key and cursor columns: missing from a file or API record, always an error
+    (rows without their key cannot be loaded), whatever ``on_drift`` says."""
+
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c[0] for c in self.columns)
@@ -274,7 +278,19 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     if schema_changes not in ("evolve", "fail"):
         raise SpecError(f"{where}.load.schema_changes: {schema_changes!r} is not one of ('evolve', 'fail')")
     tables = [
-        replace(t, read=replace(t.read, on_drift=schema_changes)) if t.read is not None else t for t in tables
+        replace(
+            t,
+            read=replace(
+                t.read,
+                on_drift=schema_changes,
+                required=tuple(
+                    c for c in (*t.primary_key, *([t.cursor] if t.cursor else [])) if c in t.read.column_names
+                ),
+            ),
+        )
+        if t.read is not None
+        else t
+        for t in tables
     ]
     lookback = load.get("lookback_seconds", 0)
     if not isinstance(lookback, int) or lookback < 0:

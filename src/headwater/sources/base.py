@@ -109,7 +109,7 @@ def typed_split(
 
 
 def match_header(
-    header: list[str] | tuple[str, ...], read: ReadSpec, where: str
+    header: list[str] | tuple[str, ...], read: ReadSpec, where: str, odd_names: str = "error"
 ) -> tuple[dict[str, int], list[str], list[tuple[str, int]]]:
     """Match a file's header (or a record's fields) to the declared columns, by name.
 
@@ -134,6 +134,12 @@ def match_header(
     positions = {declared[h]: i for i, h in enumerate(lowered) if h in declared}
     missing = [n for n in read.column_names if n not in positions]
     unknown = [(found[i], i) for i, h in enumerate(lowered) if h not in declared and h]
+    lost_keys = [c for c in missing if c in read.required]
+    if lost_keys:
+        raise SourceError(
+            f"{where}: key or cursor column(s) {lost_keys} are missing (renamed?); rows cannot "
+            f"be loaded without them. Found: {found}"
+        )
     if not (missing or unknown):
         return positions, missing, unknown
     problem = "; ".join(
@@ -149,7 +155,10 @@ def match_header(
             "load.schema_changes: evolve."
         )
     bad = [u for u, _ in unknown if not valid_identifier(u)]
-    if bad:
+    if bad and odd_names == "skip":  # e.g. an API's "@odata.etag": cannot be a column
+        unknown = [(u, i) for u, i in unknown if valid_identifier(u)]
+        problem += f" (left out, not usable as column names: {bad})"
+    elif bad:
         raise SourceError(
             f"{where}: the header has unknown column(s) {bad} whose names cannot become columns "
             "(letters, digits and _ only); declare or rename them"

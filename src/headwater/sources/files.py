@@ -22,6 +22,7 @@ from headwater.errors import SourceError
 from headwater.lake import S3Config
 from headwater.sources.base import cursor_filter, typed_split
 from headwater.sources.csv_files import CsvReader
+from headwater.sources.json_records import load_records, read_json_files
 from headwater.sources.xlsx import load_xlsx
 from headwater.spec import ReadSpec, TableSpec
 from headwater.watermark import Bound
@@ -119,7 +120,10 @@ class FileSource:
             read = replace(read, columns=(*read.columns, *((e, "VARCHAR") for e in extras)))
             problem = "_problem"
         elif read.format == "json":
-            _load_json(con, raw, files, read)
+            objects = read_json_files(con, files)
+            extras = load_records(con, raw, objects, read, lambda f: f"file {f}")
+            read = replace(read, columns=(*read.columns, *((e, "VARCHAR") for e in extras)))
+            record, problem = "_record", "_problem"
         else:
             read = replace(read, timestamp_format=read.timestamp_format or LOG_TIME_FORMAT)
             _load_access_log(con, raw, files, read)
@@ -149,36 +153,6 @@ def _read_of(table: TableSpec) -> ReadSpec:
     if table.read is None:
         raise SourceError(f"table {table.name!r} of a file source has no read: section in its spec")
     return table.read
-
-
-def _load_json(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
-    """Records of JSON files (an array, newline-delimited objects, or a field of an object)."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS "
-        f"{json_records_select(f'read_json_objects({duck.string_list(files)}, filename = true)', read)}"
-    )
-
-
-def json_records_select(objects: str, read: ReadSpec, whole_body: bool = False) -> str:
-    """SQL turning a relation of (filename, json) objects into one text row per record.
-
-    The records are the list at ``read.records`` in each object, or the object itself (one
-    record per object, e.g. newline-delimited JSON), or with ``whole_body`` the object when it
-    is a list (an API page). Each record's fields come out as text (``->>``) whatever their
-    JSON type, so the typed split judges them all alike; the record's position is its line.
-    """
-    if read.records or whole_body:
-        path = "$." + ".".join(f'"{p}"' for p in read.records.split(".")) if read.records else "$"
-        records = f"from_json(json_extract(json, {duck.literal(path)}), '[\"JSON\"]')"
-        exploded = (
-            f"SELECT filename, unnest({records}) AS r, generate_subscripts({records}, 1) AS i FROM {objects}"
-        )
-    else:
-        exploded = (
-            f"SELECT filename, json AS r, row_number() OVER (PARTITION BY filename) AS i FROM {objects}"
-        )
-    cols = ", ".join(f"(r ->> {duck.literal(n)}) AS {duck.quote(n)}" for n in read.column_names)
-    return f"SELECT {cols}, filename AS _source_file, i::BIGINT AS _source_line FROM ({exploded})"
 
 
 def _load_access_log(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
