@@ -154,6 +154,19 @@ def quarantine(settings: Settings, pipeline: str) -> list[tuple]:
     )
 
 
+HEADER = "order_id,customer,amount,ordered_on,updated_at"
+
+
+def ledger_rows_read(settings: Settings) -> int:
+    rows = open_warehouse(settings.warehouse_url).query("SELECT sum(rows_read) FROM wh.headwater.load_ledger")
+    return int(rows[0][0])
+
+
+def data_lines(*files: Path) -> int:
+    """Physical lines after each file's header, counted from the bytes the test wrote."""
+    return sum(len(f.read_bytes().splitlines()) - 1 for f in files)
+
+
 def test_bad_csv_lines_are_quarantined_with_file_line_and_reason_and_nothing_is_lost(tmp_path, warehouse_url):
     drop = tmp_path / "drop" / "orders"
     drop.mkdir(parents=True)
@@ -189,6 +202,7 @@ def test_bad_csv_lines_are_quarantined_with_file_line_and_reason_and_nothing_is_
     data_lines = len(data.splitlines()) - 1
     superseded_or_copies = 2  # line 60's copy and key 61's older version
     assert len(loaded) + len(q) + superseded_or_copies == data_lines
+    assert ledger_rows_read(settings) == data_lines, "the ledger shows every line read"
 
     # The same files again: the table is skipped (no batch, no ledger row).
     wh = open_warehouse(settings.warehouse_url)
@@ -225,6 +239,7 @@ def test_too_many_rejected_rows_fail_the_run_loading_nothing_and_quoting_no_valu
     assert "twenty-five" not in message and "customer" not in message, "row contents leaked"
     rejects = next((tmp_path / "lake").rglob("_rejects.parquet"))
     assert duckdb.sql(f"SELECT count(*) FROM '{rejects}'").fetchone() == (6,)
+    assert 5 + 6 == data_lines(drop / "bad.csv"), "rows in = good rows + rejected ones"
     wh = open_warehouse(settings.warehouse_url)
     assert wh.query("SELECT count(*) FROM wh.headwater.load_ledger") == [(0,)]
     assert wh.query("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw_shop_files'") == [(0,)]
@@ -233,6 +248,7 @@ def test_too_many_rejected_rows_fail_the_run_loading_nothing_and_quoting_no_valu
     flow.run_el(orders_spec(max_rejected_share=0.6), settings, "run_2")
     assert len(raw(settings, "shop_files", "orders", ["order_id"])) == 5
     assert len(quarantine(settings, "shop_files")) == 6
+    assert 5 + 6 == data_lines(drop / "bad.csv") == ledger_rows_read(settings)
 
 
 def test_an_empty_file_is_reported_and_the_others_load(tmp_path, caplog):
@@ -245,6 +261,8 @@ def test_an_empty_file_is_reported_and_the_others_load(tmp_path, caplog):
         flow.run_el(orders_spec(), settings, "run_1")
     assert any("b.csv is empty (0 bytes)" in r.getMessage() for r in caplog.records)
     assert raw(settings, "shop_files", "orders", ["order_id"]) == [(1,)]
+    assert quarantine(settings, "shop_files") == []
+    assert data_lines(drop / "a.csv") == 1 == ledger_rows_read(settings)  # b.csv holds no line
 
 
 def test_no_file_matching_the_spec_is_a_clear_error(tmp_path):
@@ -279,6 +297,7 @@ def test_xlsx_sheet_with_a_number_word_and_a_foreign_date(tmp_path, warehouse_ur
     assert [(r[2], r[3]) for r in q] == [(6, "amount"), (11, "ordered_on")]  # sheet rows (header = 1)
     assert q[0][4] == "column amount: seven is not a valid DECIMAL(10,2)"
     assert q[1][4] == "column ordered_on: 10.02.2026 is not a valid DATE"
+    assert len(expected) + len(q) == len(rows) == ledger_rows_read(settings)
 
 
 def test_json_records_and_access_logs(tmp_path, warehouse_url):
@@ -342,22 +361,16 @@ def test_json_records_and_access_logs(tmp_path, warehouse_url):
     assert q[("currencies", 2)].startswith("column rate: one is not a valid DOUBLE")
     assert q[("access_log", 2)] == "line is not in the combined log format"
     assert q[("access_log", 4)] == "line is not valid UTF-8"
+    per_table = dict(
+        open_warehouse(settings.warehouse_url).query(
+            "SELECT table_name, sum(rows_read) FROM wh.headwater.load_ledger GROUP BY 1"
+        )
+    )
+    assert len(raw(settings, "web", "currencies", ["code"])) + 1 == len(records) == per_table["currencies"]
+    assert len(logs) + 2 == len(log_lines) == per_table["access_log"]
 
 
 # -- issue 12: every line of every file is loaded or quarantined ------------------------------
-HEADER = "order_id,customer,amount,ordered_on,updated_at"
-
-
-def ledger_rows_read(settings: Settings) -> int:
-    rows = open_warehouse(settings.warehouse_url).query("SELECT sum(rows_read) FROM wh.headwater.load_ledger")
-    return int(rows[0][0])
-
-
-def data_lines(*files: Path) -> int:
-    """Physical lines after each file's header, counted from the bytes the test wrote."""
-    return sum(len(f.read_bytes().splitlines()) - 1 for f in files)
-
-
 def test_csv_columns_are_matched_by_header_name_not_position(tmp_path, warehouse_url):
     drop = tmp_path / "drop" / "orders"
     drop.mkdir(parents=True)
