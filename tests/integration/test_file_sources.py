@@ -486,17 +486,22 @@ def test_an_unterminated_quote_swallows_no_following_line(tmp_path, warehouse_ur
     assert len(loaded) + len(q) == data_lines(drop / "a.csv") == ledger_rows_read(settings)
 
 
-def test_a_long_quarantined_line_says_it_was_cut(tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_long_quarantined_line_says_it_was_cut(tmp_path, suffix):
+    import gzip
+
     drop = tmp_path / "drop" / "orders"
     drop.mkdir(parents=True)
     long_line = f"1,{'x' * 25_000},one,2026-01-01,2026-01-01 10:00:00"
-    (drop / "a.csv").write_text(HEADER + "\n" + long_line + "\n" + good_line(2) + "\n")
+    body = (HEADER + "\n" + long_line + "\n" + good_line(2) + "\n").encode()
+    (drop / f"a{suffix}").write_bytes(gzip.compress(body) if suffix.endswith(".gz") else body)
     settings = settings_for(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
-    flow.run_el(orders_spec(max_rejected_share=0.6), settings, "run_1")
+    flow.run_el(orders_spec(path=f"orders/*{suffix}", max_rejected_share=0.6), settings, "run_1")
     rows = open_warehouse(settings.warehouse_url).query(
         "SELECT record, record_length, truncated FROM wh.headwater.quarantine"
     )
     assert rows == [(long_line[:10_000], len(long_line), True)]
+    assert raw(settings, "shop_files", "orders", ["order_id"]) == [(2,)]
 
 
 @pytest.mark.parametrize("date_style", ["builtin", "custom"])

@@ -69,14 +69,7 @@ class CsvGroup:
 
 def header_line(file: str) -> str | None:
     """The first line of ``file`` as text (None for an empty file), reading 1 MB at most."""
-    import pyarrow.fs as pafs
-
-    if file.startswith("s3://"):
-        fs: pafs.FileSystem = S3Config.from_env().filesystem()
-        path = file.removeprefix("s3://")
-    else:
-        fs, path = pafs.LocalFileSystem(), file
-    with fs.open_input_stream(path, compression="detect") as stream:
+    with _stream(file) as stream:
         head = stream.read(1 << 20)
     if not head:
         return None
@@ -86,23 +79,33 @@ def header_line(file: str) -> str | None:
         raise SourceError(f"file {file}: its header line is not UTF-8 text; is it a CSV file?") from None
 
 
-def _open(file: str):
+def _stream(file: str):
+    """The file's bytes as a stream, decompressed when its name says so (.gz)."""
     import pyarrow.fs as pafs
 
     if file.startswith("s3://"):
-        return S3Config.from_env().filesystem().open_input_file(file.removeprefix("s3://"))
-    return pafs.LocalFileSystem().open_input_file(file)
+        fs: pafs.FileSystem = S3Config.from_env().filesystem()
+        path = file.removeprefix("s3://")
+    else:
+        fs, path = pafs.LocalFileSystem(), file
+    return fs.open_input_stream(path, compression="detect")
 
 
-def _line_length(file: str, position: int) -> int | None:
-    """Characters of the line starting at byte ``position`` (None for a compressed file)."""
-    if file.endswith(".gz"):
-        return None
+def _line_length(file: str, position: int) -> int:
+    """Characters of the line starting at byte ``position`` of the (decompressed) file.
+
+    Read from the byte before: DuckDB's position may point at the line's first or second
+    byte; a newline there means it was the first. Streams up to the line (rare: only for
+    lines DuckDB cut), so a compressed file works too.
+    """
+    start = max(position - 1, 0)
     data = b""
-    with _open(file) as f:
-        # Read from the byte before: DuckDB's position may point at the line's first or
-        # second byte; a newline there means it was the first.
-        f.seek(max(position - 1, 0))
+    with _stream(file) as f:
+        while start > 0:
+            skipped = f.read(min(start, 1 << 20))
+            if not skipped:
+                break
+            start -= len(skipped)
         while b"\n" not in data[1:]:
             chunk = f.read(1 << 20)
             if not chunk:
