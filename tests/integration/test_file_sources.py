@@ -570,3 +570,26 @@ def test_a_file_that_is_no_workbook_is_one_clear_error_naming_it(tmp_path, name,
     message = str(err.value)
     assert f"workbook {drop / name}" in message and problem in message
     assert "Traceback" not in message and len(message.splitlines()) == 1
+
+
+def test_an_unterminated_quote_that_swallows_more_than_duckdb_keeps_loses_no_line(tmp_path):
+    """DuckDB keeps 10,000 characters of a rejected record: the swallowed lines are found
+    again in the file itself, so every one of them is still loaded or quarantined."""
+    drop = tmp_path / "drop" / "orders"
+    drop.mkdir(parents=True)
+    lines = [HEADER, good_line(1), '2,"customer 2,2.50,2026-01-02,2026-01-01 10:00:00']
+    lines += [good_line(i) for i in range(3, 600)]  # ~30,000 characters swallowed
+    lines += ["600,customer 600,six hundred,2026-01-02,2026-01-01 10:00:00"]
+    lines += ['601,"customer, 601",6.01,2026-01-02,2026-01-01 10:00:00', good_line(602)]
+    (drop / "a.csv").write_text("\n".join(lines) + "\n")
+    settings = settings_for(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
+    flow.run_el(orders_spec(), settings, "run_1")
+
+    expected_bad = {
+        n for n, text in enumerate(lines, start=1) if n > 1 and (text.count('"') % 2 or "six" in text)
+    }
+    loaded = raw(settings, "shop_files", "orders", ["order_id"])
+    q = quarantine(settings, "shop_files")
+    assert {r[2] for r in q} == expected_bad == {3, 601}
+    assert len(loaded) == len(lines) - 1 - len(expected_bad) == 600
+    assert len(loaded) + len(q) == data_lines(drop / "a.csv") == ledger_rows_read(settings)

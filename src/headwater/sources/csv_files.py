@@ -24,6 +24,7 @@ import csv
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,29 +92,59 @@ def _stream(file: str):
     return fs.open_input_stream(path, compression="detect")
 
 
-def _line_length(file: str, position: int) -> int:
-    """Characters of the line starting at byte ``position`` of the (decompressed) file.
-
-    Read from the byte before: DuckDB's position may point at the line's first or second
-    byte; a newline there means it was the first. Streams up to the line (rare: only for
-    lines DuckDB cut), so a compressed file works too.
-    """
+def _lines_from(file: str, position: int) -> Iterator[bytes]:
+    """The (decompressed) file's lines from the one starting at byte ``position``, without
+    their newlines. Starts a byte early: DuckDB's position may point at the line's first or
+    second byte, and a newline there means it was the first."""
     start = max(position - 1, 0)
-    data = b""
     with _stream(file) as f:
         while start > 0:
             skipped = f.read(min(start, 1 << 20))
             if not skipped:
-                break
+                return
             start -= len(skipped)
-        while b"\n" not in data[1:]:
+        pending = b""
+        first = position > 0
+        while True:
             chunk = f.read(1 << 20)
             if not chunk:
                 break
-            data += chunk
-    if position > 0 and data[:1] == b"\n":
-        data = data[1:]
-    return len(data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace"))
+            if first:
+                chunk, first = (chunk[1:] if chunk[:1] == b"\n" else chunk), False
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            yield from lines
+        if pending:
+            yield pending
+
+
+def scan_record(file: str, position: int, tail: Path | None = None) -> tuple[int, int, int]:
+    """(newlines inside, characters of its first line, characters in all) of the CSV record
+    starting at byte ``position``, found in the file itself, for records DuckDB cut at
+    10,000 characters. Like DuckDB's reader, a record whose first line leaves a quote open
+    ends with the next line holding a quote that is not an escaped pair ("").
+    With ``tail``, its lines after the first are written there, to be read again."""
+    held = first_chars = total = 0
+    out = tail.open("wb") if tail is not None else None
+    try:
+        for n, line in enumerate(_lines_from(file, position)):
+            text = line.rstrip(b"\r").decode("utf-8", errors="replace")
+            if n == 0:
+                first_chars = len(text)
+                total = len(text)
+                if line.count(b'"') % 2 == 0:
+                    break  # no quote left open: a one-line record
+                continue
+            if out is not None:
+                out.write(line + b"\n")
+            total += 1 + len(text)
+            held += 1
+            if b'"' in line.replace(b'""', b""):
+                break
+    finally:
+        if out is not None:
+            out.close()
+    return held, first_chars, total
 
 
 def plan_groups(
@@ -195,30 +226,26 @@ def group_select(group: CsvGroup, source: str, wanted: list[tuple[str, str]]) ->
 
 
 def rejects_select(rejects: str) -> str:
-    """DuckDB's reject tables as quarantine rows: file, physical line, raw line, reason.
+    """DuckDB's reject tables as rows: file read, DuckDB's line number, column, reason, raw
+    text, the record's byte position and the newlines it holds.
 
-    DuckDB may report several errors for one line (each missing column); the quarantine
-    keeps one row per line with all of its reasons. A rejected line that is the file's
-    header again says so. DuckDB numbers records, not lines: after a rejected record that
-    spans several lines, the next ones are shifted back by the lines it held.
+    DuckDB may report several errors for one line (each missing column): one row per line
+    with all of its reasons. A rejected line that is the file's header again says so.
     """
-    grouped = (
-        "SELECT s.file_path AS source_file, e.line::BIGINT AS line, "
+    return (
+        "SELECT s.file_path AS read_path, e.line::BIGINT AS line, "
         "CASE WHEN min(e.csv_line) = any_value(h.header_line) THEN NULL ELSE min(e.column_name) END "
         "AS column_name, "
         f"CASE WHEN min(e.csv_line) = any_value(h.header_line) THEN {duck.literal(REPEATED_HEADER)} "
         "ELSE string_agg(DISTINCT e.error_type::VARCHAR || ': ' || e.error_message, '; ' "
         "ORDER BY e.error_type::VARCHAR || ': ' || e.error_message) END AS reason, "
-        "min(e.csv_line) AS record, min(e.line_byte_position) AS byte_position "
+        "min(e.csv_line) AS record, min(e.line_byte_position) AS byte_position, "
+        "length(rtrim(min(e.csv_line), E'\\n')) "
+        "- length(replace(rtrim(min(e.csv_line), E'\\n'), E'\\n', '')) AS held, "
+        "NULL::BIGINT AS record_length "
         f"FROM {rejects} AS e JOIN {rejects}_scans AS s USING (scan_id, file_id) "
         f"LEFT JOIN {HEADERS_TABLE} AS h ON h.file = s.file_path "
         "GROUP BY s.file_path, e.line"
-    )
-    extra_lines = "length(rtrim(record, E'\\n')) - length(replace(rtrim(record, E'\\n'), E'\\n', ''))"
-    return (
-        "SELECT source_file, line + coalesce(sum(" + extra_lines + ") OVER (PARTITION BY source_file "
-        "ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS source_line, "
-        f"column_name, reason, record, byte_position, NULL::BIGINT AS record_length FROM ({grouped})"
     )
 
 
@@ -258,10 +285,18 @@ class CsvReader:
                 "NULL::BIGINT AS record_length LIMIT 0",
                 None,
             )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __hw_csv_rejects AS {rejects_select(REJECTS_TABLE)}")
-        self._repeated_text_headers(con)
-        recovered = self._recover_swallowed_lines(con)
-        self._measure_cut_lines(con)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __hw_csv_rejects (source_file VARCHAR, source_line BIGINT, "
+            "column_name VARCHAR, reason VARCHAR, record VARCHAR, record_length BIGINT, "
+            "read_path VARCHAR, byte_position BIGINT, held BIGINT)"
+        )
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"headwater-csv-{self.table}-"))
+        try:
+            self._add_rejects(con, REJECTS_TABLE, {})
+            self._repeated_text_headers(con)
+            recovered = self._recover_swallowed_lines(con)
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         rejects = (
             "SELECT source_file, source_line, column_name, reason, record, record_length "
             "FROM __hw_csv_rejects"
@@ -270,18 +305,42 @@ class CsvReader:
             return rejects, None
         return rejects, f"SELECT * FROM ({recovered}){where}"
 
-    def _measure_cut_lines(self, con: duckdb.DuckDBPyConnection) -> None:
-        """DuckDB keeps at most 10,000 characters of a rejected line: measure the whole line
-        of those (rare) rejects in the file itself, so the quarantine can say it was cut."""
+    def _add_rejects(
+        self, con: duckdb.DuckDBPyConnection, table: str, parts: dict[str, tuple[str, int]]
+    ) -> None:
+        """Add one read's rejects to ``__hw_csv_rejects`` as lines of the original files.
+
+        DuckDB numbers records, not lines: after a rejected record that spans several lines
+        the next ones are shifted back by the lines it held (counted in the file itself when
+        DuckDB cut the record's text). ``parts`` maps a scratch file to (original file, line
+        before its first line).
+        """
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __hw_csv_pass AS {rejects_select(table)}")
         cut = con.execute(
-            "SELECT source_file, byte_position FROM __hw_csv_rejects "
+            "SELECT read_path, byte_position FROM __hw_csv_pass "
             f"WHERE length(record) >= {DUCKDB_LINE_CAP} AND byte_position IS NOT NULL"
         ).fetchall()
-        for file, position in cut:
+        for path, position in cut:  # rare: records of more than 10,000 characters
+            held, _, total = scan_record(path, int(position))
             con.execute(
-                "UPDATE __hw_csv_rejects SET record_length = ? WHERE source_file = ? AND byte_position = ?",
-                [_line_length(file, int(position)), file, position],
+                "UPDATE __hw_csv_pass SET held = ?, record_length = ? "
+                "WHERE read_path = ? AND byte_position = ?",
+                [held, total, path, position],
             )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __hw_csv_parts (path VARCHAR, file VARCHAR, offset_ BIGINT)"
+        )
+        if parts:
+            con.executemany(
+                "INSERT INTO __hw_csv_parts VALUES (?, ?, ?)", [(p, f, o) for p, (f, o) in parts.items()]
+            )
+        con.execute(
+            "INSERT INTO __hw_csv_rejects SELECT coalesce(m.file, r.read_path), "
+            "r.line + coalesce(m.offset_, 0) + coalesce(sum(r.held) OVER (PARTITION BY r.read_path ORDER BY r.line "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), r.column_name, r.reason, r.record, "
+            "r.record_length, r.read_path, r.byte_position, r.held "
+            "FROM __hw_csv_pass AS r LEFT JOIN __hw_csv_parts AS m ON m.path = r.read_path"
+        )
 
     def _repeated_text_headers(self, con: duckdb.DuckDBPyConnection) -> None:
         """All-text tables: find the header copies kept out of the rows, with their lines.
@@ -300,11 +359,11 @@ class CsvReader:
             ]
             for f in hit:
                 con.execute(
-                    "INSERT INTO __hw_csv_rejects SELECT ?, i::BIGINT, NULL, ?, line, NULL, NULL FROM ("
+                    "INSERT INTO __hw_csv_rejects SELECT ?, i::BIGINT, NULL, ?, line, NULL, ?, NULL, 0 FROM ("
                     "SELECT unnest(lines) AS line, generate_subscripts(lines, 1) AS i FROM ("
                     "SELECT string_split(regexp_replace(content, '\\r?\\n$', ''), E'\\n') AS lines "
                     "FROM read_text(?))) WHERE i > 1 AND rtrim(line, E'\\r') = ?",
-                    [f, REPEATED_HEADER, f, g.header_line],
+                    [f, REPEATED_HEADER, f, f, g.header_line],
                 )
 
     def _recover_swallowed_lines(self, con: duckdb.DuckDBPyConnection) -> str | None:
@@ -314,51 +373,40 @@ class CsvReader:
         reads the rest from a scratch file; those lines may hold another unterminated quote,
         hence the rounds. Returns the SQL of the recovered rows (a temp table) or None.
         """
-        scratch = Path(tempfile.mkdtemp(prefix=f"headwater-csv-{self.table}-"))
         made = False
-        try:
-            for round_ in range(MAX_RECOVERY_ROUNDS):
-                swallowed = con.execute(
-                    "SELECT source_file, source_line, record FROM __hw_csv_rejects "
-                    "WHERE reason LIKE '%UNQUOTED VALUE%' AND contains(record, E'\\n') ORDER BY ALL"
-                ).fetchall()
-                if not swallowed:
-                    break
-                for file, line, record in swallowed:
-                    first, _, rest = str(record).partition("\n")
-                    con.execute(
-                        "UPDATE __hw_csv_rejects SET reason = ?, record = ?, column_name = NULL, "
-                        "byte_position = NULL WHERE source_file = ? AND source_line = ?",
-                        [UNTERMINATED, first, file, line],
-                    )
-                    if not rest.strip("\r\n"):
-                        continue
-                    part = scratch / f"r{round_}-{line}.csv"
+        for round_ in range(MAX_RECOVERY_ROUNDS):
+            swallowed = con.execute(
+                "SELECT source_file, source_line, record, read_path, byte_position, held "
+                "FROM __hw_csv_rejects WHERE reason LIKE '%UNQUOTED VALUE%' AND held > 0 ORDER BY ALL"
+            ).fetchall()
+            if not swallowed:
+                return f"SELECT * FROM {RECOVERED_TABLE}" if made else None
+            for file, line, record, path, position, _ in swallowed:
+                part = self._scratch / f"r{round_}-{line}.csv"
+                first, _, rest = str(record).partition("\n")
+                first_length = None
+                if len(record) >= DUCKDB_LINE_CAP and position is not None:
+                    _, first_length, _ = scan_record(path, int(position), tail=part)
+                else:
                     part.write_text(rest if rest.endswith("\n") else rest + "\n")
-                    group = (
-                        next(g for g in self.groups if file in g.files)
-                        if self.read.header
-                        else self.groups[0]
-                    )
-                    table = f"__hw_rejects_r{round_}"
-                    src = read_csv([str(part)], self.read, group.columns, False, table)
-                    body = group_select(group, src, self.columns)
-                    body = (
-                        f"SELECT * EXCLUDE (_source_file), {duck.literal(file)} AS _source_file FROM ({body})"
-                    )
-                    verb = "INSERT INTO" if made else "CREATE OR REPLACE TEMP TABLE"
-                    con.execute(f"{verb} {RECOVERED_TABLE} {'' if made else 'AS '}{body}")
-                    made = True
-                    # The scratch file's rejects, as lines of the original file.
-                    con.execute(
-                        "INSERT INTO __hw_csv_rejects SELECT ?, source_line + ?, column_name, reason, "
-                        f"record, NULL, NULL FROM ({rejects_select(table)}) WHERE source_file = ?",
-                        [file, line, str(part)],
-                    )
-            else:
-                raise SourceError(
-                    f"table {self.table!r}: more than {MAX_RECOVERY_ROUNDS} nested unterminated quotes"
+                con.execute(
+                    "UPDATE __hw_csv_rejects SET reason = ?, record = ?, column_name = NULL, held = 0, "
+                    "record_length = ? WHERE source_file = ? AND source_line = ?",
+                    [UNTERMINATED, first, first_length, file, line],
                 )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return f"SELECT * FROM {RECOVERED_TABLE}" if made else None
+                if part.stat().st_size == 0 or not part.read_bytes().strip(b"\r\n"):
+                    continue
+                group = (
+                    next(g for g in self.groups if file in g.files) if self.read.header else self.groups[0]
+                )
+                table = f"__hw_rejects_r{round_}"
+                src = read_csv([str(part)], self.read, group.columns, False, table)
+                body = group_select(group, src, self.columns)
+                body = f"SELECT * EXCLUDE (_source_file), {duck.literal(file)} AS _source_file FROM ({body})"
+                verb = "INSERT INTO" if made else "CREATE OR REPLACE TEMP TABLE"
+                con.execute(f"{verb} {RECOVERED_TABLE} {'' if made else 'AS '}{body}")
+                made = True
+                self._add_rejects(con, table, {str(part): (file, line)})
+                con.execute(f"DELETE FROM {table}")  # the next part of this round starts clean
+                con.execute(f"DELETE FROM {table}_scans")
+        raise SourceError(f"table {self.table!r}: more than {MAX_RECOVERY_ROUNDS} nested unterminated quotes")
