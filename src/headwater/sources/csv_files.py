@@ -337,7 +337,8 @@ class CsvReader:
         con.execute(
             "INSERT INTO __hw_csv_rejects SELECT coalesce(m.file, r.read_path), "
             "r.line + coalesce(m.offset_, 0) + coalesce(sum(r.held) OVER ("
-            "PARTITION BY r.read_path ORDER BY r.line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), r.column_name, r.reason, r.record, "
+            "PARTITION BY r.read_path ORDER BY r.line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), "
+            "r.column_name, r.reason, r.record, "
             "r.record_length, r.read_path, r.byte_position, r.held "
             "FROM __hw_csv_pass AS r LEFT JOIN __hw_csv_parts AS m ON m.path = r.read_path"
         )
