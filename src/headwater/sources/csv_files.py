@@ -70,8 +70,13 @@ class CsvGroup:
 
 def header_line(file: str) -> str | None:
     """The first line of ``file`` as text (None for an empty file), reading 1 MB at most."""
-    with _stream(file) as stream:
-        head = stream.read(1 << 20)
+    head = b""
+    with _stream(file) as stream:  # 64 KB at a time: one small read per file, also on S3
+        while b"\n" not in head and len(head) < 1 << 20:
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            head += chunk
     if not head:
         return None
     try:
