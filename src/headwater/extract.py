@@ -87,10 +87,11 @@ def extract_table(
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
         query = source.relation(con, table, since, until)
         con.execute(f"COPY ({query}) TO {duck.literal(folder)} ({PARQUET_OPTIONS})")
+        rejected = _write_rejects(con, source, table, folder)
+        _write_recovered(con, source, table, folder)
         files = lake.parquet_files(spec.name, table.name, batch_id)
         batch = parquet_relation(files) if files else None
         rows = duck.scalar(con, f"SELECT count(*) FROM {batch}") if batch else 0
-        rejected = _write_rejects(con, source, table, folder)
         if rejected:
             _check_rejected_share(con, spec, table, rows, rejected, folder)
         if rows == 0 and rejected == 0:
@@ -160,6 +161,15 @@ def _write_rejects(con, source: Source, table: TableSpec, folder: str) -> int:
         con.execute(f"COPY __hw_batch_rejects TO {target} (FORMAT parquet, COMPRESSION zstd)")
         log.warning("%s: %d rows could not be read; they will be quarantined", table.name, n)
     return n
+
+
+def _write_recovered(con, source: Source, table: TableSpec, folder: str) -> None:
+    """Add to the batch the rows a source read only after its rejects (see sources.csv_files)."""
+    recovered = getattr(source, "recovered", None)
+    sql = recovered(con, table) if recovered is not None else None
+    if sql:
+        target = duck.literal(f"{folder}/part-recovered.parquet")
+        con.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION zstd)")
 
 
 def _check_rejected_share(

@@ -6,8 +6,9 @@ name before any statement is built; the error names the pipeline, the field and 
 
 from __future__ import annotations
 
+import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -58,6 +59,14 @@ class ReadSpec:
     since_param: str | None = None
     """API: the query parameter that passes the watermark, so the server filters."""
     page_size: int = 100
+    on_drift: str = "evolve"
+    """The pipeline's ``load.schema_changes``, for a file header or API record whose fields
+    differ from the declared columns: evolve (missing -> NULL, unknown -> extra VARCHAR
+    column, with a warning) or fail (a clear error naming the file and the columns)."""
+
+    required: tuple[str, ...] = ()
+    """The table's key and cursor columns: missing from a file or API record, always an error
+    (rows without their key cannot be loaded), whatever ``on_drift`` says."""
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -268,6 +277,21 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     schema_changes = load.get("schema_changes", "evolve")
     if schema_changes not in ("evolve", "fail"):
         raise SpecError(f"{where}.load.schema_changes: {schema_changes!r} is not one of ('evolve', 'fail')")
+    tables = [
+        replace(
+            t,
+            read=replace(
+                t.read,
+                on_drift=schema_changes,
+                required=tuple(
+                    c for c in (*t.primary_key, *([t.cursor] if t.cursor else [])) if c in t.read.column_names
+                ),
+            ),
+        )
+        if t.read is not None
+        else t
+        for t in tables
+    ]
     lookback = load.get("lookback_seconds", 0)
     if not isinstance(lookback, int) or lookback < 0:
         raise SpecError(f"{where}.load.lookback_seconds must be a whole number >= 0")
@@ -331,7 +355,70 @@ def _parse_sources(data: dict[str, Any], where: str) -> tuple[SourceSpec, ...]:
     )
 
 
-_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?$")
+_TYPE_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_ ]*?)\s*(\(\s*(\d+)\s*(,\s*(\d+)\s*)?\))?$")
+
+COLUMN_TYPES = {
+    "BOOLEAN": "BOOLEAN", "BOOL": "BOOLEAN",
+    "SMALLINT": "SMALLINT", "INT2": "SMALLINT",
+    "INTEGER": "INTEGER", "INT": "INTEGER", "INT4": "INTEGER",
+    "BIGINT": "BIGINT", "INT8": "BIGINT",
+    "REAL": "REAL", "FLOAT4": "REAL",
+    "DOUBLE": "DOUBLE", "DOUBLE PRECISION": "DOUBLE", "FLOAT8": "DOUBLE", "FLOAT": "REAL",
+    "DECIMAL": "DECIMAL", "NUMERIC": "DECIMAL",
+    "VARCHAR": "VARCHAR", "TEXT": "VARCHAR", "STRING": "VARCHAR",
+    "DATE": "DATE", "TIME": "TIME",
+    "TIMESTAMP": "TIMESTAMP", "TIMESTAMPTZ": "TIMESTAMPTZ",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    "UUID": "UUID",
+}  # fmt: skip
+"""Declarable column types (alias -> canonical): each exists in DuckDB (which reads files and
+APIs) and maps to a Postgres type, so a batch loads on either warehouse. Anything else is
+refused at spec time instead of failing at extract with an engine error."""
+
+
+def column_type(value: Any, where: str) -> str:
+    """The canonical spelling of a declared column type, or a SpecError naming the field."""
+    match = _TYPE_NAME.match(value.strip()) if isinstance(value, str) else None
+    base = " ".join(match.group(1).upper().split()) if match else None
+    if match is None or base not in COLUMN_TYPES:
+        known = sorted(set(COLUMN_TYPES.values()))
+        raise SpecError(f"{where}: {value!r} is not a supported column type; use one of {known}")
+    canonical = COLUMN_TYPES[base]
+    precision, scale = match.group(3), match.group(5)
+    if precision is None:
+        return canonical
+    if canonical == "VARCHAR" and scale is None:
+        return canonical  # VARCHAR(n): both engines store text of any length the same way
+    if canonical != "DECIMAL" or not 1 <= int(precision) <= 38 or int(scale or 0) > int(precision):
+        raise SpecError(
+            f"{where}: {value!r}: only DECIMAL(precision, scale) takes numbers, with "
+            "1 <= precision <= 38 and scale <= precision"
+        )
+    return f"DECIMAL({int(precision)},{int(scale or 0)})"
+
+
+def relative_path(value: str, where: str, what: str = "read.path") -> str:
+    """``value`` when it stays inside its source's URL; a SpecError otherwise.
+
+    A table's path is joined to its source URL, so an absolute path, a URL of its own, a
+    home folder or enough ``..`` would read files outside the source (``/etc/passwd`` into
+    the warehouse). Refused here, before anything is read.
+    """
+    problem = None
+    if "\x00" in value:
+        problem = "contains a NUL byte"
+    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) or value.startswith("//"):
+        problem = "is a URL of its own"
+    elif value.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", value):
+        problem = "is absolute"
+    elif ".." in re.split(r"[/\\]+", posixpath.normpath(value.replace("\\", "/"))):
+        problem = "climbs out of the source with '..'"
+    if problem:
+        raise SpecError(
+            f"{where}: {what} {value!r} {problem}; it must be a path or glob relative to the "
+            "source URL (e.g. orders/*.csv), which decides where the source's files are"
+        )
+    return value
 
 
 def _parse_read(read: Any, kind: str, where: str) -> ReadSpec | None:
@@ -354,14 +441,12 @@ def _parse_read(read: Any, kind: str, where: str) -> ReadSpec | None:
     columns = []
     for name, type_ in cols.items():
         _identifier(name, f"{rw}.columns")
-        if not isinstance(type_, str) or not _TYPE_NAME.match(type_):
-            raise SpecError(f"{rw}.columns.{name}: {type_!r} is not a SQL type name (e.g. DECIMAL(10,2))")
-        columns.append((name, type_.upper()))
+        columns.append((name, column_type(type_, f"{rw}.columns.{name}")))
     if kind == "http":
-        path = str(_require(read, "endpoint", rw))
+        path = relative_path(str(_require(read, "endpoint", rw)), rw, "read.endpoint")
         fmt = "json"
     else:
-        path = str(_require(read, "path", rw))
+        path = relative_path(str(_require(read, "path", rw)), rw)
         fmt = read.get("format") or _format_from_path(path, rw)
     if fmt not in FILE_FORMATS:
         raise SpecError(f"{rw}.format: {fmt!r} is not one of {list(FILE_FORMATS)}")

@@ -132,14 +132,14 @@ def test_several_named_sources_and_file_tables_parse():
     spec = parse_spec(FILES)
     leads = spec.table("leads")
     assert leads.source == "drop" and leads.read is not None and leads.read.format == "xlsx"
-    assert leads.read.columns == (("lead_id", "BIGINT"), ("amount", "DECIMAL(10, 2)"))
+    assert leads.read.columns == (("lead_id", "BIGINT"), ("amount", "DECIMAL(10,2)"))
     assert spec.source.name == "app" and spec.source_url(Path("/h"), "sqlite:///o", "drop") == "/d"
 
 
 @pytest.mark.parametrize(
     ("read", "message"),
     [
-        ({"path": "a.csv", "columns": {"id": "BIGINT); DROP TABLE x; --"}}, "is not a SQL type name"),
+        ({"path": "a.csv", "columns": {"id": "BIGINT); DROP TABLE x; --"}}, "is not a supported column type"),
         ({"path": "a.csv", "columns": {'id"': "BIGINT"}}, "not a valid identifier"),
         ({"path": "a.txt", "columns": {"id": "BIGINT"}}, "cannot tell the format of 'a.txt'"),
         ({"path": "a.csv", "columns": {"other": "BIGINT"}}, "key/cursor column(s) ['lead_id']"),

@@ -106,3 +106,67 @@ def typed_split(
         f"{record} AS record FROM {raw} WHERE NOT ({all_ok})"
     )
     return good, rejects
+
+
+def match_header(
+    header: list[str] | tuple[str, ...], read: ReadSpec, where: str, odd_names: str = "error"
+) -> tuple[dict[str, int], list[str], list[tuple[str, int]]]:
+    """Match a file's header (or a record's fields) to the declared columns, by name.
+
+    Returns (declared name -> position, declared names missing, unknown (name, position)).
+    Names match ignoring case and surrounding spaces. When something is missing or unknown,
+    the pipeline's drift policy decides: ``fail`` raises SchemaChangeError naming ``where``
+    and the columns; ``evolve`` logs a warning (missing columns load as NULL, unknown ones
+    as extra text columns, so nothing is lost).
+    """
+    import logging
+
+    from headwater.errors import SourceError
+    from headwater.identifiers import valid_identifier
+    from headwater.warehouse.schema import SchemaChangeError
+
+    found = [str(h).strip() for h in header]
+    lowered = [h.lower() for h in found]
+    repeated = sorted({h for h in found if lowered.count(h.lower()) > 1})
+    if repeated:
+        raise SourceError(f"{where}: the header names column(s) {repeated} twice")
+    declared = {n.lower(): n for n in read.column_names}
+    positions = {declared[h]: i for i, h in enumerate(lowered) if h in declared}
+    missing = [n for n in read.column_names if n not in positions]
+    unknown = [(found[i], i) for i, h in enumerate(lowered) if h not in declared and h]
+    lost_keys = [c for c in missing if c in read.required]
+    if lost_keys:
+        raise SourceError(
+            f"{where}: key or cursor column(s) {lost_keys} are missing (renamed?); rows cannot "
+            f"be loaded without them. Found: {found}"
+        )
+    if not (missing or unknown):
+        return positions, missing, unknown
+    problem = "; ".join(
+        [
+            *([f"lacks declared column(s) {missing}"] if missing else []),
+            *([f"has unknown column(s) {[u for u, _ in unknown]}"] if unknown else []),
+        ]
+    )
+    if read.on_drift == "fail":
+        raise SchemaChangeError(
+            f"{where}: the header {problem}, and the pipeline's policy is schema_changes: fail. "
+            "Nothing was loaded. Fix the source, or declare the columns in read.columns, or set "
+            "load.schema_changes: evolve."
+        )
+    bad = [u for u, _ in unknown if not valid_identifier(u)]
+    if bad and odd_names == "skip":  # e.g. an API's "@odata.etag": cannot be a column
+        unknown = [(u, i) for u, i in unknown if valid_identifier(u)]
+        problem += f" (left out, not usable as column names: {bad})"
+    elif bad:
+        raise SourceError(
+            f"{where}: the header has unknown column(s) {bad} whose names cannot become columns "
+            "(letters, digits and _ only); declare or rename them"
+        )
+    logging.getLogger(__name__).warning(
+        "%s: the header %s; schema_changes: evolve: missing columns load as NULL, unknown ones "
+        "as extra text columns",
+        where,
+        problem,
+    )
+    return positions, missing, unknown

@@ -11,6 +11,7 @@ validated by the same typed split (``sources.base.typed_split``).
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 from dataclasses import replace
 
@@ -20,13 +21,14 @@ from headwater import duck
 from headwater.errors import SourceError
 from headwater.lake import S3Config
 from headwater.sources.base import cursor_filter, typed_split
+from headwater.sources.csv_files import CsvReader
+from headwater.sources.json_records import load_records, read_json_files
+from headwater.sources.xlsx import load_xlsx
 from headwater.spec import ReadSpec, TableSpec
 from headwater.watermark import Bound
 
 log = logging.getLogger(__name__)
 
-REJECTS_TABLE = "__hw_rejects"
-REJECTS_SCAN = "__hw_reject_scans"
 PROVENANCE = ("_source_file", "_source_line")
 
 # Apache/Nginx "combined" format: ip ident user [time] "request" status bytes "referrer" "agent".
@@ -43,6 +45,9 @@ class FileSource:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self._rejects: str | None = None
+        self._recovered: str | None = None
+        self._csv: CsvReader | None = None
+        self._where = ""
         self._files: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
@@ -61,6 +66,14 @@ class FileSource:
         pattern = self.pattern(read)
         if pattern not in self._files:
             rows = con.execute("SELECT file FROM glob(?) ORDER BY file", [pattern]).fetchall()
+            # The spec refuses paths that leave the source; this guards an override or a
+            # symlinked folder: nothing outside the source URL is ever read.
+            outside = [r[0] for r in rows if not _inside(r[0], self.url)]
+            if outside:
+                raise SourceError(
+                    f"{read.path!r} matches file(s) outside the source {duck.mask_url(self.url)} "
+                    f"(e.g. {outside[0]}); refusing to read them"
+                )
             self._files[pattern] = [r[0] for r in rows]
         return self._files[pattern]
 
@@ -97,14 +110,20 @@ class FileSource:
         files = self.files(con, read)
         where = cursor_filter(table, since, until)
         if read.format == "csv":
-            self._rejects = _csv_rejects()
-            return f"SELECT * FROM {_read_csv(files, read)}{where}"
+            self._csv, self._where = CsvReader(con, files, read, table.name), where
+            return f"SELECT * FROM ({self._csv.relation()}){where}"
+        self._csv = None
         raw = f"__hw_raw_{table.name}"
         record = problem = None
         if read.format == "xlsx":
-            _load_xlsx(con, raw, files, read)
+            extras = load_xlsx(con, raw, files, read)
+            read = replace(read, columns=(*read.columns, *((e, "VARCHAR") for e in extras)))
+            problem = "_problem"
         elif read.format == "json":
-            _load_json(con, raw, files, read)
+            objects = read_json_files(con, files)
+            extras = load_records(con, raw, objects, read, lambda f: f"file {f}")
+            read = replace(read, columns=(*read.columns, *((e, "VARCHAR") for e in extras)))
+            record, problem = "_record", "_problem"
         else:
             read = replace(read, timestamp_format=read.timestamp_format or LOG_TIME_FORMAT)
             _load_access_log(con, raw, files, read)
@@ -114,106 +133,26 @@ class FileSource:
         return f"SELECT * FROM ({good}){where}"
 
     def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        if self._csv is not None:
+            self._rejects, self._recovered = self._csv.finish(con, self._where)
         return self._rejects
+
+    def recovered(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
+        """After ``rejects``: SQL of good rows found only on a second look (CSV lines that an
+        unterminated quote had swallowed), to add to the batch; None when there are none."""
+        return self._recovered
+
+
+def _inside(file: str, root: str) -> bool:
+    if "://" in root:
+        return file.startswith(root + "/")
+    return os.path.realpath(file).startswith(os.path.realpath(root) + os.sep)
 
 
 def _read_of(table: TableSpec) -> ReadSpec:
     if table.read is None:
         raise SourceError(f"table {table.name!r} of a file source has no read: section in its spec")
     return table.read
-
-
-def _read_csv(files: list[str], read: ReadSpec) -> str:
-    columns = "{" + ", ".join(f"{duck.literal(n)}: {duck.literal(t)}" for n, t in read.columns) + "}"
-    options = [
-        f"columns = {columns}",
-        f"header = {str(read.header).lower()}",
-        f"delim = {duck.literal(read.delimiter)}",
-        "quote = '\"'",
-        "escape = '\"'",
-        "auto_detect = false",
-        "store_rejects = true",
-        f"rejects_table = {duck.literal(REJECTS_TABLE)}",
-        f"rejects_scan = {duck.literal(REJECTS_SCAN)}",
-        "filename = '_source_file'",
-    ]
-    if read.date_format:
-        options.append(f"dateformat = {duck.literal(read.date_format)}")
-    if read.timestamp_format:
-        options.append(f"timestampformat = {duck.literal(read.timestamp_format)}")
-    return f"read_csv({duck.string_list(files)}, {', '.join(options)})"
-
-
-def _csv_rejects() -> str:
-    """DuckDB's reject tables as quarantine rows: file, physical line, raw line, reason.
-
-    DuckDB may report several errors for one line (each missing column); the quarantine
-    keeps one row per line with all of its reasons.
-    """
-    return (
-        "SELECT s.file_path AS source_file, e.line::BIGINT AS source_line, "
-        "min(e.column_name) AS column_name, "
-        "string_agg(DISTINCT e.error_type::VARCHAR || ': ' || e.error_message, '; ' "
-        "ORDER BY e.error_type::VARCHAR || ': ' || e.error_message) AS reason, "
-        "min(e.csv_line) AS record "
-        f"FROM {REJECTS_TABLE} AS e JOIN {REJECTS_SCAN} AS s USING (scan_id, file_id) "
-        "GROUP BY s.file_path, e.line"
-    )
-
-
-def _load_xlsx(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
-    """Each workbook's sheet as text, with the header row naming the columns."""
-    duck.load_extension(con, "excel")
-    selects = []
-    for f in files:
-        options = "header = true, all_varchar = true"
-        if read.sheet:
-            options += f", sheet = {duck.literal(read.sheet)}"
-        found = {
-            r[0]
-            for r in con.execute(f"DESCRIBE SELECT * FROM read_xlsx({duck.literal(f)}, {options})").fetchall()
-        }
-        missing = [c for c in read.column_names if c not in found]
-        if missing:
-            raise SourceError(f"workbook {f}: header lacks column(s) {missing}; it has {sorted(found)}")
-        cols = ", ".join(f"{duck.quote(c)}::VARCHAR AS {duck.quote(c)}" for c in read.column_names)
-        # Row order within one workbook is the sheet's order; +1 for the header row.
-        selects.append(
-            f"SELECT {cols}, {duck.literal(f)} AS _source_file, "
-            f"(row_number() OVER () + 1)::BIGINT AS _source_line "
-            f"FROM read_xlsx({duck.literal(f)}, {options})"
-        )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS {' UNION ALL '.join(selects)}")
-
-
-def _load_json(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:
-    """Records of JSON files (an array, newline-delimited objects, or a field of an object)."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS "
-        f"{json_records_select(f'read_json_objects({duck.string_list(files)}, filename = true)', read)}"
-    )
-
-
-def json_records_select(objects: str, read: ReadSpec, whole_body: bool = False) -> str:
-    """SQL turning a relation of (filename, json) objects into one text row per record.
-
-    The records are the list at ``read.records`` in each object, or the object itself (one
-    record per object, e.g. newline-delimited JSON), or with ``whole_body`` the object when it
-    is a list (an API page). Each record's fields come out as text (``->>``) whatever their
-    JSON type, so the typed split judges them all alike; the record's position is its line.
-    """
-    if read.records or whole_body:
-        path = "$." + ".".join(f'"{p}"' for p in read.records.split(".")) if read.records else "$"
-        records = f"from_json(json_extract(json, {duck.literal(path)}), '[\"JSON\"]')"
-        exploded = (
-            f"SELECT filename, unnest({records}) AS r, generate_subscripts({records}, 1) AS i FROM {objects}"
-        )
-    else:
-        exploded = (
-            f"SELECT filename, json AS r, row_number() OVER (PARTITION BY filename) AS i FROM {objects}"
-        )
-    cols = ", ".join(f"(r ->> {duck.literal(n)}) AS {duck.quote(n)}" for n in read.column_names)
-    return f"SELECT {cols}, filename AS _source_file, i::BIGINT AS _source_line FROM ({exploded})"
 
 
 def _load_access_log(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: ReadSpec) -> None:

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -27,7 +28,7 @@ import httpx
 from headwater import duck
 from headwater.errors import SourceError, TransientError
 from headwater.sources.base import cursor_filter, typed_split
-from headwater.sources.files import json_records_select
+from headwater.sources.json_records import load_records
 from headwater.spec import ReadSpec, TableSpec
 from headwater.watermark import Bound
 
@@ -72,22 +73,23 @@ class HttpApiSource:
         self._scratch = Path(tempfile.mkdtemp(prefix=f"headwater-{table.name}-"))
         pages = self.fetch(read, since)
         raw = f"__hw_raw_{table.name}"
-        if pages:
-            pages_sql = duck.string_list(pages)
-            objects = f"read_json_objects({pages_sql}, filename = true, format = 'unstructured')"
-            records = json_records_select(objects, read, whole_body=True)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS {records}")
-        else:
-            cols = ", ".join(f"NULL::VARCHAR AS {duck.quote(n)}" for n in read.column_names)
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {duck.quote(raw)} AS SELECT {cols}, "
-                "NULL::VARCHAR AS _source_file, NULL::BIGINT AS _source_line LIMIT 0"
-            )
+        endpoint = duck.mask_url(self.url + read.path)
+
+        def label(file: str) -> str:
+            return f"{endpoint} page {int(Path(file).stem.removeprefix('page-'))}"
+
+        pages_sql = duck.string_list(pages)
+        objects = f"read_json_objects({pages_sql}, filename = true, format = 'unstructured')"
+        extras = load_records(con, raw, objects, read, label, whole_body=True)
+        read = replace(read, columns=(*read.columns, *((e, "VARCHAR") for e in extras)))
         # The page file names are scratch paths; the quarantine should name the API call.
         page = "regexp_extract(_source_file, 'page-0*(\\d+)', 1)"
-        endpoint = duck.literal(self.url + read.path)
-        con.execute(f"UPDATE {duck.quote(raw)} SET _source_file = {endpoint} || ' page ' || {page}")
-        good, self._rejects = typed_split(duck.quote(raw), read, ("_source_file", "_source_line"))
+        con.execute(
+            f"UPDATE {duck.quote(raw)} SET _source_file = {duck.literal(endpoint)} || ' page ' || {page}"
+        )
+        good, self._rejects = typed_split(
+            duck.quote(raw), read, ("_source_file", "_source_line"), "_record", "_problem"
+        )
         return f"SELECT * FROM ({good}){cursor_filter(table, since, until)}"
 
     def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
@@ -123,6 +125,7 @@ class HttpApiSource:
                 path.write_bytes(response.content)
                 files.append(str(path))
                 body = _json_body(response)
+                _check_page(body, response, read, f"{duck.mask_url(self.url + read.path)} page {len(files)}")
                 next_url = _next_link(response, body)
                 if next_url is not None:  # the server paginates: follow its link as given
                     next_url = urljoin(url, next_url)
@@ -179,6 +182,21 @@ def _json_body(response: httpx.Response) -> object:
         return response.json()
     except ValueError:
         return None
+
+
+def _check_page(body: object, response: httpx.Response, read: ReadSpec, where: str) -> None:
+    """Fail on a page that is not JSON (an HTML error page, a body cut short): such a page
+    has no records to count or split, and treating it as empty would lose them silently.
+    The body is not quoted: it reaches logs and alerts."""
+    if body is not None:
+        return
+    kind = response.headers.get("content-type", "no content type").split(";")[0]
+    size = len(response.content)
+    cause = "empty" if size == 0 else "not valid JSON (truncated?)" if "json" in kind else "not JSON"
+    raise SourceError(
+        f"{where}: the answer (HTTP {response.status_code}, {kind}, {size} bytes) is {cause}; "
+        "check the endpoint (read.endpoint) and the API"
+    )
 
 
 def _next_link(response: httpx.Response, body: object) -> str | None:

@@ -43,11 +43,11 @@ CREATE TABLE IF NOT EXISTS {META}.load_ledger (
     batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
     rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR,
     watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
-    extracted_at VARCHAR, schema_changes VARCHAR);
+    extracted_at VARCHAR, schema_changes VARCHAR, rows_read BIGINT);
 CREATE TABLE IF NOT EXISTS {META}.quarantine (
     pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
     reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP, source_file VARCHAR,
-    source_line BIGINT, column_name VARCHAR);
+    source_line BIGINT, column_name VARCHAR, record_length BIGINT, truncated BOOLEAN);
 CREATE TABLE IF NOT EXISTS {META}.dbt_results (
     pipeline VARCHAR NOT NULL, run_id VARCHAR, step VARCHAR, unique_id VARCHAR,
     resource_type VARCHAR, status VARCHAR, execution_time DOUBLE PRECISION, rows_affected BIGINT,
@@ -61,19 +61,24 @@ ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
 ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS bytes BIGINT;
+ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_read BIGINT;
 ALTER TABLE {META}.watermarks ADD COLUMN IF NOT EXISTS files_fingerprint VARCHAR;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_file VARCHAR;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT;
 ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS column_name VARCHAR;
+ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS record_length BIGINT;
+ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS truncated BOOLEAN;
 """
 QUARANTINE_INSERT = (
     f"INSERT INTO {ALIAS}.{META}.quarantine (pipeline, table_name, run_id, batch_id, reason, record, "
-    "quarantined_at, source_file, source_line, column_name) "
+    "quarantined_at, source_file, source_line, column_name, record_length, truncated) "
 )
+QUARANTINE_RECORD_LIMIT = 10_000
+"""Characters of a quarantined row's raw text kept; longer ones say so (truncated, length)."""
 LEDGER_COLUMNS = (
     "pipeline", "table_name", "run_id", "batch_id", "mode", "rows_in_batch", "rows_changed",
     "rows_deleted", "rows_quarantined", "watermark_before", "watermark_after", "loaded_at",
-    "duration_seconds", "extracted_at", "schema_changes", "rows_skipped", "bytes",
+    "duration_seconds", "extracted_at", "schema_changes", "rows_skipped", "bytes", "rows_read",
 )  # fmt: skip
 
 
@@ -288,6 +293,8 @@ class Warehouse(ABC):
                         # rows that changed nothing: unchanged, or an older duplicate of a key
                         max(manifest.rows - changed - quarantined, 0),
                         batch_bytes,
+                        # rows the source read: the batch's plus those it could not read
+                        manifest.rows + manifest.rejected,
                     ],
                 )
                 if stage is not None:
@@ -336,8 +343,15 @@ class Warehouse(ABC):
         again by a later full read, a re-run or a replay) is not added twice.
         """
         quarantine = f"{ALIAS}.{META}.quarantine"
+        cut = (
+            f"SELECT reason, left(record, {QUARANTINE_RECORD_LIMIT}) AS record, "
+            "coalesce(record_length, length(record))::BIGINT AS record_length, "
+            f"coalesce(coalesce(record_length, length(record)) > least(length(record), "
+            f"{QUARANTINE_RECORD_LIMIT}), false) AS truncated, "
+            f"source_file, source_line, column_name FROM ({rows}) AS r0"
+        )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __hw_quarantine AS SELECT * FROM ({rows}) AS r "
+            f"CREATE OR REPLACE TEMP TABLE __hw_quarantine AS SELECT * FROM ({cut}) AS r "
             f"WHERE NOT EXISTS (SELECT 1 FROM {quarantine} AS q WHERE q.pipeline = ? AND q.table_name = ? "
             "AND q.reason = r.reason AND q.record IS NOT DISTINCT FROM r.record "
             "AND q.source_file IS NOT DISTINCT FROM r.source_file "
@@ -348,7 +362,7 @@ class Warehouse(ABC):
         if n:
             con.execute(
                 f"{QUARANTINE_INSERT} SELECT ?, ?, ?, ?, reason, record, ?, source_file, source_line, "
-                "column_name FROM __hw_quarantine",
+                "column_name, record_length, truncated FROM __hw_quarantine",
                 [spec.name, table.name, manifest.run_id, manifest.batch_id, at],
             )
             reasons = con.execute("SELECT DISTINCT split_part(reason, ':', 1) FROM __hw_quarantine LIMIT 3")
@@ -377,13 +391,18 @@ class Warehouse(ABC):
     ) -> int:
         """Rows the source could not read, with file, line, column and reason."""
         rejects = parquet_relation([f"{folder}/{REJECTS_FILE}"])
+        # Sources that know a rejected line's full length (when their record is cut) say so.
+        has_length = any(
+            r[0] == "record_length" for r in con.execute(f"DESCRIBE SELECT * FROM {rejects}").fetchall()
+        )
+        length = "record_length" if has_length else "NULL::BIGINT AS record_length"
         return self._quarantine(
             con,
             spec,
             table,
             manifest,
             at,
-            f"SELECT reason, record, source_file, source_line, column_name FROM {rejects}",
+            f"SELECT reason, record, source_file, source_line, column_name, {length} FROM {rejects}",
         )
 
     def _unique_rows(
@@ -620,8 +639,8 @@ def _whole_rows(reason: str, relation: str) -> str:
     """Quarantine rows (reason, record, ...) for whole rows of a batch, kept as JSON."""
     return (
         f"SELECT {duck.literal(reason)} AS reason, to_json(q)::VARCHAR AS record, "
-        "NULL::VARCHAR AS source_file, NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name "
-        f"FROM {relation} AS q"
+        "NULL::VARCHAR AS source_file, NULL::BIGINT AS source_line, NULL::VARCHAR AS column_name, "
+        f"NULL::BIGINT AS record_length FROM {relation} AS q"
     )
 
 
