@@ -37,6 +37,8 @@ from headwater.spec import PipelineSpec, load_spec
 DUCKDB_POOL = "headwater_duckdb"
 BRANCH_TASK = "first_build_or_regular"
 PUBLISH_TASK = "publish_assets"
+PATH_XCOM = "path"
+"""XCom key under which the branch task records the path it chose."""
 
 
 def _warehouse_pool() -> str:
@@ -229,12 +231,16 @@ def _branch_task(spec: PipelineSpec, pool: str, first_tasks: dict[str, str]):
     # none_failed: a table with nothing new (skipped load) still leads to the dbt steps.
     @task.branch(task_id=BRANCH_TASK, pool=pool, trigger_rule="none_failed")
     def first_build_or_regular(params: dict[str, Any] | None = None) -> str:
+        from airflow.sdk import get_current_context
+
         from headwater.transform import dbt_schema_built
 
         if (params or {}).get("full_refresh"):
-            return first_tasks["first_build"]  # a full-refresh run rebuilds like a first build
-        built = dbt_schema_built(spec, _settings())
-        return first_tasks["regular_run" if built else "first_build"]
+            path = "first_build"  # a full-refresh run rebuilds like a first build
+        else:
+            path = "regular_run" if dbt_schema_built(spec, _settings()) else "first_build"
+        get_current_context()["ti"].xcom_push(key=PATH_XCOM, value=path)
+        return first_tasks[path]
 
     return first_build_or_regular()
 
@@ -304,9 +310,9 @@ def _dbt_task(spec: PipelineSpec, step: str, pool: str, path: str | None = None)
         if path is not None:
             # The branch skips only the first task of the path it did not take; with
             # none_failed the later ones would run, so each checks the branch's choice.
-            chosen = str(get_current_context()["ti"].xcom_pull(task_ids=BRANCH_TASK) or "")
-            if chosen.split(".")[0] != path:
-                raise AirflowSkipException(f"this run took the {chosen.split('.')[0] or 'other'} path")
+            chosen = get_current_context()["ti"].xcom_pull(task_ids=BRANCH_TASK, key=PATH_XCOM)
+            if chosen != path:
+                raise AirflowSkipException(f"this run took the {chosen or 'other'} path")
             full_refresh = full_refresh or path == "first_build"
         if not params.get(f"run_{step}", True):
             raise AirflowSkipException(f"dbt {step} switched off for this run (param run_{step})")
