@@ -167,3 +167,14 @@ def test_two_dags_linked_by_an_asset_build_first_then_run_incrementally(hw_home,
         (grown["ticket"], grown["ticket"])
     ]
     assert _asset_rows(settings)[0] == 2
+
+    # A failed ingest updates no Asset, so the warehouse DAG is not run (as the scheduler would
+    # not start it); the failure is the ingest DAG's alert state, not the warehouse's.
+    source_file = Path(url.removeprefix("sqlite:///"))
+    source_file.rename(source_file.with_suffix(".moved"))
+    third = run_pipeline_dags(settings, spec)
+    assert [(o.dag_id, o.state) for o in third] == [(INGEST, "failed")]
+    assert third[0].tasks["publish_assets"] == "upstream_failed"
+    assert _asset_rows(settings)[0] == 2
+    alerts = dict(wh.query("SELECT pipeline, state FROM wh.headwater.alerts ORDER BY pipeline"))
+    assert alerts == {INGEST: "failing", WAREHOUSE: "ok"}
