@@ -83,6 +83,15 @@ def _source_counts(url: str) -> dict[str, int]:
         con.close()
 
 
+def _table_counts(url: str, tables: list[str]) -> dict[str, int]:
+    """Rows per source table: what a first load moves."""
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
 def _asset_rows(settings: Settings) -> tuple[int, list[str]]:
     """(asset events of our Asset, DAGs Airflow records as scheduled by it), from Airflow's db."""
     db = airflow_environ(settings)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
@@ -152,6 +161,15 @@ def test_two_dags_linked_by_an_asset_build_first_then_run_incrementally(hw_home,
     assert tests[0][0] > 0 and tests[0][1] == 0, "the fact's tests ran (warnings allowed), none failed"
     alerts = dict(wh.query("SELECT pipeline, state FROM wh.headwater.alerts ORDER BY pipeline"))
     assert alerts == {INGEST: "ok", WAREHOUSE: "ok"}, "alert state is kept per DAG"
+    ledger = wh.query(
+        "SELECT run_id, outcome, rows_loaded, el_seconds > 0, dbt_seconds > 0 FROM wh.headwater.runs "
+        "WHERE pipeline = 'travel_bookings' ORDER BY ended_at"
+    )
+    loaded = sum(_table_counts(url, [t.name for t in spec.tables]).values())
+    assert ledger == [
+        (first[0].run_id, "success", loaded, True, False),  # tasks in groups count as EL time
+        (first[1].run_id, "success", 0, False, True),  # dbt tasks in branch paths as dbt time
+    ]
 
     # New rows in the source: the second run takes the regular (incremental) path.
     generator.advance(url, seed=22, as_of=as_of + timedelta(hours=1), new_fraction=0.05, update_fraction=0.05)

@@ -405,8 +405,8 @@ def finish_run(
         rows_quarantined=facts.total("quarantined"),
         rows_skipped=facts.total("skipped"),
         bytes_loaded=facts.total("bytes"),
-        el_seconds=sum(t.duration or 0 for t in facts.tasks if t.task_id.startswith(("extract", "load"))),
-        dbt_seconds=sum(t.duration or 0 for t in facts.tasks if t.task_id.startswith("dbt_")),
+        el_seconds=sum(t.duration or 0 for t in facts.tasks if _task_name(t).startswith(("extract", "load"))),
+        dbt_seconds=sum(t.duration or 0 for t in facts.tasks if _task_name(t).startswith("dbt_")),
         dbt_models_ok=sum(1 for d in facts.dbt if d["resource_type"] == "model" and d["status"] == "success"),
         dbt_tests_passed=facts.tests("pass"),
         dbt_tests_warned=facts.tests("warn"),
@@ -420,6 +420,11 @@ def finish_run(
         except Exception as e:
             log.error("run report: the run ledger could not be written: %s", redact(str(e)))
     return record
+
+
+def _task_name(task: TaskOutcome) -> str:
+    """A task's id without its task groups (``ingest_app.load`` -> ``load``)."""
+    return task.task_id.rsplit(".", 1)[-1]
 
 
 def facts_from_airflow(context: dict[str, Any], pipeline: str) -> RunFacts:
