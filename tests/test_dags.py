@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
+
+from tests.unit.test_dag_shapes_spec import BASE
 
 DAGS = sorted((Path(__file__).parents[1] / "dags").glob("*.py"))
 
@@ -25,22 +29,89 @@ started = time.perf_counter()
 spec = importlib.util.spec_from_file_location("dagfile", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-dag = module.dag
-print(dag.dag_id, len(dag.tasks), round(time.perf_counter() - started, 3))
+from airflow.sdk import DAG
+dags = [v for v in vars(module).values() if isinstance(v, DAG)]
+for dag in dags:
+    print(dag.dag_id, len(dag.tasks), round(time.perf_counter() - started, 3))
 """
+
+
+def _parse_in_probe(path: Path, tmp_path: Path) -> dict[str, int]:
+    """{dag id: task count} of a DAG file parsed with every database and socket forbidden."""
+    env = {"AIRFLOW_HOME": str(tmp_path), "HEADWATER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line.split() for line in proc.stdout.strip().splitlines()]
+    return {dag_id: int(n) for dag_id, n, _seconds in (line[-3:] for line in lines)}
 
 
 @pytest.mark.parametrize("path", DAGS, ids=lambda p: p.name)
 def test_dag_file_imports_without_touching_any_database(path, tmp_path):
     text = path.read_text().lower()
     assert "airflow" in text and "dag" in text, "safe-mode DAG discovery skips files without 'airflow'"
-    env = {"AIRFLOW_HOME": str(tmp_path), "HEADWATER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    dag_id, n_tasks, _seconds = proc.stdout.split()[-3:]
-    assert dag_id == path.stem and int(n_tasks) > 0
+    dags = _parse_in_probe(path, tmp_path)
+    assert list(dags) == [path.stem] and dags[path.stem] > 0
+
+
+SHAPED_DAG_FILE = '''"""Airflow DAGs of a pipeline whose spec lives in a folder of its own."""
+from pathlib import Path
+
+from headwater.orchestration import build_dags
+from headwater.spec import load_spec_from
+
+globals().update(build_dags(load_spec_from(Path({folder!r}))))
+'''
+
+
+def test_a_shaped_pipeline_parses_into_all_its_dags_without_touching_any_database(tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
+    dag_file = tmp_path / "shop.py"
+    dag_file.write_text(SHAPED_DAG_FILE.format(folder=str(folder)))
+    dags = _parse_in_probe(dag_file, tmp_path)
+    assert set(dags) == {"shop_ingest", "shop_warehouse"} and min(dags.values()) > 0
+
+
+def _shop_dags():
+    from headwater.orchestration import build_dags
+    from headwater.spec import parse_spec
+
+    return build_dags(parse_spec(copy.deepcopy(BASE)))
+
+
+def test_ingest_by_source_makes_one_parallel_group_per_source_and_updates_the_asset():
+    dag = _shop_dags()["shop_ingest"]
+    groups = {k for k, v in dag.task_group.children.items() if hasattr(v, "children")}
+    assert groups == {"ingest_app", "ingest_crm"}
+    # Each group loads its own tables by dependency level; the groups do not wait for each other.
+    assert dag.get_task("ingest_app.load_1").downstream_task_ids == {"ingest_app.batches_2"}
+    assert dag.get_task("ingest_crm.plan").upstream_task_ids == set()
+    publish = dag.get_task("publish_assets")
+    assert publish.upstream_task_ids == {"ingest_app.load_2", "ingest_crm.load"}
+    assert [(a.name, a.uri) for a in publish.outlets] == [("shop.raw", "headwater://shop/raw")]
+    assert publish.trigger_rule == "none_failed"
+    assert set(dag.params.keys()) == {"full_refresh", "tables"}
+
+
+def test_the_transform_dag_is_scheduled_by_the_asset_and_branches_on_first_build():
+    dag = _shop_dags()["shop_warehouse"]
+    assets = list(dag.timetable.asset_condition.objects)
+    assert [a.name for a in assets] == ["shop.raw"], "scheduled by the ingest DAG's Asset, not a trigger"
+    branch = dag.get_task("first_build_or_regular")
+    assert branch.downstream_task_ids == {"first_build.dbt_seed", "regular_run.dbt_bronze"}
+    first = ["first_build.dbt_seed", "first_build.dbt_bronze", "first_build.dbt_silver"]
+    regular = ["regular_run.dbt_bronze", "regular_run.dbt_silver", "regular_run.dbt_test_all"]
+    for path in (first, regular):
+        for before, after in zip(path, path[1:], strict=False):
+            assert dag.get_task(before).downstream_task_ids == {after}
+    assert dag.get_task("report_run").upstream_task_ids == {first[-1], regular[-1]}
+    assert set(dag.params.keys()) == {
+        "full_refresh",
+        *(f"run_{s}" for s in ("seed", "bronze", "silver", "test_all")),
+    }
 
 
 def test_travel_bookings_dag_has_the_seed_flow_in_order():
@@ -68,14 +139,15 @@ def test_travel_bookings_dag_has_the_seed_flow_in_order():
     assert dag.get_task("dbt_seed").trigger_rule == "none_failed"
 
 
-@pytest.mark.parametrize("pipeline", ["travel_bookings", "flights"])
+@pytest.mark.parametrize("pipeline", ["travel_bookings", "flights", "shop_ingest", "shop_warehouse"])
 def test_report_run_is_the_only_leaf_and_always_runs(pipeline):
     from headwater.orchestration import build_dag
 
-    dag = build_dag(pipeline)
+    dag = _shop_dags()[pipeline] if pipeline.startswith("shop") else build_dag(pipeline)
     leaves = [t.task_id for t in dag.tasks if not t.downstream_list]
     assert leaves == ["report_run"]
     report = dag.get_task("report_run")
     assert report.trigger_rule == "all_done" and report.retries == 0
     assert not report.on_failure_callback, "its own failure must not be recorded as a task failure"
-    assert dag.get_task("extract").on_failure_callback, "every other task records its failure"
+    others = [t for t in dag.tasks if t.task_id != "report_run"]
+    assert all(t.on_failure_callback for t in others), "every other task records its failure"

@@ -83,7 +83,7 @@ def _progress_table(pipeline: str, states: dict[str, str], elapsed: float) -> Ta
 def run_pipeline(
     pipeline: str, full_refresh: bool = False, skip: list[str] | None = None, progress: bool = True
 ):
-    from headwater.orchestration.local import run_dag
+    from headwater.orchestration.pipeline_run import combined, run_pipeline_dags
 
     settings = Settings.from_env()
     spec = load_spec(pipeline)
@@ -95,9 +95,9 @@ def run_pipeline(
     started = time.monotonic()
     if progress and console.is_terminal:
         with Live(_progress_table(pipeline, {}, 0), console=console, refresh_per_second=4) as live:
-            outcome = run_dag(
+            outcomes = run_pipeline_dags(
                 settings,
-                spec.name,
+                spec,
                 conf,
                 lambda _r, s: live.update(_progress_table(pipeline, s, time.monotonic() - started)),
             )
@@ -111,8 +111,8 @@ def run_pipeline(
                     console.print(f"  {escape(task)}: {state}")
                     seen[task] = state
 
-        outcome = run_dag(settings, spec.name, conf, report if progress else None)
-    return settings, spec, outcome
+        outcomes = run_pipeline_dags(settings, spec, conf, report if progress else None)
+    return settings, spec, combined(outcomes)  # every DAG of the pipeline, producers first
 
 
 def cmd_run(args: argparse.Namespace) -> int:

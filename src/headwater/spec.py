@@ -18,21 +18,23 @@ import yaml  # type: ignore[import-untyped]
 
 from headwater.errors import SpecError
 from headwater.identifiers import valid_identifier
+from headwater.shapes import (
+    DEFAULT_PRESET,
+    PRESETS,
+    DagShape,
+    DbtStep,
+    dag_order,
+    default_dags,
+    parse_dags,
+    parse_steps,
+)
 
 MODES = ("incremental", "full")
 SOURCE_KINDS = ("sql", "files", "http")
 FILE_FORMATS = ("csv", "xlsx", "json", "access_log")
 MAIN_SOURCE = "main"
-DBT_STEPS = (
-    "seed",
-    "source_freshness",
-    "source_tests",
-    "staging",
-    "snapshot",
-    "core",
-    "test_all",
-    "docs",
-)
+DBT_STEPS = tuple(s.name for s in PRESETS[DEFAULT_PRESET])
+"""The steps of the standard preset (seed 000's eight)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,37 @@ class PipelineSpec:
     """A batch whose share of quarantined rows passes this fails the run (rows are kept)."""
     dbt_project: str | None = None
     dbt_steps: tuple[str, ...] = ()
+    """Names of the dbt steps declared in ``transform:`` (see ``steps`` for what they run)."""
+    steps: tuple[DbtStep, ...] = ()
+    dags: tuple[DagShape, ...] = ()
+    """The pipeline's DAGs (one named after the pipeline unless ``dags:`` says otherwise)."""
     folder: Path = field(default=Path("."), compare=False)
+
+    def __post_init__(self) -> None:
+        # Built in code rather than parsed: steps named from the standard preset, one DAG.
+        if self.dbt_steps and not self.steps:
+            preset = {s.name: s for s in PRESETS[DEFAULT_PRESET]}
+            object.__setattr__(self, "steps", tuple(preset[n] for n in self.dbt_steps))
+        if not self.dags:
+            object.__setattr__(self, "dags", default_dags(self.name, self.schedule, self.steps))
+
+    def step(self, name: str) -> DbtStep:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise SpecError(f"pipeline {self.name!r} has no dbt step {name!r}; steps: {list(self.dbt_steps)}")
+
+    def dag(self, dag_id: str) -> DagShape:
+        for d in self.dags:
+            if d.dag_id == dag_id:
+                return d
+        raise SpecError(
+            f"pipeline {self.name!r} has no DAG {dag_id!r}; DAGs: {[d.dag_id for d in self.dags]}"
+        )
+
+    def dags_in_order(self) -> list[DagShape]:
+        """Producers before the DAGs their Assets schedule (the order a one-shot run follows)."""
+        return dag_order(self.dags, f"pipeline {self.name!r}")
 
     @property
     def source(self) -> SourceSpec:
@@ -211,6 +243,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
             "load",
             "tables",
             "transform",
+            "dags",
         },
         where,
     )
@@ -297,11 +330,19 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         raise SpecError(f"{where}.load.lookback_seconds must be a whole number >= 0")
 
     transform = data.get("transform") or {}
-    _known_keys(transform, {"dbt_project", "steps"}, f"{where}.transform")
-    steps = tuple(transform.get("steps", DBT_STEPS if transform.get("dbt_project") else ()))
-    bad = [s for s in steps if s not in DBT_STEPS]
-    if bad:
-        raise SpecError(f"{where}.transform.steps: unknown step(s) {bad}; known: {list(DBT_STEPS)}")
+    if not isinstance(transform, dict):
+        raise SpecError(f"{where}.transform must be a mapping")
+    _known_keys(transform, {"dbt_project", "preset", "steps"}, f"{where}.transform")
+    steps = parse_steps(transform, f"{where}.transform")
+    dags = parse_dags(
+        data.get("dags"),
+        name,
+        data.get("schedule"),
+        steps,
+        {t.name: t.source for t in tables},
+        {t.name: t.depends_on for t in tables},
+        where,
+    )
 
     retries = data.get("retries", 2)
     delay = data.get("retry_delay_minutes", 5)
@@ -319,7 +360,9 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         schema_changes=schema_changes,
         max_rejected_share=float(max_rejected),
         dbt_project=transform.get("dbt_project"),
-        dbt_steps=steps,
+        dbt_steps=tuple(s.name for s in steps),
+        steps=steps,
+        dags=dags,
         folder=folder,
     )
 
@@ -520,5 +563,13 @@ def load_spec(name: str) -> PipelineSpec:
         raise SpecError(
             f"no pipeline named {name!r}; available: {', '.join(available_pipelines()) or 'none'}"
         )
+    return load_spec_from(path.parent)
+
+
+def load_spec_from(folder: Path) -> PipelineSpec:
+    """Load and validate the spec in ``folder``/pipeline.yaml (any folder, e.g. outside the package)."""
+    path = Path(folder) / "pipeline.yaml"
+    if not path.exists():
+        raise SpecError(f"no pipeline.yaml in {folder}")
     with path.open() as f:
         return parse_spec(yaml.safe_load(f), folder=path.parent)

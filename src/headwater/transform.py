@@ -16,22 +16,15 @@ from typing import Any
 
 from headwater.errors import ConfigError, TerminalError
 from headwater.settings import Settings
+from headwater.shapes import DEFAULT_PRESET, PRESETS
 from headwater.spec import PipelineSpec
 from headwater.urls import mask_url, parse_url
 
 log = logging.getLogger(__name__)
 
-STEP_COMMANDS: dict[str, list[str]] = {
-    "seed": ["seed"],
-    "source_freshness": ["source", "freshness"],
-    "source_tests": ["test", "--select", "source:*"],
-    "staging": ["run", "--select", "tag:staging"],
-    "snapshot": ["snapshot"],
-    "core": ["run", "--select", "tag:core"],
-    "test_all": ["test"],
-    "docs": ["docs", "generate"],
-}
-FULL_REFRESH_STEPS = {"seed", "staging", "core"}
+# The standard preset's dbt arguments per step (the dbt benchmark runs them as CLI commands).
+# A pipeline's own steps, selectors included, live in its spec (headwater.shapes).
+STEP_COMMANDS: dict[str, list[str]] = {s.name: s.args(False) for s in PRESETS[DEFAULT_PRESET]}
 
 
 def dbt_environment(spec: PipelineSpec, settings: Settings) -> dict[str, str]:
@@ -101,11 +94,10 @@ def run_step(
     """Run one dbt step; record per-node results; raise TerminalError when it fails."""
     from dbt.cli.main import dbtRunner
 
-    if step not in STEP_COMMANDS:
-        raise ConfigError(f"unknown dbt step {step!r}; known: {list(STEP_COMMANDS)}")
-    args = [*STEP_COMMANDS[step], *dbt_location_args(spec, settings)]
-    if full_refresh and step in FULL_REFRESH_STEPS:
-        args.append("--full-refresh")
+    if step not in spec.dbt_steps:
+        raise ConfigError(f"unknown dbt step {step!r}; {spec.name}'s steps: {list(spec.dbt_steps)}")
+    command = spec.step(step)
+    args = [*command.args(full_refresh), *dbt_location_args(spec, settings)]
     with _environ(dbt_environment(spec, settings)):
         try:
             result = dbtRunner().invoke(args)
@@ -116,12 +108,16 @@ def run_step(
 
     warehouse = open_warehouse(settings.warehouse_url)
     warehouse.record_dbt_results(spec.name, run_id, step, nodes)
-    if step == "source_freshness":  # per source table: newest row, age, SLA (for status/metrics)
+    if command.command == (
+        "source",
+        "freshness",
+    ):  # per source table: newest row, age, SLA (for status/metrics)
         from headwater.monitoring.ledger import freshness_rows, record_freshness
 
         record_freshness(warehouse, spec.name, run_id, freshness_rows(result.result))
     summary = summarize(step, nodes)
-    summary["docs"] = str(dbt_paths(spec, settings)["target"] / "index.html") if step == "docs" else None
+    docs = command.command == ("docs", "generate")
+    summary["docs"] = str(dbt_paths(spec, settings)["target"] / "index.html") if docs else None
     if not result.success:
         failed = [n for n in nodes if n["status"] in ("error", "fail", "runtime error")]
         detail = "; ".join(
@@ -133,6 +129,31 @@ def run_step(
         raise TerminalError(f"dbt step {step} failed: {cause}")
     log.info("dbt %s: %s", step, summary["counts"])
     return summary
+
+
+def dbt_schema_built(spec: PipelineSpec, settings: Settings) -> bool:
+    """Whether the warehouse holds any table or view of the pipeline's dbt schemas.
+
+    dbt writes to its target schema and to ``<target schema>_<custom>`` ones (staging, core,
+    ...); none of them holding anything means the dbt project was never built here: a first
+    build. Read at run time by the first-build branch, never while a DAG file is parsed.
+    """
+    from headwater.warehouse import open_warehouse
+    from headwater.warehouse.base import ALIAS
+
+    schema = dbt_environment(spec, settings)["HEADWATER_DBT_SCHEMA"]
+    with open_warehouse(settings.warehouse_url).session(read_only=True) as con:
+        row = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+            "AND (schema_name = ? OR starts_with(schema_name, ?))",
+            [ALIAS, schema, f"{schema}_"],
+        ).fetchone()
+        views = con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE database_name = ? "
+            "AND (schema_name = ? OR starts_with(schema_name, ?))",
+            [ALIAS, schema, f"{schema}_"],
+        ).fetchone()
+    return bool((row and row[0]) or (views and views[0]))
 
 
 def _release_duckdb() -> None:

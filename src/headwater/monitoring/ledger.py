@@ -71,7 +71,8 @@ RUN_COLUMNS = tuple(f.name for f in fields(RunRecord))
 
 @dataclass
 class AlertState:
-    """Where a pipeline's alerting stands (``headwater.alerts``, one row per pipeline)."""
+    """Where a DAG's alerting stands (``headwater.alerts``, one row per DAG; ``pipeline`` holds
+    the dag id, which is the pipeline's name for its default single DAG)."""
 
     pipeline: str
     state: str  # "ok" or "failing"

@@ -77,6 +77,17 @@ class RunFacts:
     dbt: list[dict[str, Any]] = field(default_factory=list)
     """unique_id, resource_type, step, status, execution_time, failures"""
     warehouse_error: str | None = None
+    dag_id: str | None = None
+    """The DAG that ran, when a pipeline has several (None or the pipeline's name otherwise)."""
+
+    @property
+    def dag(self) -> str:
+        """Alerting unit and Airflow link target: the DAG (one per pipeline by default)."""
+        return self.dag_id or self.pipeline
+
+    @property
+    def title(self) -> str:
+        return self.pipeline if self.dag == self.pipeline else f"{self.pipeline} ({self.dag})"
 
     @property
     def run_failed(self) -> bool:
@@ -223,10 +234,10 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
 
 
-def airflow_run_url(base_url: str | None, pipeline: str, run_id: str) -> str | None:
+def airflow_run_url(base_url: str | None, dag_id: str, run_id: str) -> str | None:
     if not base_url:
         return None
-    return f"{base_url.rstrip('/')}/dags/{quote(pipeline)}/runs/{quote(run_id, safe='')}"
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
 def docs_link(spec: PipelineSpec, settings: Settings) -> str | None:
@@ -243,12 +254,12 @@ def failure_message(
     """The Slack payload (text + blocks) for one failed run: counts and identifiers only."""
     blocked = facts.count("upstream_failed")
     text = (
-        f":red_circle: {facts.pipeline}: run {facts.run_id} failed: {len(facts.failed) or 'no'} "
+        f":red_circle: {facts.title}: run {facts.run_id} failed: {len(facts.failed) or 'no'} "
         f"task{'s' if len(facts.failed) != 1 else ''} failed"
         + (f", {blocked} downstream task{'s' if blocked != 1 else ''} not run" if blocked else "")
     )
     fields = [
-        f"*Pipeline*\n{facts.pipeline}",
+        f"*Pipeline*\n{facts.title}",
         f"*Run*\n{facts.run_id}",
         f"*Logical date*\n{facts.logical_date or '-'}",
         f"*Started*\n{facts.started_at or '-'}",
@@ -284,7 +295,7 @@ def failure_message(
         blocks.append(
             _section(
                 f"{prev.suppressed} earlier identical failure{'s' if prev.suppressed != 1 else ''} "
-                f"of {facts.pipeline} since {prev.last_posted_at:%Y-%m-%d %H:%M} UTC "
+                f"of {facts.title} since {prev.last_posted_at:%Y-%m-%d %H:%M} UTC "
                 "were not re-posted (suppression window)"
             )
         )
@@ -312,7 +323,7 @@ def _rows_line(facts: RunFacts) -> str:
 
 def resolved_message(facts: RunFacts, prev: AlertState, run_url: str | None) -> dict[str, Any]:
     text = (
-        f":large_green_circle: {facts.pipeline} resolved: run {facts.run_id} succeeded after "
+        f":large_green_circle: {facts.title} resolved: run {facts.run_id} succeeded after "
         f"{prev.failed_runs} failed run{'s' if prev.failed_runs != 1 else ''}"
     )
     since = (
@@ -348,20 +359,20 @@ def finish_run(
     prev: AlertState | None = None
     try:
         facts.tables, facts.dbt = warehouse_facts(wh, spec.name, facts.run_id)
-        prev = alert_state(wh, spec.name)
+        prev = alert_state(wh, facts.dag)  # per DAG: one DAG's success must not resolve another's failure
     except Exception as e:  # still alert with what Airflow knows
         facts.warehouse_error = redact(str(e).splitlines()[0] if str(e) else type(e).__name__)[:300]
         log.error("run report: the warehouse could not be read: %s", facts.warehouse_error)
     failed = facts.run_failed
-    fp = fingerprint(spec.name, facts.run_id, facts.failed, facts.failed_tests) if failed else None
+    fp = fingerprint(facts.dag, facts.run_id, facts.failed, facts.failed_tests) if failed else None
     action, state = decide(
-        prev or AlertState(spec.name, "ok"), facts.run_id, failed, fp, facts.ended_at, suppress_window()
+        prev or AlertState(facts.dag, "ok"), facts.run_id, failed, fp, facts.ended_at, suppress_window()
     )
-    run_url = airflow_run_url(base_url, spec.name, facts.run_id)
+    run_url = airflow_run_url(base_url, facts.dag, facts.run_id)
     alert: str | None = None
     if action == "failure":
         delivered = send(
-            failure_message(facts, prev or AlertState(spec.name, "ok"), run_url, docs_link(spec, settings))
+            failure_message(facts, prev or AlertState(facts.dag, "ok"), run_url, docs_link(spec, settings))
         )
         alert = "posted" if delivered else "not delivered"
         if not delivered:
@@ -394,8 +405,8 @@ def finish_run(
         rows_quarantined=facts.total("quarantined"),
         rows_skipped=facts.total("skipped"),
         bytes_loaded=facts.total("bytes"),
-        el_seconds=sum(t.duration or 0 for t in facts.tasks if t.task_id.startswith(("extract", "load"))),
-        dbt_seconds=sum(t.duration or 0 for t in facts.tasks if t.task_id.startswith("dbt_")),
+        el_seconds=sum(t.duration or 0 for t in facts.tasks if _task_name(t).startswith(("extract", "load"))),
+        dbt_seconds=sum(t.duration or 0 for t in facts.tasks if _task_name(t).startswith("dbt_")),
         dbt_models_ok=sum(1 for d in facts.dbt if d["resource_type"] == "model" and d["status"] == "success"),
         dbt_tests_passed=facts.tests("pass"),
         dbt_tests_warned=facts.tests("warn"),
@@ -409,6 +420,11 @@ def finish_run(
         except Exception as e:
             log.error("run report: the run ledger could not be written: %s", redact(str(e)))
     return record
+
+
+def _task_name(task: TaskOutcome) -> str:
+    """A task's id without its task groups (``ingest_app.load`` -> ``load``)."""
+    return task.task_id.rsplit(".", 1)[-1]
 
 
 def facts_from_airflow(context: dict[str, Any], pipeline: str) -> RunFacts:
@@ -444,6 +460,7 @@ def facts_from_airflow(context: dict[str, Any], pipeline: str) -> RunFacts:
         ended_at=utcnow(),
         tasks=tasks,
         failed=failed_tasks(tasks, recorded),
+        dag_id=str(ti.dag_id),
     )
 
 

@@ -1,17 +1,27 @@
-"""Build a pipeline's Airflow DAG from its spec.
+"""Build a pipeline's Airflow DAGs from its spec.
 
-Shape: ``plan`` -> ``extract`` (mapped: one per table; skipped when nothing is new) ->
-per dependency level, ``batches`` (what the lake holds for this run) -> ``load`` (mapped:
-one per batch) -> the dbt steps in the spec's order -> ``report_run`` (always runs: writes the
-run ledger, posts one Slack alert per failed run or a "resolved" one, and fails itself when
-any task failed, so the run's state stays failed). Parsing reads only the spec file: no database, no
-connection, no Variable. Every task body imports what it needs when it runs.
+Default shape (one DAG named after the pipeline): ``plan`` -> ``extract`` (mapped: one per
+table; skipped when nothing is new) -> per dependency level, ``batches`` (what the lake holds
+for this run) -> ``load`` (mapped: one per batch) -> the dbt steps in the spec's order ->
+``report_run`` (always runs: writes the run ledger, posts one Slack alert per failed run or a
+"resolved" one, and fails itself when any task failed, so the run's state stays failed).
+
+A spec's ``dags:`` section (see headwater.shapes) can instead split a pipeline into several
+DAGs: ingest grouped by source (task groups ``ingest_<source>``), a DAG whose
+``publish_assets`` task updates Airflow Assets and a DAG scheduled by them, and a
+``first_build_or_regular`` branch decided at run time (does the warehouse hold the pipeline's
+dbt schemas yet?) between a ``first_build`` path run with --full-refresh and a
+``regular_run`` path. Every DAG ends with ``report_run``.
+
+Parsing reads only the spec file: no database, no connection, no Variable. Every task body
+imports what it needs when it runs.
 
 ``HEADWATER_RETRIES`` (environment) overrides the spec's retry count, e.g. 0 for one-shot
 local runs where waiting minutes for a retry helps nobody.
 
 Run parameters (Airflow params, editable when triggering):
-``full_refresh`` reloads every table and rebuilds incremental models;
+``full_refresh`` reloads every table and rebuilds incremental models (and takes the
+first-build path of a branching DAG); ``tables`` limits the ingest to some tables;
 ``run_<step>`` switches a dbt step off for this run without touching the dbt project.
 """
 
@@ -21,9 +31,14 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
+from headwater.shapes import DagShape
 from headwater.spec import PipelineSpec, load_spec
 
 DUCKDB_POOL = "headwater_duckdb"
+BRANCH_TASK = "first_build_or_regular"
+PUBLISH_TASK = "publish_assets"
+PATH_XCOM = "path"
+"""XCom key under which the branch task records the path it chose."""
 
 
 def _warehouse_pool() -> str:
@@ -38,12 +53,31 @@ def _settings():
     return Settings.from_env()
 
 
-def build_dag(pipeline: str):
-    from airflow.sdk import DAG, Param, task
+def _spec(pipeline: str | PipelineSpec) -> PipelineSpec:
+    return pipeline if isinstance(pipeline, PipelineSpec) else load_spec(pipeline)
+
+
+def asset_for(spec: PipelineSpec, name: str):
+    """The Airflow Asset of a spec's asset name (namespaced by pipeline: asset names are global)."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"{spec.name}.{name}", uri=f"headwater://{spec.name}/{name}", group="headwater")
+
+
+def build_dags(pipeline: str | PipelineSpec) -> dict[str, Any]:
+    """Every DAG of a pipeline, by dag id (a DAG file puts them in its globals)."""
+    spec = _spec(pipeline)
+    return {shape.dag_id: build_dag(spec, shape.dag_id) for shape in spec.dags}
+
+
+def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
+    """One DAG of a pipeline: ``dag_id``, or the pipeline's first (by default its only) DAG."""
+    from airflow.sdk import DAG, Param
 
     from headwater.notify import task_failed
 
-    spec: PipelineSpec = load_spec(pipeline)
+    spec = _spec(pipeline)
+    shape = spec.dag(dag_id) if dag_id else spec.dags[0]
     pool = _warehouse_pool()
     retries = int(os.environ.get("HEADWATER_RETRIES", spec.retries))
     params: dict[str, Any] = {
@@ -51,17 +85,19 @@ def build_dag(pipeline: str):
             False, type="boolean", description="Reload every table in full and rebuild incremental models."
         ),
     }
-    params["tables"] = Param(
-        [], type="array", description="Only these tables this run (empty: all, or the Variable's list)."
-    )
-    for step in spec.dbt_steps:
+    if shape.ingest:
+        params["tables"] = Param(
+            [], type="array", description="Only these tables this run (empty: all, or the Variable's list)."
+        )
+    for step in shape.all_steps:
         params[f"run_{step}"] = Param(True, type="boolean", description=f"Run the dbt {step} step.")
+    schedule: Any = [asset_for(spec, a) for a in shape.scheduled_by] if shape.scheduled_by else shape.schedule
 
     with DAG(
-        dag_id=spec.name,
-        description=spec.description,
+        dag_id=shape.dag_id,
+        description=shape.description or spec.description,
         doc_md=__doc__,
-        schedule=spec.schedule,
+        schedule=schedule,
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,  # two runs of one pipeline must never interleave their loads
@@ -74,62 +110,153 @@ def build_dag(pipeline: str):
             "on_failure_callback": task_failed,
         },
     ) as dag:
-
-        @task(pool=pool)
-        def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-            from headwater import flow
-            from headwater.orchestration.options import airflow_variables, run_options
-
-            full, tables = run_options(spec, params or {}, airflow_variables(spec.name))
-            return flow.plan(spec, _settings(), full, tables)
-
-        @task(map_index_template="{{ table_label }}")
-        def extract(table_plan: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-            from airflow.sdk import get_current_context
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            from headwater import flow
-
-            get_current_context()["table_label"] = table_plan["table"]  # type: ignore[typeddict-unknown-key]
-
-            batch = flow.extract(spec, table_plan, str(run_id), _settings())
-            if batch is None:
-                raise AirflowSkipException(f"{table_plan['table']}: nothing new since the last load")
-            return batch
-
-        @task(pool=pool, map_index_template="{{ table_label }}")
-        def load(batch: dict[str, Any]) -> dict[str, Any]:
-            from airflow.sdk import get_current_context
-
-            from headwater import flow
-
-            get_current_context()["table_label"] = batch["table"]  # type: ignore[typeddict-unknown-key]
-
-            return flow.load(spec, batch, _settings())
-
-        @task(trigger_rule="none_failed")
-        def batches(tables: list[str], run_id: str | None = None) -> list[dict[str, Any]]:
-            from headwater import flow
-
-            return flow.batches(spec, tables, str(run_id), _settings())
-
-        extracted = extract.expand(table_plan=plan())
-        # Loads go level by level so parents land before children (spec depends_on); tables
-        # within a level load in parallel where the warehouse allows it.
-        levels = spec.load_levels()
-        previous: Any = extracted
-        for i, tables in enumerate(levels):
-            suffix = "" if len(levels) == 1 else f"_{i + 1}"
-            found = batches.override(task_id=f"batches{suffix}")(tables)
-            previous >> found
-            previous = load.override(task_id=f"load{suffix}", trigger_rule="none_failed").expand(batch=found)
-
-        for step in spec.dbt_steps:
-            previous >> _dbt_task(spec, step, pool)  # type: ignore[operator]
-            previous = dag.get_task(f"dbt_{step}")
+        previous: list[Any] = []
+        if shape.ingest == "all":
+            previous = [_ingest(spec, None, pool)]
+        elif shape.ingest == "by_source":
+            previous = _ingest_by_source(spec, pool)
+        previous = _steps(spec, shape, pool, previous)
+        if shape.produces:
+            publish = _publish_task(spec, shape)
+            previous >> publish
         leaves = [t for t in dag.tasks if not t.downstream_list]
         leaves >> _report_task(spec, pool)  # type: ignore[operator]
     return dag
+
+
+def _ingest(spec: PipelineSpec, tables: list[str] | None, pool: str):
+    """plan -> mapped extract -> batches/load per dependency level; returns the last load.
+
+    ``tables`` None: every table (the default shape's task ids: plan, extract, load, ...).
+    """
+    from airflow.sdk import task
+
+    @task(pool=pool)
+    def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from headwater import flow
+        from headwater.orchestration.options import airflow_variables, run_options
+
+        full, chosen = run_options(spec, params or {}, airflow_variables(spec.name))
+        if tables is not None:  # this branch's tables, of those the run asks for
+            chosen = [t for t in (chosen if chosen is not None else tables) if t in tables]
+        return flow.plan(spec, _settings(), full, chosen)
+
+    @task(map_index_template="{{ table_label }}")
+    def extract(table_plan: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from headwater import flow
+
+        get_current_context()["table_label"] = table_plan["table"]  # type: ignore[typeddict-unknown-key]
+
+        batch = flow.extract(spec, table_plan, str(run_id), _settings())
+        if batch is None:
+            raise AirflowSkipException(f"{table_plan['table']}: nothing new since the last load")
+        return batch
+
+    @task(pool=pool, map_index_template="{{ table_label }}")
+    def load(batch: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+
+        from headwater import flow
+
+        get_current_context()["table_label"] = batch["table"]  # type: ignore[typeddict-unknown-key]
+
+        return flow.load(spec, batch, _settings())
+
+    @task(trigger_rule="none_failed")
+    def batches(level: list[str], run_id: str | None = None) -> list[dict[str, Any]]:
+        from headwater import flow
+
+        return flow.batches(spec, level, str(run_id), _settings())
+
+    extracted = extract.expand(table_plan=plan())
+    # Loads go level by level so parents land before children (spec depends_on); tables
+    # within a level load in parallel where the warehouse allows it.
+    levels = [[t for t in level if tables is None or t in tables] for level in spec.load_levels()]
+    levels = [level for level in levels if level]
+    previous: Any = extracted
+    for i, level in enumerate(levels):
+        suffix = "" if len(levels) == 1 else f"_{i + 1}"
+        found = batches.override(task_id=f"batches{suffix}")(level)
+        previous >> found
+        previous = load.override(task_id=f"load{suffix}", trigger_rule="none_failed").expand(batch=found)
+    return previous
+
+
+def _ingest_by_source(spec: PipelineSpec, pool: str) -> list[Any]:
+    """One visible, parallel task group per source (``ingest_<source>``); their last loads."""
+    from airflow.sdk import TaskGroup
+
+    lasts = []
+    for source in spec.sources:
+        tables = [t.name for t in spec.tables if t.source == source.name]
+        if not tables:
+            continue
+        with TaskGroup(group_id=f"ingest_{source.name}", tooltip=f"extract and load {source.name}"):
+            lasts.append(_ingest(spec, tables, pool))
+    return lasts
+
+
+def _steps(spec: PipelineSpec, shape: DagShape, pool: str, previous: list[Any]) -> list[Any]:
+    """The DAG's dbt steps after ``previous``; returns the tasks that end them."""
+    if not shape.branches:
+        for step in shape.steps:
+            task = _dbt_task(spec, step, pool)
+            previous >> task
+            previous = [task]
+        return previous
+
+    from airflow.sdk import TaskGroup
+
+    paths = {"first_build": shape.first_build or (), "regular_run": shape.steps}
+    branch = _branch_task(spec, pool, {p: f"{p}.dbt_{steps[0]}" for p, steps in paths.items()})
+    previous >> branch
+    ends = []
+    for path, steps in paths.items():
+        with TaskGroup(group_id=path):
+            last: Any = branch
+            for step in steps:
+                task = _dbt_task(spec, step, pool, path)
+                last >> task
+                last = task
+        ends.append(last)
+    return ends
+
+
+def _branch_task(spec: PipelineSpec, pool: str, first_tasks: dict[str, str]):
+    from airflow.sdk import task
+
+    # none_failed: a table with nothing new (skipped load) still leads to the dbt steps.
+    @task.branch(task_id=BRANCH_TASK, pool=pool, trigger_rule="none_failed")
+    def first_build_or_regular(params: dict[str, Any] | None = None) -> str:
+        from airflow.sdk import get_current_context
+
+        from headwater.transform import dbt_schema_built
+
+        if (params or {}).get("full_refresh"):
+            path = "first_build"  # a full-refresh run rebuilds like a first build
+        else:
+            path = "regular_run" if dbt_schema_built(spec, _settings()) else "first_build"
+        get_current_context()["ti"].xcom_push(key=PATH_XCOM, value=path)
+        return first_tasks[path]
+
+    return first_build_or_regular()
+
+
+def _publish_task(spec: PipelineSpec, shape: DagShape):
+    from airflow.sdk import task
+
+    # none_failed: the Assets are updated once everything before succeeded or had nothing to
+    # do; a failure upstream leaves them untouched, so the DAGs they schedule do not start.
+    @task(
+        task_id=PUBLISH_TASK, trigger_rule="none_failed", outlets=[asset_for(spec, a) for a in shape.produces]
+    )
+    def publish_assets() -> list[str]:
+        return [f"{spec.name}.{a}" for a in shape.produces]
+
+    return publish_assets()
 
 
 def _report_task(spec: PipelineSpec, pool: str):
@@ -166,20 +293,29 @@ def _airflow_base_url() -> str | None:
         return None
 
 
-def _dbt_task(spec: PipelineSpec, step: str, pool: str):
+def _dbt_task(spec: PipelineSpec, step: str, pool: str, path: str | None = None):
     from airflow.sdk import task
 
     # none_failed: a table skipped for having nothing new, or a step switched off, must not
     # stop the steps after it.
     @task(task_id=f"dbt_{step}", pool=pool, trigger_rule="none_failed")
     def dbt_step(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowSkipException
 
         from headwater.transform import run_step
 
         params = params or {}
+        full_refresh = bool(params.get("full_refresh"))
+        if path is not None:
+            # The branch skips only the first task of the path it did not take; with
+            # none_failed the later ones would run, so each checks the branch's choice.
+            chosen = get_current_context()["ti"].xcom_pull(task_ids=BRANCH_TASK, key=PATH_XCOM)
+            if chosen != path:
+                raise AirflowSkipException(f"this run took the {chosen or 'other'} path")
+            full_refresh = full_refresh or path == "first_build"
         if not params.get(f"run_{step}", True):
             raise AirflowSkipException(f"dbt {step} switched off for this run (param run_{step})")
-        return run_step(spec, step, _settings(), str(run_id), bool(params.get("full_refresh")))
+        return run_step(spec, step, _settings(), str(run_id), full_refresh)
 
     return dbt_step()
