@@ -172,19 +172,12 @@ def run_step(
     spec: PipelineSpec, step: str, settings: Settings, run_id: str, full_refresh: bool = False
 ) -> dict[str, Any]:
     """Run one dbt step; record per-node results; raise TerminalError when it fails."""
-    from dbt.cli.main import dbtRunner
-
     if step not in STEP_COMMANDS:
         raise ConfigError(f"unknown dbt step {step!r}; known: {list(STEP_COMMANDS)}")
-    args = [*STEP_COMMANDS[step], *dbt_location_args(spec, settings)]
+    args = list(STEP_COMMANDS[step])
     if full_refresh and step in FULL_REFRESH_STEPS:
         args.append("--full-refresh")
-    install_dbt_packages(spec, settings)
-    with _environ(dbt_environment(spec, settings)):
-        try:
-            result = dbtRunner().invoke(args)
-        finally:
-            _release_duckdb()
+    result = invoke_dbt(spec, settings, args)
     nodes = node_results(result.result)
     from headwater.warehouse import open_warehouse
 
@@ -207,6 +200,19 @@ def run_step(
         raise TerminalError(f"dbt step {step} failed: {cause}")
     log.info("dbt %s: %s", step, summary["counts"])
     return summary
+
+
+def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str]) -> Any:
+    """One dbt command, in-process, on the pipeline's project: headwater_common installed,
+    its profile's variables set for the call only, artifacts outside the source tree."""
+    from dbt.cli.main import dbtRunner
+
+    install_dbt_packages(spec, settings)
+    with _environ(dbt_environment(spec, settings)):
+        try:
+            return dbtRunner().invoke([*args, *dbt_location_args(spec, settings)])
+        finally:
+            _release_duckdb()
 
 
 def _release_duckdb() -> None:

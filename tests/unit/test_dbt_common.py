@@ -41,7 +41,9 @@ def test_the_profile_holds_only_env_var_placeholders():
     assert outputs["dev"]["schema"] != outputs["pro"]["schema"]
 
 
-@pytest.mark.parametrize("url", ["duckdb:///{home}/w.duckdb", "postgresql://loader:s3cret@db.example:6432/wh"])
+@pytest.mark.parametrize(
+    "url", ["duckdb:///{home}/w.duckdb", "postgresql://loader:s3cret@db.example:6432/wh"]
+)
 @pytest.mark.parametrize("target", ["dev", "pro"])
 def test_headwater_sets_every_variable_the_profile_reads(tmp_path: Path, url: str, target: str):
     settings = Settings(tmp_path, url.format(home=tmp_path), str(tmp_path / "lake"), None, tmp_path, target)
