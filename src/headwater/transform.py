@@ -133,8 +133,10 @@ def install_dbt_packages(spec: PipelineSpec, settings: Settings) -> Path:
         shutil.rmtree(link)
     try:
         link.symlink_to(DBT_COMMON_DIR, target_is_directory=True)
+    except FileExistsError:  # another process of the same pipeline linked it just now
+        pass
     except OSError:  # a file system without symlinks: a copy does the same
-        shutil.copytree(DBT_COMMON_DIR, link)
+        shutil.copytree(DBT_COMMON_DIR, link, dirs_exist_ok=True)
     return link
 
 
