@@ -42,9 +42,10 @@ def cli_args(home: Path, step_args: list[str]) -> tuple[list[str], dict[str, str
     """The dbt command line and environment Headwater's transform step uses, as a CLI call."""
     from dag_scale import clean_env
 
-    from headwater.transform import dbt_environment, dbt_location_args
+    from headwater.transform import dbt_environment, dbt_location_args, install_dbt_packages
 
     spec, settings = _spec_settings(home)
+    install_dbt_packages(spec, settings)
     cmd = [str(Path(sys.executable).parent / "dbt"), *step_args, *dbt_location_args(spec, settings)]
     return cmd, {**clean_env(home), **dbt_environment(spec, settings)}
 

@@ -57,7 +57,8 @@ def hw_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hw"
     home.mkdir()
     monkeypatch.setenv("HEADWATER_HOME", str(home))
-    for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
+    overrides = ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL")
+    for var in (*overrides, "HEADWATER_DBT_TARGET", "AIRFLOW_HOME"):
         monkeypatch.delenv(var, raising=False)
     return home
 

@@ -12,9 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from headwater.errors import ConfigError
 from headwater.urls import mask_url, parse_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_TARGETS = ("dev", "pro")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Settings:
     """Overrides every pipeline's default source URL (e.g. a production Postgres)."""
     dags_folder: Path
     """The folder of thin DAG files Airflow parses."""
+    dbt_target: str = "pro"
+    """dbt target: pro builds the pipelines' schemas, dev separate <pipeline>_dev_* ones."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,6 +43,7 @@ class Settings:
             lake_url=os.environ.get("HEADWATER_LAKE_URL", str(home / "lake")),
             source_url=os.environ.get("HEADWATER_SOURCE_URL") or None,
             dags_folder=Path(os.environ.get("HEADWATER_DAGS_FOLDER", REPO_ROOT / "dags")),
+            dbt_target=_dbt_target(os.environ.get("HEADWATER_DBT_TARGET") or "pro"),
         )
 
     @property
@@ -57,4 +62,11 @@ class Settings:
             "lake": mask_url(self.lake_url),
             "source override": mask_url(self.source_url) if self.source_url else "(none)",
             "dags folder": str(self.dags_folder),
+            "dbt target": self.dbt_target,
         }
+
+
+def _dbt_target(value: str) -> str:
+    if value not in DBT_TARGETS:
+        raise ConfigError(f"HEADWATER_DBT_TARGET is {value!r}; expected one of {', '.join(DBT_TARGETS)}")
+    return value

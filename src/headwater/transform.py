@@ -3,13 +3,16 @@
 Each step is its own Airflow task (so it can be retried, skipped or switched off), but dbt
 runs inside the task's Python process instead of a fresh CLI, which saves dbt's start-up and
 parse time on every step. Connection details go to dbt through environment variables read by
-the project's profiles.yml: no secret is ever written to a file.
+headwater_common's profiles.yml (the one profile of every project): no secret is ever
+written to a file. HEADWATER_DBT_TARGET picks the target (dev or pro), independently of the
+warehouse adapter.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,18 +30,45 @@ log = logging.getLogger(__name__)
 STEP_COMMANDS: dict[str, list[str]] = {s.name: s.args(False) for s in PRESETS[DEFAULT_PRESET]}
 
 
+DBT_COMMON_DIR = Path(__file__).resolve().parent / "dbt_common"
+"""headwater_common, the dbt package every pipeline's project uses; its profiles.yml is the
+one profile of every project."""
+DBT_COMMON_PACKAGE = "headwater_common"
+
+
 def dbt_environment(spec: PipelineSpec, settings: Settings) -> dict[str, str]:
-    """Variables the profiles.yml reads, derived from the warehouse URL."""
+    """Every variable headwater_common's profiles.yml and the projects read.
+
+    The target (dev/pro) is the user's setting; the adapter type comes from the warehouse URL.
+    The profile reads every connection variable on both adapters, so the ones the adapter does
+    not use are set empty.
+    """
     kind, target = parse_url(settings.warehouse_url)
-    env = {"HEADWATER_DBT_SCHEMA": spec.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    env = {
+        "HEADWATER_DBT_TARGET": settings.dbt_target,
+        "HEADWATER_DBT_SCHEMA_PRO": dbt_schema(spec, "pro"),
+        "HEADWATER_DBT_SCHEMA_DEV": dbt_schema(spec, "dev"),
+        "HEADWATER_DBT_COMMON": str(DBT_COMMON_DIR),
+        "HEADWATER_DBT_PACKAGES": str(dbt_paths(spec, settings)["packages"]),
+        "HEADWATER_DUCKDB_PATH": "",
+        "HEADWATER_PG_HOST": "",
+        "HEADWATER_PG_PORT": "0",
+        "HEADWATER_PG_USER": "",
+        "HEADWATER_PG_PASSWORD": "",
+        "HEADWATER_PG_DBNAME": "",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
     if kind == "duckdb":
-        env.update(HEADWATER_DBT_TARGET="duckdb", HEADWATER_DUCKDB_PATH=target)
+        # DuckDB allows a single writing process; one thread keeps dbt to one connection.
+        env.update(HEADWATER_DBT_ADAPTER="duckdb", HEADWATER_DBT_THREADS="1", HEADWATER_DUCKDB_PATH=target)
     elif kind == "postgres":
         from psycopg.conninfo import conninfo_to_dict
 
         params = conninfo_to_dict(target.replace("postgresql+psycopg://", "postgresql://"))
         env.update(
-            HEADWATER_DBT_TARGET="postgres",
+            HEADWATER_DBT_ADAPTER="postgres",
+            HEADWATER_DBT_THREADS="2",
             HEADWATER_PG_HOST=str(params.get("host") or "127.0.0.1"),
             HEADWATER_PG_PORT=str(params.get("port") or "5432"),
             HEADWATER_PG_USER=str(params.get("user") or "postgres"),
@@ -50,12 +80,57 @@ def dbt_environment(spec: PipelineSpec, settings: Settings) -> dict[str, str]:
     return env
 
 
+def dbt_schema(spec: PipelineSpec, dbt_target: str) -> str:
+    """The target schema of a dbt target; custom schemas get it as a prefix (<schema>_core).
+
+    pro keeps the names dashboards, status and tests read; dev builds beside them.
+    """
+    return spec.name if dbt_target == "pro" else f"{spec.name}_{dbt_target}"
+
+
 def dbt_paths(spec: PipelineSpec, settings: Settings) -> dict[str, Path]:
+    """Where dbt reads the project and writes its artifacts, all outside the source tree.
+
+    The pro target keeps HEADWATER_HOME/dbt/<pipeline>/target (its manifest names the mart
+    relations the dashboards read); dev gets its own target folder, so a dev build never
+    replaces pro's manifest or docs.
+    """
     project = spec.dbt_project_dir
     if project is None:
         raise ConfigError(f"pipeline {spec.name} has no dbt project")
     work = settings.home / "dbt" / spec.name
-    return {"project": project, "target": work / "target", "logs": work / "logs"}
+    return {
+        "project": project,
+        "profiles": DBT_COMMON_DIR,
+        "target": work / ("target" if settings.dbt_target == "pro" else f"target_{settings.dbt_target}"),
+        "logs": work / "logs",
+        "packages": work / "dbt_packages",
+    }
+
+
+def install_dbt_packages(spec: PipelineSpec, settings: Settings) -> Path:
+    """What `dbt deps` does for the local headwater_common package, without dbt or a network.
+
+    The package is linked into the pipeline's packages-install-path (outside the source tree);
+    unlike `dbt deps`, nothing (package-lock.yml) is written into the project folder. Cheap
+    and idempotent: a link that already points at this installation is left alone.
+    """
+    folder = dbt_paths(spec, settings)["packages"]
+    link = folder / DBT_COMMON_PACKAGE
+    if link.is_symlink() and link.resolve() == DBT_COMMON_DIR:
+        return link
+    folder.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.exists():
+        shutil.rmtree(link)
+    try:
+        link.symlink_to(DBT_COMMON_DIR, target_is_directory=True)
+    except FileExistsError:  # another process of the same pipeline linked it just now
+        pass
+    except OSError:  # a file system without symlinks: a copy does the same
+        shutil.copytree(DBT_COMMON_DIR, link, dirs_exist_ok=True)
+    return link
 
 
 @contextmanager
@@ -79,7 +154,7 @@ def dbt_location_args(spec: PipelineSpec, settings: Settings) -> list[str]:
         "--project-dir",
         str(paths["project"]),
         "--profiles-dir",
-        str(paths["project"]),
+        str(paths["profiles"]),
         "--target-path",
         str(paths["target"]),
         "--log-path",
@@ -92,17 +167,10 @@ def run_step(
     spec: PipelineSpec, step: str, settings: Settings, run_id: str, full_refresh: bool = False
 ) -> dict[str, Any]:
     """Run one dbt step; record per-node results; raise TerminalError when it fails."""
-    from dbt.cli.main import dbtRunner
-
     if step not in spec.dbt_steps:
         raise ConfigError(f"unknown dbt step {step!r}; {spec.name}'s steps: {list(spec.dbt_steps)}")
     command = spec.step(step)
-    args = [*command.args(full_refresh), *dbt_location_args(spec, settings)]
-    with _environ(dbt_environment(spec, settings)):
-        try:
-            result = dbtRunner().invoke(args)
-        finally:
-            _release_duckdb()
+    result = invoke_dbt(spec, settings, command.args(full_refresh))
     nodes = node_results(result.result)
     from headwater.warehouse import open_warehouse
 
@@ -141,19 +209,35 @@ def dbt_schema_built(spec: PipelineSpec, settings: Settings) -> bool:
     from headwater.warehouse import open_warehouse
     from headwater.warehouse.base import ALIAS
 
-    schema = dbt_environment(spec, settings)["HEADWATER_DBT_SCHEMA"]
+    schema = dbt_schema(spec, settings.dbt_target)
+    # A dev build (<pipeline>_dev*) says nothing about pro's schemas (NUL: no schema name
+    # starts with it, so under dev nothing is excluded).
+    other = dbt_schema(spec, "dev") if settings.dbt_target == "pro" else "\x00"
     with open_warehouse(settings.warehouse_url).session(read_only=True) as con:
         row = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-            "AND (schema_name = ? OR starts_with(schema_name, ?))",
-            [ALIAS, schema, f"{schema}_"],
+            "AND (schema_name = ? OR starts_with(schema_name, ?)) AND NOT starts_with(schema_name, ?)",
+            [ALIAS, schema, f"{schema}_", other],
         ).fetchone()
         views = con.execute(
             "SELECT count(*) FROM duckdb_views() WHERE database_name = ? "
-            "AND (schema_name = ? OR starts_with(schema_name, ?))",
-            [ALIAS, schema, f"{schema}_"],
+            "AND (schema_name = ? OR starts_with(schema_name, ?)) AND NOT starts_with(schema_name, ?)",
+            [ALIAS, schema, f"{schema}_", other],
         ).fetchone()
     return bool((row and row[0]) or (views and views[0]))
+
+
+def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str]) -> Any:
+    """One dbt command, in-process, on the pipeline's project: headwater_common installed,
+    its profile's variables set for the call only, artifacts outside the source tree."""
+    from dbt.cli.main import dbtRunner
+
+    install_dbt_packages(spec, settings)
+    with _environ(dbt_environment(spec, settings)):
+        try:
+            return dbtRunner().invoke([*args, *dbt_location_args(spec, settings)])
+        finally:
+            _release_duckdb()
 
 
 def _release_duckdb() -> None:

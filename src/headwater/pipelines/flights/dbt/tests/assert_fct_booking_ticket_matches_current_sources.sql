@@ -21,31 +21,12 @@ expected as (
     left join {{ ref('stg_flights__bookings') }} as bookings
         on tickets.book_ref = bookings.book_ref
 
-),
-
-facts as (
-
-    select ticket_no, flight_id, book_ref, passenger_id, fare_conditions, amount, booked_at
-    from {{ ref('fct_booking_ticket') }}
-
 )
 
-select
-    coalesce(expected.ticket_no, facts.ticket_no) as ticket_no,
-    coalesce(expected.flight_id, facts.flight_id) as flight_id,
-    case
-        when facts.ticket_no is null then 'missing from fct_booking_ticket'
-        when expected.ticket_no is null then 'coupon no longer in the source'
-        else 'stale booking, passenger, fare or amount'
-    end as problem
-from expected
-full outer join facts
-    on expected.ticket_no = facts.ticket_no
-    and expected.flight_id = facts.flight_id
-where facts.ticket_no is null
-    or expected.ticket_no is null
-    or facts.book_ref is distinct from expected.book_ref
-    or facts.passenger_id is distinct from expected.passenger_id
-    or facts.fare_conditions is distinct from expected.fare_conditions
-    or facts.amount is distinct from expected.amount
-    or facts.booked_at is distinct from expected.booked_at
+{{ headwater_common.relation_differences(
+    'expected',
+    ref('fct_booking_ticket'),
+    keys=['ticket_no', 'flight_id'],
+    compare=['book_ref', 'passenger_id', 'fare_conditions', 'amount', 'booked_at'],
+    actual_name='fct_booking_ticket',
+) }}

@@ -19,13 +19,6 @@ bookings as (
 
 ),
 
-facts as (
-
-    select ticket_id, booking_date, booking_status, booking_price
-    from {{ ref('fct_ticket_sales') }}
-
-),
-
 expected as (
 
     select
@@ -39,18 +32,10 @@ expected as (
 
 )
 
-select
-    coalesce(expected.ticket_id, facts.ticket_id) as ticket_id,
-    case
-        when facts.ticket_id is null then 'missing from fct_ticket_sales'
-        when expected.ticket_id is null then 'ticket no longer in the source'
-        else 'stale booking status, date or price'
-    end as problem
-from expected
-full outer join facts
-    on expected.ticket_id = facts.ticket_id
-where facts.ticket_id is null
-    or expected.ticket_id is null
-    or facts.booking_status is distinct from expected.booking_status
-    or facts.booking_date is distinct from expected.booking_date
-    or facts.booking_price is distinct from expected.booking_price
+{{ headwater_common.relation_differences(
+    'expected',
+    ref('fct_ticket_sales'),
+    keys=['ticket_id'],
+    compare=['booking_status', 'booking_date', 'booking_price'],
+    actual_name='fct_ticket_sales',
+) }}

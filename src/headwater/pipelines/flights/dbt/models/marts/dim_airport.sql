@@ -13,13 +13,13 @@ offsets as (
 
     select
         *,
-        {{ flights.minutes_between(
+        {{ headwater_common.minutes_between(
             "cast('2025-01-15 12:00:00' as timestamp)",
-            flights.utc_to_local("cast('2025-01-15 12:00:00' as timestamp)", 'timezone')
+            headwater_common.utc_to_local("cast('2025-01-15 12:00:00' as timestamp)", 'timezone')
         ) }} as winter_utc_offset_minutes,
-        {{ flights.minutes_between(
+        {{ headwater_common.minutes_between(
             "cast('2025-07-15 12:00:00' as timestamp)",
-            flights.utc_to_local("cast('2025-07-15 12:00:00' as timestamp)", 'timezone')
+            headwater_common.utc_to_local("cast('2025-07-15 12:00:00' as timestamp)", 'timezone')
         ) }} as summer_utc_offset_minutes
     from airports
 

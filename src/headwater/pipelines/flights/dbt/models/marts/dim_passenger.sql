@@ -33,9 +33,9 @@ latest_contact as (
 
     select
         passenger_id,
-        {{ flights.json_text('contact_data', 'name') }} as passenger_name,
-        {{ flights.json_text('contact_data', 'phone') }} as phone,
-        lower({{ flights.json_text('contact_data', 'email') }}) as email,
+        {{ headwater_common.json_text('contact_data', 'name') }} as passenger_name,
+        {{ headwater_common.json_text('contact_data', 'phone') }} as phone,
+        lower({{ headwater_common.json_text('contact_data', 'email') }}) as email,
         updated_at as contact_updated_at
     from ranked
     where recency = 1

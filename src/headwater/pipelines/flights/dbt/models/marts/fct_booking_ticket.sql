@@ -1,18 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['ticket_no', 'flight_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-    )
-}}
-
 -- One row per flight coupon of a ticket (ticket_no, flight_id): what was sold, to whom, in
 -- which booking, for which flight, with date and time keys of the booking (UTC) and of the
--- scheduled departure and arrival (UTC and local time of the airport). Incremental: a run
--- rebuilds the coupons whose coupon, ticket or booking changed since the newest
--- source_updated_at already in the table (minus a look-back). The schedule of a flight is
--- fixed once published, so flight changes (status, delays) do not touch this fact.
+-- scheduled departure and arrival (UTC and local time of the airport). Incremental (config
+-- in _marts__models.yml): a run rebuilds the coupons whose coupon, ticket or booking changed
+-- since the newest source_updated_at already in the table (minus a look-back). The schedule
+-- of a flight is fixed once published, so flight changes (status, delays) do not touch this
+-- fact.
 
 with
 
@@ -72,15 +64,12 @@ joined as (
         bookings.booked_at,
         flights.scheduled_departure,
         flights.scheduled_arrival,
-        {{ flights.utc_to_local('flights.scheduled_departure', 'departure.timezone') }}
+        {{ headwater_common.utc_to_local('flights.scheduled_departure', 'departure.timezone') }}
             as scheduled_departure_local,
-        {{ flights.utc_to_local('flights.scheduled_arrival', 'arrival.timezone') }}
+        {{ headwater_common.utc_to_local('flights.scheduled_arrival', 'arrival.timezone') }}
             as scheduled_arrival_local,
-        greatest(
-            coupons.updated_at,
-            coalesce(tickets.updated_at, coupons.updated_at),
-            coalesce(bookings.updated_at, coupons.updated_at)
-        ) as source_updated_at
+        {{ headwater_common.latest_change('coupons.updated_at', ['tickets.updated_at', 'bookings.updated_at']) }}
+            as source_updated_at
     from coupons
     left join tickets
         on coupons.ticket_no = tickets.ticket_no
@@ -109,37 +98,26 @@ final as (
         fare_conditions,
         amount,
         booked_at,
-        {{ flights.date_key('booked_at') }} as booking_date_key,
-        {{ flights.time_key('booked_at') }} as booking_time_key,
+        {{ headwater_common.date_key('booked_at') }} as booking_date_key,
+        {{ headwater_common.time_key('booked_at') }} as booking_time_key,
         scheduled_departure,
         scheduled_departure_local,
-        {{ flights.date_key('scheduled_departure') }} as departure_date_key_utc,
-        {{ flights.time_key('scheduled_departure') }} as departure_time_key_utc,
-        {{ flights.date_key('scheduled_departure_local') }} as departure_date_key_local,
-        {{ flights.time_key('scheduled_departure_local') }} as departure_time_key_local,
+        {{ headwater_common.date_key('scheduled_departure') }} as departure_date_key_utc,
+        {{ headwater_common.time_key('scheduled_departure') }} as departure_time_key_utc,
+        {{ headwater_common.date_key('scheduled_departure_local') }} as departure_date_key_local,
+        {{ headwater_common.time_key('scheduled_departure_local') }} as departure_time_key_local,
         scheduled_arrival,
         scheduled_arrival_local,
-        {{ flights.date_key('scheduled_arrival') }} as arrival_date_key_utc,
-        {{ flights.time_key('scheduled_arrival') }} as arrival_time_key_utc,
-        {{ flights.date_key('scheduled_arrival_local') }} as arrival_date_key_local,
-        {{ flights.time_key('scheduled_arrival_local') }} as arrival_time_key_local,
-        cast(floor({{ flights.minutes_between('booked_at', 'scheduled_departure') }} / 1440.0) as integer)
+        {{ headwater_common.date_key('scheduled_arrival') }} as arrival_date_key_utc,
+        {{ headwater_common.time_key('scheduled_arrival') }} as arrival_time_key_utc,
+        {{ headwater_common.date_key('scheduled_arrival_local') }} as arrival_date_key_local,
+        {{ headwater_common.time_key('scheduled_arrival_local') }} as arrival_time_key_local,
+        cast(floor({{ headwater_common.minutes_between('booked_at', 'scheduled_departure') }} / 1440.0) as integer)
             as days_booked_ahead,
         source_updated_at,
         {{ dbt.current_timestamp() }} as transformed_at
     from joined
-    {% if is_incremental() %}
-    -- coalesce: an existing but empty table (a first run without data) must not filter
-    -- every later row away
-    where source_updated_at >= coalesce(
-        (
-            select
-                {{ dbt.dateadd('hour', -var('fct_lookback_hours'), 'max(source_updated_at)') }}
-            from {{ this }}
-        ),
-        cast('1900-01-01' as timestamp)
-    )
-    {% endif %}
+    {{ headwater_common.incremental_lookback('source_updated_at', var('fct_lookback_hours')) }}
 
 )
 

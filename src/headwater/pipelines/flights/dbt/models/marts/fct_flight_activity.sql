@@ -17,12 +17,6 @@ airports as (
 
 ),
 
-loads as (
-
-    select * from {{ ref('int_flight_loads') }}
-
-),
-
 -- How many versions of the flight the snapshot has seen (1 + the status changes caught).
 status_history as (
 
@@ -34,19 +28,25 @@ status_history as (
 
 ),
 
+loads as (
+
+    select * from {{ ref('int_flight_loads') }}
+
+),
+
 located as (
 
     select
         flights.*,
-        {{ flights.utc_to_local('flights.scheduled_departure', 'departure.timezone') }}
+        {{ headwater_common.utc_to_local('flights.scheduled_departure', 'departure.timezone') }}
             as scheduled_departure_local,
-        {{ flights.utc_to_local('flights.scheduled_arrival', 'arrival.timezone') }}
+        {{ headwater_common.utc_to_local('flights.scheduled_arrival', 'arrival.timezone') }}
             as scheduled_arrival_local,
-        {{ flights.utc_to_local('flights.actual_departure', 'departure.timezone') }}
+        {{ headwater_common.utc_to_local('flights.actual_departure', 'departure.timezone') }}
             as actual_departure_local,
-        {{ flights.utc_to_local('flights.actual_arrival', 'arrival.timezone') }}
+        {{ headwater_common.utc_to_local('flights.actual_arrival', 'arrival.timezone') }}
             as actual_arrival_local,
-        {{ flights.great_circle_km(
+        {{ headwater_common.great_circle_km(
             'departure.latitude', 'departure.longitude', 'arrival.latitude', 'arrival.longitude'
         ) }} as distance_km
     from flights
@@ -61,13 +61,13 @@ measured as (
 
     select
         *,
-        {{ flights.minutes_between('scheduled_departure', 'actual_departure') }}
+        {{ headwater_common.minutes_between('scheduled_departure', 'actual_departure') }}
             as departure_delay_minutes,
-        {{ flights.minutes_between('scheduled_arrival', 'actual_arrival') }}
+        {{ headwater_common.minutes_between('scheduled_arrival', 'actual_arrival') }}
             as arrival_delay_minutes,
-        {{ flights.minutes_between('scheduled_departure', 'scheduled_arrival') }}
+        {{ headwater_common.minutes_between('scheduled_departure', 'scheduled_arrival') }}
             as scheduled_duration_minutes,
-        {{ flights.minutes_between('actual_departure', 'actual_arrival') }}
+        {{ headwater_common.minutes_between('actual_departure', 'actual_arrival') }}
             as actual_duration_minutes
     from located
 
@@ -85,7 +85,7 @@ final as (
         measured.status,
         -- the airline's flight date: the local date of the scheduled departure
         cast(measured.scheduled_departure_local as date) as flight_date,
-        {{ flights.date_key('measured.scheduled_departure_local') }} as flight_date_key,
+        {{ headwater_common.date_key('measured.scheduled_departure_local') }} as flight_date_key,
         measured.scheduled_departure,
         measured.scheduled_arrival,
         measured.actual_departure,
@@ -94,14 +94,14 @@ final as (
         measured.scheduled_arrival_local,
         measured.actual_departure_local,
         measured.actual_arrival_local,
-        {{ flights.date_key('measured.scheduled_departure') }} as departure_date_key_utc,
-        {{ flights.time_key('measured.scheduled_departure') }} as departure_time_key_utc,
-        {{ flights.date_key('measured.scheduled_departure_local') }} as departure_date_key_local,
-        {{ flights.time_key('measured.scheduled_departure_local') }} as departure_time_key_local,
-        {{ flights.date_key('measured.scheduled_arrival') }} as arrival_date_key_utc,
-        {{ flights.time_key('measured.scheduled_arrival') }} as arrival_time_key_utc,
-        {{ flights.date_key('measured.scheduled_arrival_local') }} as arrival_date_key_local,
-        {{ flights.time_key('measured.scheduled_arrival_local') }} as arrival_time_key_local,
+        {{ headwater_common.date_key('measured.scheduled_departure') }} as departure_date_key_utc,
+        {{ headwater_common.time_key('measured.scheduled_departure') }} as departure_time_key_utc,
+        {{ headwater_common.date_key('measured.scheduled_departure_local') }} as departure_date_key_local,
+        {{ headwater_common.time_key('measured.scheduled_departure_local') }} as departure_time_key_local,
+        {{ headwater_common.date_key('measured.scheduled_arrival') }} as arrival_date_key_utc,
+        {{ headwater_common.time_key('measured.scheduled_arrival') }} as arrival_time_key_utc,
+        {{ headwater_common.date_key('measured.scheduled_arrival_local') }} as arrival_date_key_local,
+        {{ headwater_common.time_key('measured.scheduled_arrival_local') }} as arrival_time_key_local,
         measured.departure_delay_minutes,
         measured.arrival_delay_minutes,
         measured.departure_delay_minutes >= {{ var('delay_threshold_minutes') }} as is_delayed,

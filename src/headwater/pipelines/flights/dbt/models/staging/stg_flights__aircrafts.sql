@@ -1,24 +1,4 @@
-with
+-- Typed, renamed columns of the raw aircrafts table; names, types and descriptions are
+-- declared in _staging__models.yml.
 
-source as (
-
-    select * from {{ source('flights', 'aircrafts') }}
-
-),
-
-renamed as (
-
-    select
-        cast(aircraft_code as varchar(3)) as aircraft_code,
-        cast(model as varchar) as aircraft_model,
-        cast(range_km as integer) as range_km,
-        cast(created_at as timestamp) as created_at,
-        cast(updated_at as timestamp) as updated_at,
-        cast(_loaded_at as timestamp) as loaded_at,
-        cast(_run_id as varchar) as load_run_id
-
-    from source
-
-)
-
-select * from renamed
+{{ headwater_common.stage(source('flights', 'aircrafts')) }}

@@ -1,25 +1,4 @@
-with
+-- Typed, renamed columns of the raw booking table; names, types and descriptions are
+-- declared in _staging__models.yml.
 
-source as (
-
-    select * from {{ source('travel', 'booking') }}
-
-),
-
-renamed as (
-
-    select
-        cast(booking_id as bigint) as booking_id,
-        cast(user_selected_currency as varchar(3)) as user_selected_currency,
-        cast(partner_id_offer as varchar) as partner_id_offer,
-        cast(status as varchar) as booking_status,
-        cast(created_at as timestamp) as created_at,
-        cast(updated_at as timestamp) as updated_at,
-        cast(_loaded_at as timestamp) as loaded_at,
-        cast(_run_id as varchar) as load_run_id
-
-    from source
-
-)
-
-select * from renamed
+{{ headwater_common.stage(source('travel', 'booking')) }}

@@ -1,27 +1,5 @@
-with
+-- Typed, renamed columns of the raw ticket table; names, types and descriptions are
+-- declared in _staging__models.yml.
+-- booking_price is DOUBLE when the source is SQLite, NUMERIC(12,2) from Postgres: one type here.
 
-source as (
-
-    select * from {{ source('travel', 'ticket') }}
-
-),
-
-renamed as (
-
-    select
-        cast(ticket_id as bigint) as ticket_id,
-        cast(booking_id as bigint) as booking_id,
-        cast(vendor_code as varchar) as vendor_code,
-        cast(booking_currency as varchar(3)) as booking_currency,
-        -- DOUBLE when the source is SQLite, NUMERIC(12,2) from Postgres: one type here.
-        cast(booking_price as decimal(12, 2)) as booking_price,
-        cast(created_at as timestamp) as created_at,
-        cast(updated_at as timestamp) as updated_at,
-        cast(_loaded_at as timestamp) as loaded_at,
-        cast(_run_id as varchar) as load_run_id
-
-    from source
-
-)
-
-select * from renamed
+{{ headwater_common.stage(source('travel', 'ticket')) }}

@@ -7,6 +7,6 @@
 select {{ column_name }} as invalid_code
 from {{ model }}
 where {{ column_name }} is not null
-    and not {{ travel_bookings.regex_full_match(column_name, '[A-Z]{3}') }}
+    and not {{ headwater_common.regex_full_match(column_name, '[A-Z]{3}') }}
 
 {% endtest %}

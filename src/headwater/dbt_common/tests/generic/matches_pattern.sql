@@ -7,6 +7,6 @@
 select {{ column_name }} as invalid_value
 from {{ model }}
 where {{ column_name }} is not null
-    and not {{ flights.regex_full_match(column_name, pattern) }}
+    and not {{ headwater_common.regex_full_match(column_name, pattern) }}
 
 {% endtest %}
