@@ -377,7 +377,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from headwater import flow
 
     spec = load_spec(args.pipeline)
-    results = flow.replay(spec, args.table, Settings.from_env(), args.batch)
+    results = flow.replay(spec, args.table, Settings.from_env(), args.batch, args.fill_gaps)
     for r in results:
         console.print(
             f"{spec.name}.{r['table']} batch {r['batch_id']}: {r['rows_in_batch']:,} rows, "
@@ -480,6 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("pipeline")
     rp.add_argument("--table", required=True)
     rp.add_argument("--batch", help="one batch id (default: every batch, oldest first)")
+    rp.add_argument(
+        "--fill-gaps",
+        action="store_true",
+        help="apply a batch older than the table's last load anyway: it only adds rows the table "
+        "lacks and versions with a newer cursor; it never replaces a newer row or deletes one",
+    )
     rp.set_defaults(func=cmd_replay)
 
     bf = sub.add_parser("backfill", help="reload a cursor window of a table; the watermark stays put")
