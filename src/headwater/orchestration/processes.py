@@ -59,33 +59,41 @@ class ProcessTree:
         return {pid for pid, _ in self.seen}
 
     def stop(self, grace: float = 30.0) -> list[int]:
-        """SIGTERM every process of the tree, SIGKILL what is left after ``grace`` seconds.
+        """Stop every process of the tree; returns the pids that had to be SIGKILLed.
 
-        Returns the pids that had to be killed. Only processes we started or saw descend from
-        them are ever signalled.
+        The processes we started get SIGTERM first (they stop their own children); any
+        descendant still running after a third of ``grace`` (an orphan in its own session
+        gets no signal from its parent) gets SIGTERM itself, and what is left at ``grace``
+        is killed. Only processes we started, or saw descend from them, are signalled.
         """
         self.refresh()
         for proc in self.procs.values():
             if proc.poll() is None:
                 _signal(psutil.Process(proc.pid), signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        nudged = False
+        while time.monotonic() - started < grace:
             self.refresh()  # children started while shutting down are ours too
             for proc in self.procs.values():
                 proc.poll()  # reap
-            if not self.alive():
+            left = self.alive()
+            if not left:
                 return []
+            if not nudged and time.monotonic() - started > grace / 3:
+                for p in left:
+                    _signal(p, signal.SIGTERM)
+                nudged = True
             time.sleep(0.2)
-        killed = []
-        for p in self.alive():
+        left = self.alive()
+        for p in left:
             _signal(p, signal.SIGKILL)
-            killed.append(p.pid)
+        psutil.wait_procs(left, timeout=10)
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        return killed
+        return [p.pid for p in left]
 
 
 def _alive(p: psutil.Process) -> bool:

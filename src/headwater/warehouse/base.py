@@ -24,6 +24,7 @@ from headwater import duck
 from headwater.errors import TerminalError, connection_error
 from headwater.lake import REJECTS_FILE, Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
+from headwater.warehouse.capabilities import Capabilities
 from headwater.warehouse.schema import diff_columns, enforce
 from headwater.watermark import WatermarkState
 
@@ -97,6 +98,7 @@ class LoadResult:
 
 class Warehouse(ABC):
     kind: str
+    capabilities: Capabilities
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -11,10 +11,12 @@ from headwater import duck
 from headwater.errors import TransientError
 from headwater.spec import TableSpec
 from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse, replace_guard
+from headwater.warehouse.capabilities import CAPABILITIES
 
 
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
+    capabilities = CAPABILITIES["duckdb"]
 
     @property
     def path(self) -> Path:

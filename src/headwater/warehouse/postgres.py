@@ -13,12 +13,14 @@ from psycopg import sql
 from headwater import duck
 from headwater.spec import TableSpec
 from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse, replace_guard
+from headwater.warehouse.capabilities import CAPABILITIES
 
 ident = sql.Identifier
 
 
 class PostgresWarehouse(Warehouse):
     kind = "postgres"
+    capabilities = CAPABILITIES["postgres"]
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         duck.attach(con, self.url, ALIAS, read_only=read_only)
