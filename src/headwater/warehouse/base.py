@@ -25,6 +25,7 @@ from headwater.errors import TerminalError, connection_error
 from headwater.lake import REJECTS_FILE, Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
 from headwater.warehouse.capabilities import Capabilities
+from headwater.warehouse.migrations import migrate
 from headwater.warehouse.schema import diff_columns, enforce
 from headwater.watermark import WatermarkState
 
@@ -34,40 +35,6 @@ ALIAS = "wh"
 META = "headwater"
 SYSTEM_COLUMNS = ("_loaded_at", "_run_id")
 
-METADATA_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {META};
-CREATE TABLE IF NOT EXISTS {META}.watermarks (
-    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, cursor_column VARCHAR,
-    cursor_type VARCHAR, watermark VARCHAR, window_count BIGINT, window_fingerprint VARCHAR,
-    run_id VARCHAR, updated_at TIMESTAMP, files_fingerprint VARCHAR);
-CREATE TABLE IF NOT EXISTS {META}.load_ledger (
-    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
-    batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
-    rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR,
-    watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
-    extracted_at VARCHAR, schema_changes VARCHAR);
-CREATE TABLE IF NOT EXISTS {META}.quarantine (
-    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
-    reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP, source_file VARCHAR,
-    source_line BIGINT, column_name VARCHAR);
-CREATE TABLE IF NOT EXISTS {META}.dbt_results (
-    pipeline VARCHAR NOT NULL, run_id VARCHAR, step VARCHAR, unique_id VARCHAR,
-    resource_type VARCHAR, status VARCHAR, execution_time DOUBLE PRECISION, rows_affected BIGINT,
-    failures BIGINT, message VARCHAR, recorded_at TIMESTAMP);
-"""
-
-
-# Columns added after the first release: warehouses created earlier get them on first use.
-METADATA_UPGRADES = f"""
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS bytes BIGINT;
-ALTER TABLE {META}.watermarks ADD COLUMN IF NOT EXISTS files_fingerprint VARCHAR;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_file VARCHAR;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS column_name VARCHAR;
-"""
 QUARANTINE_INSERT = (
     f"INSERT INTO {ALIAS}.{META}.quarantine (pipeline, table_name, run_id, batch_id, reason, record, "
     "quarantined_at, source_file, source_line, column_name) "
@@ -155,15 +122,14 @@ class Warehouse(ABC):
             con.close()
 
     def ensure_metadata(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create or upgrade the metadata tables, once per warehouse and process.
-
-        The DDL is idempotent but costs a round of catalog statements (~0.5 s on Postgres),
-        which a small incremental load would otherwise pay in every session.
-        """
+        """Bring the metadata tables to the latest version (see migrations.py), once per
+        warehouse and process: checking costs a round of catalog statements (~0.5 s on
+        Postgres), which a small incremental load would otherwise pay in every session."""
         if self.url in _METADATA_READY:
             return
-        self.native(con, METADATA_DDL + METADATA_UPGRADES)
-        self._refresh_catalog(con)
+        applied = migrate(self, con, ALIAS)
+        if applied:
+            log.info("%r: metadata migrated to version %d", self, applied[-1])
         _METADATA_READY.add(self.url)
 
     def column_types_of(self, con, schema: str, table: str) -> dict[str, str]:
