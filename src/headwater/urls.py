@@ -24,7 +24,8 @@ def parse_url(url: str) -> tuple[str, str]:
 # The shapes a secret takes in a message: user:password@ in a URL, a libpq keyword DSN
 # (password=x or password='x y', as DuckDB's postgres extension echoes it), and query
 # parameters such as ?password=, &token=, &X-Amz-Signature=.
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]*@")
+# Up to the last "@" of the authority: a password may hold an unencoded "@".
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^/\s]*@")
 _KEY_VALUE = re.compile(
     r"\b(password|passwd|pwd|secret|token|api_key|apikey|access_key|secret_access_key|"
     r"aws_secret_access_key|sslpassword|x-amz-signature|x-amz-credential|signature|sig)"
