@@ -6,7 +6,6 @@ import argparse
 import importlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -127,6 +126,12 @@ def _summary(settings: Settings, spec, outcome) -> None:
 
     ok = outcome.state == "success"
     colour = "green" if ok else "red"
+    for stale in outcome.stale_runs_failed:
+        console.print(f"[yellow]marked run {escape(stale)}, left running by a killed process, as failed[/]")
+    if outcome.run_id is None:  # Airflow never started the run: say why, not "run None"
+        problem = escape(outcome.problem or "Airflow started no run")
+        console.print(f"[red]{problem}; Airflow log: {outcome.log}[/]")
+        return
     console.print(
         f"[{colour}]{spec.name}: DAG run {outcome.run_id} {outcome.state} in {outcome.seconds:.1f} s[/]"
     )
@@ -135,7 +140,7 @@ def _summary(settings: Settings, spec, outcome) -> None:
         failed = [t for t, s in outcome.tasks.items() if s == "failed" and t != "report_run"]
         blocked = sum(1 for s in outcome.tasks.values() if s == "upstream_failed")
         console.print(
-            f"[red]failed: {', '.join(failed) or '?'}"
+            f"[red]failed: {', '.join(failed) or 'no task recorded a failure'}"
             + (f" ({blocked} downstream tasks not run)" if blocked else "")
             + f"; Airflow log: {outcome.log}[/]"
         )
@@ -256,51 +261,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from headwater.orchestration.local import airflow_environ, ensure_airflow
+    from headwater.orchestration.ui import serve
 
-    settings = Settings.from_env()
-    env = airflow_environ(settings)
-    env["AIRFLOW__API__PORT"] = str(args.port)
-    env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{args.port}"
-    ensure_airflow(settings, env)
-    console.print(
-        f"Airflow UI on http://127.0.0.1:{args.port} (login details are printed by "
-        f"Airflow below and saved under {settings.airflow_home}); Ctrl-C stops it."
-    )
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
-
-    def stop(*_args: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        # standalone's children (scheduler, api-server, ...) share its process group: stop
-        # them all, and return only once none is left (or kill the stragglers after 30 s).
-        os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the leader
-            if not _live_group_members(proc.pid):
-                return 0
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGKILL)
-        return 0
-
-
-def _live_group_members(pgid: int) -> list[int]:
-    """Processes of the group still running (zombies waiting to be reaped do not count)."""
-    import psutil
-
-    alive = []
-    for p in psutil.process_iter(["pid", "status"]):
-        try:
-            if os.getpgid(p.info["pid"]) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
-                alive.append(p.info["pid"])
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return alive
+    return serve(Settings.from_env(), args.port, lambda text: console.print(text, soft_wrap=True))
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -377,7 +340,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from headwater import flow
 
     spec = load_spec(args.pipeline)
-    results = flow.replay(spec, args.table, Settings.from_env(), args.batch)
+    results = flow.replay(spec, args.table, Settings.from_env(), args.batch, args.fill_gaps)
     for r in results:
         console.print(
             f"{spec.name}.{r['table']} batch {r['batch_id']}: {r['rows_in_batch']:,} rows, "
@@ -454,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--post", action="store_true", help="send it to Slack (the headwater_slack webhook)")
     dg.set_defaults(func=cmd_digest)
 
-    u = sub.add_parser("ui", help="Airflow standalone (UI, scheduler) bound to 127.0.0.1")
+    u = sub.add_parser("ui", help="Airflow (UI, scheduler, dag-processor, triggerer) on 127.0.0.1")
     u.add_argument("--port", type=int, default=8080)
     u.set_defaults(func=cmd_ui)
 
@@ -480,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("pipeline")
     rp.add_argument("--table", required=True)
     rp.add_argument("--batch", help="one batch id (default: every batch, oldest first)")
+    rp.add_argument(
+        "--fill-gaps",
+        action="store_true",
+        help="apply a batch older than the table's last load anyway: it only adds rows the table "
+        "lacks and versions with a newer cursor; it never replaces a newer row or deletes one",
+    )
     rp.set_defaults(func=cmd_replay)
 
     bf = sub.add_parser("backfill", help="reload a cursor window of a table; the watermark stays put")

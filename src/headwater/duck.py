@@ -98,7 +98,14 @@ def attach(con: duckdb.DuckDBPyConnection, url: str, alias: str, *, read_only: b
     if read_only:
         options.append("READ_ONLY")
     opts = f" ({', '.join(options)})" if options else ""
-    con.execute(f"ATTACH ? AS {quote(alias)}{opts}".replace("?", literal(target)))
+    try:
+        con.execute(f"ATTACH ? AS {quote(alias)}{opts}".replace("?", literal(target)))
+    except duckdb.Error as e:
+        # libpq's message can echo the keyword DSN, password included: mask it at the source,
+        # keeping the exception's type so callers still tell a lock from a refused login.
+        from headwater.urls import mask_secrets
+
+        raise type(e)(mask_secrets(str(e), url)) from None
     return kind
 
 

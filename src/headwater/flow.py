@@ -102,12 +102,19 @@ def run_el(
 
 
 def replay(
-    spec: PipelineSpec, table: str, settings: Settings, batch_id: str | None = None
+    spec: PipelineSpec,
+    table: str,
+    settings: Settings,
+    batch_id: str | None = None,
+    fill_gaps: bool = False,
 ) -> list[dict[str, Any]]:
     """Reload a warehouse table from its lake batches (oldest first), without the source.
 
     Loaded batches are applied again (the upsert makes that safe); the watermark never moves
-    backwards.
+    backwards. One batch older than the table's last load is refused unless ``fill_gaps``
+    (then it only adds what the table lacks). Replaying every batch rebuilds the table: the
+    older ones fill gaps, and the newest is applied in full, so the table ends at the newest
+    state, never an older one.
     """
     spec.table(table)  # unknown table: clear error
     lake = Lake(settings.lake_url)
@@ -119,7 +126,8 @@ def replay(
             f"no batch{' ' + batch_id if batch_id else 'es'} of {spec.name}.{table} in {lake.url}"
         )
     warehouse = open_warehouse(settings.warehouse_url)
-    return [asdict(warehouse.load(spec, m, lake, force=True)) for m in manifests]
+    fill = fill_gaps or batch_id is None
+    return [asdict(warehouse.load(spec, m, lake, force=True, fill_gaps=fill)) for m in manifests]
 
 
 def backfill(

@@ -128,6 +128,15 @@ class Lake:
 
     def __init__(self, url: str) -> None:
         if url.startswith("s3://"):
+            if "@" in url.split("/", 3)[2]:
+                from headwater.errors import ConfigError
+                from headwater.urls import mask_url
+
+                # Credentials in the URL would travel into paths, errors and task logs.
+                raise ConfigError(
+                    f"the lake URL {mask_url(url)} carries credentials: give them as "
+                    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, and the lake as s3://bucket/prefix"
+                )
             self.s3: S3Config | None = S3Config.from_env()
             self.fs: pafs.FileSystem = self.s3.filesystem()
             self.root = url[len("s3://") :].rstrip("/")

@@ -29,7 +29,7 @@ _TRACEBACK_NOISE = re.compile(r"^(Traceback \(most recent call last\)|File \"|\^
 
 def known_secrets() -> list[str]:
     """Values that must never appear in a message: secret-looking env vars, URL passwords."""
-    from headwater.urls import url_password
+    from headwater.urls import url_secrets
 
     secrets = []
     for name, value in os.environ.items():
@@ -37,10 +37,8 @@ def known_secrets() -> list[str]:
             continue
         if _SECRET_ENV.search(name):
             secrets.append(value)
-        elif "://" in value:
-            pw = url_password(value)
-            if pw and len(pw) >= 4:
-                secrets.append(pw)
+        elif "://" in value:  # the password as written and percent-decoded (libpq shows that)
+            secrets.extend(pw for pw in url_secrets(value) if len(pw) >= 4)
     return sorted(set(secrets), key=len, reverse=True)
 
 

@@ -65,4 +65,14 @@ def test_status_picks_the_latest_run_by_time_and_renders_it(hw_home):
     out = console.export_text()
     assert "last run backfill__20260301T000000" in out
     assert "1,234" in out and "posted" in out and "test test.x.failed: fail, 2 failing rows" in out
+
+    # Piped output (80 columns): one block per run and table, every value whole on its line.
+    narrow = Console(record=True, width=80)
+    render(narrow, status, now=T0 + timedelta(hours=2))
+    text = narrow.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "1,234" in text and "posted" in text and "test test.x.failed: fail, 2 failing rows" in text
+    for t in status.tables:
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{t['table']}:"))
+        assert f"{t['table']}: {t['rows']:,} rows now" in line if t["rows"] is not None else line
     assert [t["table"] for t in status.tables] == [t.name for t in SPEC.tables]

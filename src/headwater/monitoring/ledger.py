@@ -2,8 +2,8 @@
 
 These tables live next to the load ledger (``headwater.load_ledger``, one row per table and
 batch) and ``headwater.dbt_results`` (one row per dbt node) in the warehouse's metadata
-schema. They are created on first use with ``CREATE ... IF NOT EXISTS`` in both dialects, so
-older warehouses gain them without a migration step.
+schema. They are created by the metadata migrations (headwater.warehouse.migrations, step 5),
+like every other metadata table.
 """
 
 from __future__ import annotations
@@ -13,27 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headwater.warehouse.base import ALIAS, META, Warehouse
-
-MONITORING_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {META};
-CREATE TABLE IF NOT EXISTS {META}.runs (
-    pipeline VARCHAR NOT NULL, run_id VARCHAR NOT NULL, logical_date TIMESTAMP,
-    started_at TIMESTAMP, ended_at TIMESTAMP, outcome VARCHAR, duration_seconds DOUBLE PRECISION,
-    tasks_failed BIGINT, tasks_upstream_failed BIGINT, tasks_skipped BIGINT, tables_loaded BIGINT,
-    rows_extracted BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, rows_skipped BIGINT,
-    bytes_loaded BIGINT, el_seconds DOUBLE PRECISION, dbt_seconds DOUBLE PRECISION,
-    dbt_models_ok BIGINT, dbt_tests_passed BIGINT, dbt_tests_warned BIGINT,
-    dbt_tests_failed BIGINT, alert VARCHAR, error VARCHAR);
-CREATE TABLE IF NOT EXISTS {META}.alerts (
-    pipeline VARCHAR NOT NULL, state VARCHAR NOT NULL, fingerprint VARCHAR,
-    first_failed_run VARCHAR, first_failed_at TIMESTAMP, last_posted_at TIMESTAMP,
-    last_run_id VARCHAR, failed_runs BIGINT, suppressed BIGINT, updated_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS {META}.source_freshness (
-    pipeline VARCHAR NOT NULL, run_id VARCHAR, source VARCHAR, table_name VARCHAR,
-    max_loaded_at TIMESTAMP, snapshotted_at TIMESTAMP, age_seconds DOUBLE PRECISION,
-    status VARCHAR, warn_after_seconds DOUBLE PRECISION, error_after_seconds DOUBLE PRECISION,
-    checked_at TIMESTAMP);
-"""
 
 
 @dataclass
@@ -95,8 +74,6 @@ def utcnow() -> datetime:
 
 def ensure_monitoring(wh: Warehouse, con) -> None:
     wh.ensure_metadata(con)
-    wh.native(con, MONITORING_DDL)
-    wh._refresh_catalog(con)
 
 
 def _insert(con, table: str, columns: tuple[str, ...], values: list[Any]) -> None:

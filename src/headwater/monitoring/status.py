@@ -145,9 +145,56 @@ def _age(at: datetime | None, now: datetime) -> str:
     return f"{seconds:.0f} s"
 
 
+WIDE_ENOUGH = 160
+"""Columns the tables need to stay readable; narrower output (a pipe: 80) gets one block per row."""
+
+
 def render(console: Console, status: PipelineStatus, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC).replace(tzinfo=None)
     console.rule(f"{status.pipeline}: last run {status.run_id or '(never)'}")
+    if console.width < WIDE_ENOUGH:
+        _render_blocks(console, status, now)
+    else:
+        _render_tables(console, status, now)
+    _render_dbt(console, status)
+
+
+def _render_blocks(console: Console, status: PipelineStatus, now: datetime) -> None:
+    """The same figures as the tables, one short block per run and per table."""
+    if status.runs:
+        console.print("[bold]recent runs[/]")
+    for r in status.runs:
+        colour = "green" if r["outcome"] == "success" else "red"
+        started = f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "-"
+        took = f"{r['duration_seconds']:.0f} s" if r["duration_seconds"] is not None else "-"
+        console.print(f"  {escape(str(r['run_id']))}", soft_wrap=True)
+        console.print(
+            f"    [{colour}]{r['outcome']}[/], started {started} (UTC), took {took}; rows extracted "
+            f"{_n(r['rows_extracted'])}, loaded {_n(r['rows_loaded'])}, quarantined "
+            f"{_n(r['rows_quarantined'])}; tests failed {_n(r['dbt_tests_failed'])}; alert "
+            f"{escape(str(r['alert'] or '-'))}"
+        )
+    console.print("[bold]tables (latest run)[/]")
+    for t in status.tables:
+        fresh = t["freshness"]
+        fresh_text = "-"
+        if fresh:
+            colour = {"pass": "green", "warn": "yellow"}.get(str(fresh[1]), "red")
+            newest = f"{fresh[0]:%Y-%m-%d %H:%M:%S}" if fresh[0] else "-"
+            fresh_text = f"newest source row {newest}, [{colour}]{_age(fresh[0], now)} old ({fresh[1]})[/]"
+        seconds = f"{t['seconds']:.2f} s" if t["seconds"] is not None else "-"
+        console.print(
+            f"  [bold]{t['table']}[/]: {_n(t['rows'])} rows now; extracted {_n(t['extracted'])}, loaded "
+            f"{_n(t['loaded'])}, quarantined {_n(t['quarantined'])}, skipped {_n(t['skipped'])}; "
+            f"{_n(t['bytes'])} bytes in {seconds}"
+        )
+        console.print(
+            f"    watermark {t['watermark_before'] or '-'} -> {t['watermark_after'] or '-'}; "
+            f"freshness: {fresh_text}"
+        )
+
+
+def _render_tables(console: Console, status: PipelineStatus, now: datetime) -> None:
     if status.runs:
         runs = Table(title="recent runs", title_justify="left")
         for col in ("run", "started (UTC)", "took", "outcome", "extracted", "loaded", "quarantined",
@@ -193,6 +240,9 @@ def render(console: Console, status: PipelineStatus, now: datetime | None = None
             fresh_text,
         )
     console.print(tables)
+
+
+def _render_dbt(console: Console, status: PipelineStatus) -> None:
     for step, counts in status.dbt_counts.items():
         console.print(f"  dbt {step}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for node, st, failures in status.failed_tests:

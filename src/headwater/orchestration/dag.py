@@ -43,8 +43,10 @@ PATH_XCOM = "path"
 
 def _warehouse_pool() -> str:
     """DuckDB allows one writing process: every task that writes it shares a one-slot pool."""
+    from headwater.warehouse.capabilities import capabilities
+
     url = os.environ.get("HEADWATER_WAREHOUSE_URL", "duckdb:///")
-    return DUCKDB_POOL if url.startswith("duckdb:") else "default_pool"
+    return DUCKDB_POOL if capabilities(url).single_writer else "default_pool"
 
 
 def _settings():

@@ -100,6 +100,141 @@ class RunOutcome:
     seconds: float
     log: Path
     tasks: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+    """Why Airflow started no run at all (then ``run_id`` is None), in words for the user."""
+    stale_runs_failed: list[str] = field(default_factory=list)
+    """Runs a killed earlier process had left ``running``, failed before this run started."""
+
+
+# -- DAG files Airflow would skip ------------------------------------------------------------
+def _might_contain_dag(content: bytes) -> bool:
+    """Airflow's safe-mode file filter (airflow.utils.file): both words, case-insensitive."""
+    lowered = content.lower()
+    return b"airflow" in lowered and (b"dag" in lowered or b"asset" in lowered)
+
+
+def dag_file_problem(env: dict[str, str], dag_id: str) -> str | None:
+    """Why Airflow would not find ``dag_id`` in the DAGs folder, or None when it can.
+
+    Airflow's safe mode silently skips a file without the words "airflow" and "dag"; a run
+    then fails with no run and no task, which would tell the user nothing. Only files that
+    name the DAG (or are named after it) are looked at; parsing is left to Airflow.
+    """
+    if env.get("AIRFLOW__CORE__DAG_DISCOVERY_SAFE_MODE", "True").lower() in ("false", "0"):
+        return None
+    folder = Path(env.get("AIRFLOW__CORE__DAGS_FOLDER", ""))
+    if not folder.is_dir():
+        return f"the DAGs folder {folder} does not exist (HEADWATER_DAGS_FOLDER)"
+    candidates = []
+    for path in sorted(folder.rglob("*.py")):
+        content = path.read_bytes()
+        if path.stem == dag_id or dag_id.encode() in content:
+            if _might_contain_dag(content):
+                return None
+            candidates.append(path)
+    if candidates:
+        return (
+            f"Airflow skips {', '.join(map(str, candidates))}: a DAG file must contain the words "
+            f'"airflow" and "dag" (Airflow\'s safe mode reads no other file), so DAG {dag_id} is never '
+            'loaded. Add a line such as "# Airflow DAG" to the file.'
+        )
+    return f"no file in the DAGs folder {folder} defines the DAG {dag_id}"
+
+
+def no_run_problem(log: Path, dag_id: str) -> str:
+    """What to tell the user when ``airflow dags test`` created no run: its last error line."""
+    from headwater.notify import redact
+
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower() or "not found" in ln.lower()]
+    last = (errors or lines or ["(no output)"])[-1][:300]
+    return f"Airflow started no run of DAG {dag_id}: {redact(last)}"
+
+
+# -- runs a killed process left behind --------------------------------------------------------
+UNFINISHED_RUN_STATES = ("running", "queued")
+UNFINISHED_TASK_STATES = (
+    "running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "deferred", "restarting",
+)  # fmt: skip
+
+
+def _airflow_alive(env: dict[str, str], dag_id: str) -> bool:
+    """Is a process using the same Airflow metadata running work that may own a run of ``dag_id``?
+
+    A scheduler (``headwater ui``, production) owns its running runs; another one-shot run
+    (``airflow dags test <dag_id>``) owns its own. Either way the runs are not stale.
+    Processes with another metadata database (another HEADWATER_HOME) do not count.
+    """
+    import psutil
+
+    key = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+    me = os.getpid()
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if p.info["pid"] == me or not any("airflow" in part for part in cmd):
+            continue
+        if not ("scheduler" in cmd or ("dags" in cmd and "test" in cmd and dag_id in cmd)):
+            continue
+        try:
+            theirs = p.environ().get(key)
+        except psutil.Error:
+            return True  # cannot tell whose it is: leave the runs alone
+        if theirs is None or theirs == env.get(key):
+            return True
+    return False
+
+
+def fail_stale_runs(env: dict[str, str], dag_id: str) -> list[str]:
+    """Mark the runs of ``dag_id`` left running/queued by a killed process as failed.
+
+    A SIGKILLed ``headwater run`` leaves its run ``running`` in the metadata; a scheduler
+    started later would resume it and load its old batches over newer data. Failing them
+    first (with their unfinished tasks) ends that; the loads also refuse older batches.
+    Returns the run ids failed. Does nothing while Airflow processes that may own them live.
+    """
+    import sqlalchemy as sa
+
+    url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    db = _metadata_db(env)
+    if not url or (db is not None and not db.exists()):
+        return []
+    if _airflow_alive(env, dag_id):
+        return []
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as con:
+            # Only states change: end dates stay unset rather than risk a format Airflow's
+            # own column type would not read back.
+            runs = sa.table("dag_run", sa.column("dag_id"), sa.column("run_id"), sa.column("state"))
+            tis = sa.table("task_instance", sa.column("dag_id"), sa.column("run_id"), sa.column("state"))
+            stale = [
+                r[0]
+                for r in con.execute(
+                    sa.select(runs.c.run_id).where(
+                        runs.c.dag_id == dag_id, runs.c.state.in_(UNFINISHED_RUN_STATES)
+                    )
+                )
+            ]
+            if stale:
+                con.execute(
+                    tis.update()
+                    .where(
+                        tis.c.dag_id == dag_id,
+                        tis.c.run_id.in_(stale),
+                        tis.c.state.in_(UNFINISHED_TASK_STATES),
+                    )
+                    .values(state="failed")
+                )
+                con.execute(
+                    runs.update()
+                    .where(runs.c.dag_id == dag_id, runs.c.run_id.in_(stale))
+                    .values(state="failed")
+                )
+    except sa.exc.SQLAlchemyError:
+        return []  # no metadata yet (first run): nothing can be stale
+    finally:
+        engine.dispose()
+    return stale
 
 
 def _metadata_db(env: dict[str, str]) -> Path | None:
@@ -166,7 +301,13 @@ def run_dag(
     """
     env = airflow_environ(settings)
     env["HEADWATER_RETRIES"] = str(retries)
+    problem = dag_file_problem(env, dag_id)
+    if problem:
+        from headwater.errors import ConfigError
+
+        raise ConfigError(problem)
     ensure_airflow(settings, env)
+    stale = fail_stale_runs(env, dag_id)
     log = settings.airflow_home / "runs" / f"{dag_id}-{time.strftime('%Y%m%dT%H%M%S')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -195,4 +336,6 @@ def run_dag(
         time.time() - started,
         log,
         states,
+        problem=None if run_id else no_run_problem(log, dag_id),
+        stale_runs_failed=stale,
     )

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from headwater.duck import parse_url
 from headwater.warehouse.base import LoadResult, Warehouse
+from headwater.warehouse.capabilities import Capabilities, capabilities
 
 
 def open_warehouse(url: str) -> Warehouse:
     """The adapter for a warehouse URL (duckdb:///file or postgresql://...)."""
-    kind, _ = parse_url(url)
+    kind = capabilities(url).kind  # an unsupported URL: a clear ConfigError
     if kind == "duckdb":
         from headwater.warehouse.duckdb import DuckDBWarehouse
 
         return DuckDBWarehouse(url)
-    if kind == "postgres":
-        from headwater.warehouse.postgres import PostgresWarehouse
+    from headwater.warehouse.postgres import PostgresWarehouse
 
-        return PostgresWarehouse(url)
-    raise ValueError(f"{kind} cannot be a warehouse; use duckdb:/// or postgresql://")
+    return PostgresWarehouse(url)
 
 
-__all__ = ["LoadResult", "Warehouse", "open_warehouse"]
+__all__ = ["Capabilities", "LoadResult", "Warehouse", "capabilities", "open_warehouse"]

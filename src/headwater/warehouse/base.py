@@ -21,8 +21,11 @@ from typing import Any
 import duckdb
 
 from headwater import duck
+from headwater.errors import TerminalError, connection_error
 from headwater.lake import REJECTS_FILE, Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
+from headwater.warehouse.capabilities import Capabilities
+from headwater.warehouse.migrations import migrate
 from headwater.warehouse.schema import diff_columns, enforce
 from headwater.watermark import WatermarkState
 
@@ -32,43 +35,6 @@ ALIAS = "wh"
 META = "headwater"
 SYSTEM_COLUMNS = ("_loaded_at", "_run_id")
 
-METADATA_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {META};
-CREATE TABLE IF NOT EXISTS {META}.watermarks (
-    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, cursor_column VARCHAR,
-    cursor_type VARCHAR, watermark VARCHAR, window_count BIGINT, window_fingerprint VARCHAR,
-    run_id VARCHAR, updated_at TIMESTAMP, files_fingerprint VARCHAR);
-CREATE TABLE IF NOT EXISTS {META}.load_ledger (
-    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
-    batch_id VARCHAR NOT NULL, mode VARCHAR, rows_in_batch BIGINT, rows_changed BIGINT,
-    rows_deleted BIGINT, rows_quarantined BIGINT, watermark_before VARCHAR,
-    watermark_after VARCHAR, loaded_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
-    extracted_at VARCHAR, schema_changes VARCHAR, rows_read BIGINT);
-CREATE TABLE IF NOT EXISTS {META}.quarantine (
-    pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, batch_id VARCHAR,
-    reason VARCHAR NOT NULL, record VARCHAR, quarantined_at TIMESTAMP, source_file VARCHAR,
-    source_line BIGINT, column_name VARCHAR, record_length BIGINT, truncated BOOLEAN);
-CREATE TABLE IF NOT EXISTS {META}.dbt_results (
-    pipeline VARCHAR NOT NULL, run_id VARCHAR, step VARCHAR, unique_id VARCHAR,
-    resource_type VARCHAR, status VARCHAR, execution_time DOUBLE PRECISION, rows_affected BIGINT,
-    failures BIGINT, message VARCHAR, recorded_at TIMESTAMP);
-"""
-
-
-# Columns added after the first release: warehouses created earlier get them on first use.
-METADATA_UPGRADES = f"""
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS extracted_at VARCHAR;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS schema_changes VARCHAR;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS bytes BIGINT;
-ALTER TABLE {META}.load_ledger ADD COLUMN IF NOT EXISTS rows_read BIGINT;
-ALTER TABLE {META}.watermarks ADD COLUMN IF NOT EXISTS files_fingerprint VARCHAR;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_file VARCHAR;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS column_name VARCHAR;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS record_length BIGINT;
-ALTER TABLE {META}.quarantine ADD COLUMN IF NOT EXISTS truncated BOOLEAN;
-"""
 QUARANTINE_INSERT = (
     f"INSERT INTO {ALIAS}.{META}.quarantine (pipeline, table_name, run_id, batch_id, reason, record, "
     "quarantined_at, source_file, source_line, column_name, record_length, truncated) "
@@ -101,6 +67,7 @@ class LoadResult:
 
 class Warehouse(ABC):
     kind: str
+    capabilities: Capabilities
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -125,8 +92,13 @@ class Warehouse(ABC):
         """Create the raw table from ``select`` (its first batch); return the rows written."""
 
     @abstractmethod
-    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
-        """Insert new keys, update changed rows; return rows inserted or changed."""
+    def _upsert(
+        self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple, older: bool
+    ) -> int:
+        """Insert new keys, update changed rows that are not older; return rows inserted or changed.
+
+        Which rows may be replaced is :func:`replace_guard`'s rule, shared by every dialect.
+        """
 
     def _lock_table(self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str) -> None:  # noqa: B027
         """Serialize concurrent loads of one table until the transaction ends (if needed).
@@ -142,21 +114,24 @@ class Warehouse(ABC):
     def session(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         con = duck.connect()
         try:
-            self._attach(con, read_only)
+            try:
+                self._attach(con, read_only)
+            except duckdb.Error as e:
+                # The driver's message can carry the DSN with its password: never re-raise it.
+                raise connection_error("the warehouse", self.url, e) from None
             yield con
         finally:
             con.close()
 
     def ensure_metadata(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create or upgrade the metadata tables, once per warehouse and process.
-
-        The DDL is idempotent but costs a round of catalog statements (~0.5 s on Postgres),
-        which a small incremental load would otherwise pay in every session.
-        """
+        """Bring the metadata tables to the latest version (see migrations.py), once per
+        warehouse and process: checking costs a round of catalog statements (~0.5 s on
+        Postgres), which a small incremental load would otherwise pay in every session."""
         if self.url in _METADATA_READY:
             return
-        self.native(con, METADATA_DDL + METADATA_UPGRADES)
-        self._refresh_catalog(con)
+        applied = migrate(self, con, ALIAS)
+        if applied:
+            log.info("%r: metadata migrated to version %d", self, applied[-1])
         _METADATA_READY.add(self.url)
 
     def column_types_of(self, con, schema: str, table: str) -> dict[str, str]:
@@ -188,8 +163,20 @@ class Warehouse(ABC):
         return {r[0]: WatermarkState(*r) for r in rows}
 
     # -- the load transaction ---------------------------------------------------------------
-    def load(self, spec: PipelineSpec, manifest: Manifest, lake: Lake, force: bool = False) -> LoadResult:
+    def load(
+        self,
+        spec: PipelineSpec,
+        manifest: Manifest,
+        lake: Lake,
+        force: bool = False,
+        fill_gaps: bool = False,
+    ) -> LoadResult:
         """Load one batch in one transaction; ``force`` reloads a batch the ledger already has.
+
+        A batch extracted before the table's last loaded batch (a killed run resumed later, a
+        replay of an old batch) is refused with :class:`StaleBatchError`, unless ``fill_gaps``:
+        then it only adds the keys the table lacks and versions whose cursor is newer, and
+        deletes nothing. No load ever puts an older version of a row back.
 
         DuckDB's postgres extension runs transactions at REPEATABLE READ, so a load that waited
         for another load of the same table fails with a serialization error once that one
@@ -197,7 +184,7 @@ class Warehouse(ABC):
         """
         for attempt in range(1, 6):
             try:
-                return self._load_once(spec, manifest, lake, force)
+                return self._load_once(spec, manifest, lake, force, fill_gaps)
             except duckdb.Error as e:
                 if "could not serialize access" not in str(e) or attempt == 5:
                     raise
@@ -209,7 +196,9 @@ class Warehouse(ABC):
                 )
         raise AssertionError("unreachable")
 
-    def _load_once(self, spec: PipelineSpec, manifest: Manifest, lake: Lake, force: bool) -> LoadResult:
+    def _load_once(
+        self, spec: PipelineSpec, manifest: Manifest, lake: Lake, force: bool, fill_gaps: bool
+    ) -> LoadResult:
         table = spec.table(manifest.table)
         schema = spec.raw_schema
         started = time.monotonic()
@@ -242,6 +231,10 @@ class Warehouse(ABC):
                         manifest.cursor_max,
                         replayed=True,
                     )
+                last = self._last_loaded_batch(con, spec.name, table.name)
+                older = _is_older(manifest, last)
+                if older and not fill_gaps:
+                    raise StaleBatchError(_stale_message(spec.name, table.name, manifest, last))
                 self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
                 self._refresh_catalog(con)
                 quarantined, select = 0, ""
@@ -266,10 +259,10 @@ class Warehouse(ABC):
                     drift = self._reconcile_schema(con, spec, schema, table.name, manifest, existing)
                     stage = self._stage(con, schema, table.name, select)
                     columns = [c[0] for c in manifest.columns] + list(SYSTEM_COLUMNS)
-                    if manifest.mode == "full":
+                    if manifest.mode == "full" and not older:  # an older full read misses newer keys
                         deleted = self._delete_missing(con, schema, table, stage)
-                    changed = self._upsert(con, schema, table, stage, columns, table.primary_key)
-                watermark = self._advance_watermark(con, spec, table, manifest)
+                    changed = self._upsert(con, schema, table, stage, columns, table.primary_key, older)
+                watermark = self._advance_watermark(con, spec, table, manifest, older)
                 duration = time.monotonic() - started
                 con.execute(
                     f"INSERT INTO {ALIAS}.{META}.load_ledger ({', '.join(LEDGER_COLUMNS)}) "
@@ -335,6 +328,16 @@ class Warehouse(ABC):
             [pipeline, table, manifest.batch_id, manifest.extracted_at],
         )
         return bool(n)
+
+    def _last_loaded_batch(self, con, pipeline: str, table: str) -> tuple[str, str] | None:
+        """(batch id, extracted_at) of the table's most recently extracted loaded batch."""
+        row = con.execute(
+            f"SELECT batch_id, extracted_at FROM {ALIAS}.{META}.load_ledger "
+            "WHERE pipeline = ? AND table_name = ? AND coalesce(extracted_at, '') <> '' "
+            "ORDER BY CAST(extracted_at AS TIMESTAMPTZ) DESC LIMIT 1",
+            [pipeline, table],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def _quarantine(self, con, spec, table: TableSpec, manifest: Manifest, at: datetime, rows: str) -> int:
         """Add ``rows`` (reason, record, source_file, source_line, column_name) to the quarantine.
@@ -479,12 +482,20 @@ class Warehouse(ABC):
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def _advance_watermark(self, con, spec: PipelineSpec, table: TableSpec, manifest: Manifest) -> str | None:
+    def _advance_watermark(
+        self, con, spec: PipelineSpec, table: TableSpec, manifest: Manifest, older: bool = False
+    ) -> str | None:
         """Move the table's watermark forward to the batch's newest cursor, never backwards.
 
-        A backfill never moves it; a full load sets it to the batch's newest cursor. The
-        look-back window's fingerprint is kept with the watermark it belongs to.
+        A backfill or an older batch never moves it; a full load sets it to the batch's newest
+        cursor. The look-back window's fingerprint is kept with the watermark it belongs to.
         """
+        if older:
+            current = con.execute(
+                f"SELECT watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?",
+                [spec.name, table.name],
+            ).fetchone()
+            return current[0] if current else None
         # A full read of files remembers which files it read, so an unchanged delivery is
         # skipped next time (see extract.py).
         files = manifest.extra.get("files_fingerprint") if manifest.mode == "full" else None
@@ -633,6 +644,44 @@ class Warehouse(ABC):
         with self.session() as con:
             self.ensure_metadata(con)
             return con.execute(sql, params or []).fetchall()
+
+
+class StaleBatchError(TerminalError):
+    """A batch older than the table's last loaded one: loading it would roll rows back."""
+
+
+def _is_older(manifest: Manifest, last: tuple[str, str] | None) -> bool:
+    """Was ``manifest`` extracted before the table's last loaded batch?"""
+    if last is None or not manifest.extracted_at:
+        return False
+    return datetime.fromisoformat(manifest.extracted_at) < datetime.fromisoformat(last[1])
+
+
+def _stale_message(pipeline: str, table: str, manifest: Manifest, last: tuple[str, str] | None) -> str:
+    last_id, last_at = last or ("?", "?")
+    return (
+        f"{pipeline}.{table}: batch {manifest.batch_id} (extracted {manifest.extracted_at}) is older "
+        f"than the table's last loaded batch {last_id} (extracted {last_at}); loading it would put "
+        "older versions of rows back, so nothing was loaded. This happens when a run killed earlier "
+        "is resumed (or an old batch replayed) after a newer run: the table is already newer. To "
+        f"add only the rows the table lacks from it: headwater replay {pipeline} --table {table} "
+        f"--batch {manifest.batch_id} --fill-gaps"
+    )
+
+
+def replace_guard(table: TableSpec, older: bool, new: str, current: str) -> str:
+    """SQL condition under which row ``new`` may replace the stored row ``current`` (aliases).
+
+    With a cursor the cursor decides: a batch in order replaces rows whose cursor is not newer
+    than its own; an older batch (``fill_gaps``) only rows strictly older. Without a cursor only
+    the batch order can: an older batch replaces nothing.
+    """
+    if table.cursor is None:
+        return "FALSE" if older else "TRUE"
+    c = duck.quote(table.cursor)
+    if older:
+        return f"{new}.{c} > {current}.{c}"
+    return f"({current}.{c} IS NULL OR {new}.{c} >= {current}.{c})"
 
 
 def _whole_rows(reason: str, relation: str) -> str:

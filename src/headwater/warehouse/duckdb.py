@@ -10,11 +10,13 @@ import duckdb
 from headwater import duck
 from headwater.errors import TransientError
 from headwater.spec import TableSpec
-from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse
+from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse, replace_guard
+from headwater.warehouse.capabilities import CAPABILITIES
 
 
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
+    capabilities = CAPABILITIES["duckdb"]
 
     @property
     def path(self) -> Path:
@@ -57,7 +59,9 @@ class DuckDBWarehouse(Warehouse):
         rows = con.execute(f"CREATE TABLE {target} AS {select}").fetchone()
         return int(rows[0]) if rows else 0
 
-    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
+    def _upsert(
+        self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple, older: bool
+    ) -> int:
         """Replace the rows whose key is new or whose content changed: delete, then append.
 
         DuckDB updates rows column by column and rewrites the touched row groups at commit;
@@ -70,7 +74,8 @@ class DuckDBWarehouse(Warehouse):
         data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]
         differs = " OR ".join(f"t.{duck.quote(c)} IS DISTINCT FROM s.{duck.quote(c)}" for c in data_cols)
         cols = ", ".join(duck.quote(c) for c in columns)
-        condition = f"t.{duck.quote(key[0])} IS NULL" + (f" OR {differs}" if differs else "")
+        guard = replace_guard(table, older, "s", "t")
+        condition = f"t.{duck.quote(key[0])} IS NULL" + (f" OR (({differs}) AND {guard})" if differs else "")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE hw_changed AS SELECT s.* FROM {stage} AS s "
             f"LEFT JOIN {target} AS t ON ({on}) WHERE {condition}"

@@ -12,13 +12,15 @@ from psycopg import sql
 
 from headwater import duck
 from headwater.spec import TableSpec
-from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse
+from headwater.warehouse.base import ALIAS, SYSTEM_COLUMNS, Warehouse, replace_guard
+from headwater.warehouse.capabilities import CAPABILITIES
 
 ident = sql.Identifier
 
 
 class PostgresWarehouse(Warehouse):
     kind = "postgres"
+    capabilities = CAPABILITIES["postgres"]
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         duck.attach(con, self.url, ALIAS, read_only=read_only)
@@ -64,15 +66,21 @@ class PostgresWarehouse(Warehouse):
         )
         return int(rows[0]) if rows else 0
 
-    def _upsert(self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple) -> int:
+    def _upsert(
+        self, con, schema: str, table: TableSpec, stage: str, columns: list[str], key: tuple, older: bool
+    ) -> int:
         data_cols = [c for c in columns if c not in key and c not in SYSTEM_COLUMNS]
-        if data_cols:
-            conflict: sql.Composable = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
+        # The guard is built from quoted, validated identifiers only (duck.quote).
+        guard = replace_guard(table, older, "EXCLUDED", "t")
+        if data_cols and guard != "FALSE":
+            update = "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({}) AND {}"
+            conflict: sql.Composable = sql.SQL(update).format(
                 sql.SQL(", ").join(
                     sql.SQL("{c} = EXCLUDED.{c}").format(c=ident(c)) for c in columns if c not in key
                 ),
                 sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in data_cols),
                 sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in data_cols),
+                sql.SQL(guard),
             )
         else:
             conflict = sql.SQL("DO NOTHING")
