@@ -122,15 +122,14 @@ class FlightsWarehouse:
 @pytest.fixture(scope="session")
 def flights_warehouse(tmp_path_factory: pytest.TempPathFactory) -> FlightsWarehouse:
     """A flights warehouse built by one real run of the flights DAG (its own home)."""
-    import importlib
-
+    from headwater import discovery
     from headwater.orchestration.local import run_dag
     from headwater.spec import load_spec
 
     home = tmp_path_factory.mktemp("dashboard-flights") / "hw"
     home.mkdir()
     spec = load_spec("flights")
-    generator = importlib.import_module(spec.source.generator or "")
+    generator = discovery.generator(spec)
     with pytest.MonkeyPatch.context() as mp:
         _isolated_env(mp, home)
         settings = Settings.from_env()

@@ -3,6 +3,7 @@ empty warehouse, with no warehouse at all, and while another process holds the w
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, timedelta
 
@@ -11,10 +12,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from headwater.dashboard import fmt
-from headwater.dashboard.registry import PAGES, page
+from headwater.dashboard.registry import PLATFORM_PAGES, page, pages
 from headwater.dashboard.server import APP
+from headwater.discovery import available_pipelines, load_spec
 
 from .conftest import TravelWarehouse, booking_days
+
+PAGES = pages()
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +35,7 @@ def open_page(module: str) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     if not page(module).default:
-        at.switch_page(f"views/{module}.py").run()
+        at.switch_page(os.path.relpath(page(module).path, APP.parent)).run()
     return at
 
 
@@ -52,7 +56,9 @@ def test_the_registry_lists_every_page_file():
     from headwater.dashboard.registry import PAGES_DIR
 
     files = {p.stem for p in PAGES_DIR.glob("*.py")} - {"__init__"}
-    assert files == {p.module for p in PAGES}
+    assert files == {p.module for p in PLATFORM_PAGES}
+    with_page = {n for n in available_pipelines() if (load_spec(n).folder / "dashboard.py").is_file()}
+    assert {p.pipeline for p in PAGES if p.pipeline} == with_page  # discovered, not listed
     assert [p.module for p in PAGES if p.default] == ["overview"]
     for p in PAGES:
         source = p.path.read_text()

@@ -14,8 +14,6 @@ from headwater.settings import Settings
 CACHE_SECONDS = 30
 """Query results are reused for this long: pages stay fast and the warehouse is opened rarely."""
 
-MODE_COLOURS = {"flight": "#3b6fb6", "train": "#2e9e6a", "bus": "#e8912d"}
-PASSENGER_COLOURS = {"adult": "#3b6fb6", "child": "#8cb6e6", "infant": "#f2b36b"}
 STATUS_BADGE = {
     "success": ("Success", "green", ":material/check_circle:"),
     "warnings": ("Success with warnings", "orange", ":material/warning:"),
@@ -30,20 +28,32 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def _query(pipeline: str | None, name: str) -> Any:
+    """A query by name: the pipeline's own (its folder's dashboard.py) first, then the core's."""
+    if pipeline is not None:
+        from headwater import discovery
+
+        own = discovery.pipeline_module(discovery.load_spec(pipeline), "dashboard")
+        if own is not None and callable(getattr(own, name, None)):
+            return getattr(own, name)
+    return getattr(queries, name)
+
+
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
-def _fetch(url: str, calls: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[Any]:
+def _fetch(url: str, pipeline: str | None, calls: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[Any]:
     def run(con):
-        return [getattr(queries, name)(con, *args) for name, args in calls]
+        return [_query(pipeline, name)(con, *args) for name, args in calls]
 
     return Reader(url).run(run)
 
 
-def fetch(*calls: tuple[Any, ...]) -> list[Any]:
-    """Run ``(query name, *args)`` calls in one short read-only session; stop the page with a
-    clear message when the warehouse is missing, busy or unreachable."""
+def fetch(*calls: tuple[Any, ...], pipeline: str | None = None) -> list[Any]:
+    """Run ``(query name, *args)`` calls in one short read-only session (names are looked up in
+    ``pipeline``'s dashboard.py, then in :mod:`queries`); stop the page with a clear message
+    when the warehouse is missing, busy or unreachable."""
     url = settings().warehouse_url
     try:
-        return _fetch(url, tuple((c[0], tuple(c[1:])) for c in calls))
+        return _fetch(url, pipeline, tuple((c[0], tuple(c[1:])) for c in calls))
     except WarehouseMissing as e:
         st.info(f"**Nothing to show yet.** {e}", icon=":material/hourglass_empty:")
         st.code("headwater demo", language="bash")

@@ -1,25 +1,205 @@
-"""Travel bookings (seed 000): the daily booking summary, passenger mix, modes, carriers."""
+"""Travel bookings (seed 000): the daily booking summary, passenger mix, modes, carriers.
+
+This pipeline's dashboard page and the queries behind it. Discovered by the dashboard from this
+folder (no core file names the pipeline); Streamlit runs the file as the page. The marts are
+found through dbt's manifest (:mod:`headwater.dashboard.marts`), never by a schema written here.
+Each query takes a DuckDB connection with the warehouse attached read-only as ``wh``.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Any
+
 import altair as alt
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from headwater.dashboard import fmt, queries, ui
+from headwater.dashboard import fmt, marts, ui
+from headwater.dashboard.queries import frame
 
-PIPELINE = "travel_bookings"
+PIPELINE = Path(__file__).resolve().parent.name
 TITLE = "Travel bookings"
+ICON = ":material/luggage:"
+MARTS: tuple[str, ...] = (
+    "rep_booking_summary",
+    "fct_ticket_sales",
+    "dim_bookings",
+    "dim_passengers",
+    "dim_segments",
+    "bridge_ticket_segments",
+)
+"""The models this page reads; missing ones show the page's "not run yet" state."""
+MODE_COLOURS = {"flight": "#3b6fb6", "train": "#2e9e6a", "bus": "#e8912d"}
+PASSENGER_COLOURS = {"adult": "#3b6fb6", "child": "#8cb6e6", "infant": "#f2b36b"}
+
+
+def _mart(model: str) -> str:
+    return marts.relation(PIPELINE, model)
+
+
+def fetch(*calls: tuple[Any, ...]) -> list[Any]:
+    return ui.fetch(*calls, pipeline=PIPELINE)
+
+
+def fetch_one(name: str, *args: Any) -> Any:
+    return fetch((name, *args))[0]
+
+
+# -- queries ---------------------------------------------------------------------------------
+# travel bookings (seed 000). Every figure is by booking date (the day the booking was made).
+# Revenue counts tickets of bookings that are not cancelled, in EUR, as rep_booking_summary.
+
+
+def travel_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    row = con.execute(
+        f"SELECT min(booking_date), max(booking_date) FROM {_mart('rep_booking_summary')}"
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def daily_bookings(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    """The seed's booking summary, one row per booking day in [start, end]."""
+    return frame(
+        con,
+        f"""
+        SELECT booking_date, bookings, tickets, passengers, segments,
+            revenue_eur::DOUBLE AS revenue_eur,
+            avg_ticket_price_eur::DOUBLE AS avg_ticket_price_eur,
+            cancelled_bookings
+        FROM {_mart("rep_booking_summary")}
+        WHERE booking_date BETWEEN ? AND ?
+        ORDER BY booking_date
+        """,
+        [start, end],
+    )
+
+
+def booking_totals(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, Any]:
+    """Totals for [start, end]: bookings, tickets, passengers, segments, cancelled, revenue,
+    and the average price of a (non-cancelled) ticket over the whole range."""
+    row = con.execute(
+        f"""
+        WITH summary AS (
+            SELECT coalesce(sum(bookings), 0)::BIGINT AS bookings,
+                coalesce(sum(tickets), 0)::BIGINT AS tickets,
+                coalesce(sum(passengers), 0)::BIGINT AS passengers,
+                coalesce(sum(segments), 0)::BIGINT AS segments,
+                coalesce(sum(cancelled_bookings), 0)::BIGINT AS cancelled_bookings,
+                coalesce(sum(revenue_eur), 0)::DECIMAL(18, 2) AS revenue_eur
+            FROM {_mart("rep_booking_summary")}
+            WHERE booking_date BETWEEN ? AND ?
+        ),
+        prices AS (
+            SELECT avg(price_eur)::DOUBLE AS avg_ticket_price_eur
+            FROM {_mart("fct_ticket_sales")}
+            WHERE booking_date BETWEEN ? AND ? AND booking_status <> 'cancelled'
+        )
+        SELECT * FROM summary, prices
+        """,
+        [start, end, start, end],
+    ).fetchone()
+    names = [
+        "bookings",
+        "tickets",
+        "passengers",
+        "segments",
+        "cancelled_bookings",
+        "revenue_eur",
+        "avg_ticket_price_eur",
+    ]
+    return dict(zip(names, row, strict=True)) if row else dict.fromkeys(names)
+
+
+def passenger_mix(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    """Passengers by type (adult/child/infant) in bookings made in [start, end], with shares."""
+    return frame(
+        con,
+        f"""
+        SELECT p.passenger_type, count(*) AS passengers,
+            count(*) / sum(count(*)) OVER () AS share
+        FROM {_mart("dim_passengers")} AS p
+        JOIN {_mart("dim_bookings")} AS b USING (booking_id)
+        WHERE b.booking_date BETWEEN ? AND ?
+        GROUP BY p.passenger_type
+        ORDER BY passengers DESC, p.passenger_type
+        """,
+        [start, end],
+    )
+
+
+# A ticket covers every segment of its booking; its price is split equally over the segments
+# it is linked to, so carrier and mode revenue add up to the total revenue.
+def _segment_revenue() -> str:
+    return f"""
+    SELECT s.segment_id, s.carrier_name, s.travel_mode, f.ticket_id,
+        f.price_eur::DOUBLE / count(*) OVER (PARTITION BY f.ticket_id) AS revenue_eur
+    FROM {_mart("fct_ticket_sales")} AS f
+    JOIN {_mart("bridge_ticket_segments")} AS link USING (ticket_id)
+    JOIN {_mart("dim_segments")} AS s USING (segment_id)
+    WHERE f.booking_date BETWEEN ? AND ? AND f.booking_status <> 'cancelled'
+"""
+
+
+def travel_mode_split(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    """Per travel mode: segments booked in [start, end] (all bookings) and revenue (EUR)."""
+    return frame(
+        con,
+        f"""
+        WITH segments AS (
+            SELECT s.travel_mode, count(*) AS segments
+            FROM {_mart("dim_segments")} AS s
+            JOIN {_mart("dim_bookings")} AS b USING (booking_id)
+            WHERE b.booking_date BETWEEN ? AND ?
+            GROUP BY s.travel_mode
+        ),
+        revenue AS (
+            SELECT travel_mode, sum(revenue_eur) AS revenue_eur
+            FROM ({_segment_revenue()}) GROUP BY travel_mode
+        )
+        SELECT segments.travel_mode, segments.segments,
+            segments.segments / sum(segments.segments) OVER () AS segment_share,
+            coalesce(revenue.revenue_eur, 0) AS revenue_eur
+        FROM segments LEFT JOIN revenue USING (travel_mode)
+        ORDER BY segments.segments DESC, segments.travel_mode
+        """,
+        [start, end, start, end],
+    )
+
+
+def carriers_by_revenue(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10, mode: str | None = None
+) -> pd.DataFrame:
+    """The ``limit`` carriers (of one travel ``mode``, or all) with the most revenue from
+    bookings made in [start, end]; segments and tickets count the paid ones."""
+    return frame(
+        con,
+        f"""
+        SELECT carrier_name, travel_mode, count(DISTINCT segment_id) AS segments,
+            count(DISTINCT ticket_id) AS tickets, sum(revenue_eur) AS revenue_eur
+        FROM ({_segment_revenue()})
+        WHERE ?::VARCHAR IS NULL OR travel_mode = ?
+        GROUP BY carrier_name, travel_mode
+        ORDER BY revenue_eur DESC, carrier_name
+        LIMIT ?
+        """,
+        [start, end, mode, mode, limit],
+    )
+
+
+# -- page ------------------------------------------------------------------------------------
 
 
 def render() -> None:
     st.title(TITLE)
     ui.sidebar()
-    (missing,) = ui.fetch(("missing_tables", queries.TRAVEL_TABLES))
+    (missing,) = fetch(("missing_tables", tuple(marts.located(PIPELINE, MARTS))))
     if missing:
         ui.not_run_yet(PIPELINE, TITLE, missing)
         return
-    lo, hi = ui.fetch_one("travel_date_bounds")
+    lo, hi = fetch_one("travel_date_bounds")
     if lo is None:
         st.info(
             "**No bookings yet.** The pipeline has run, but the source had no bookings.",
@@ -31,7 +211,7 @@ def render() -> None:
         "out cancelled bookings; volumes count every booking."
     )
     start, end = ui.date_range("Booking dates", lo, hi, key="travel-dates")
-    daily, totals, mix, modes = ui.fetch(
+    daily, totals, mix, modes = fetch(
         ("daily_bookings", start, end),
         ("booking_totals", start, end),
         ("passenger_mix", start, end),
@@ -187,7 +367,7 @@ def _passenger_mix(mix: pd.DataFrame) -> None:
     if mix.empty:
         st.caption("No passengers in these bookings.")
         return
-    st.altair_chart(_donut(mix, "passenger_type", "passengers", ui.PASSENGER_COLOURS, "passenger"))
+    st.altair_chart(_donut(mix, "passenger_type", "passengers", PASSENGER_COLOURS, "passenger"))
     st.caption(
         " · ".join(
             f"**{r.passenger_type}** {fmt.count(r.passengers)} ({fmt.percent(r.share)})"
@@ -206,7 +386,7 @@ def _mode_split(modes: pd.DataFrame) -> None:
         share=modes["segment_share"],
         revenue_share=modes["revenue_eur"] / total_revenue if total_revenue else 0.0,
     )
-    st.altair_chart(_donut(df, "travel_mode", "segments", ui.MODE_COLOURS, "mode"))
+    st.altair_chart(_donut(df, "travel_mode", "segments", MODE_COLOURS, "mode"))
     st.caption(
         " · ".join(
             f"**{r.travel_mode}** {fmt.count(r.segments)} segments ({fmt.percent(r.segment_share)}), "
@@ -220,13 +400,13 @@ def _carriers(start, end) -> None:
     st.subheader("Top carriers by revenue", anchor=False)
     choice = st.segmented_control(
         "Travel mode",
-        ["all modes", *ui.MODE_COLOURS],
+        ["all modes", *MODE_COLOURS],
         default="all modes",
         key="travel-carrier-mode",
         label_visibility="collapsed",
     )
     mode = None if choice in (None, "all modes") else choice
-    carriers = ui.fetch_one("carriers_by_revenue", start, end, 10, mode)
+    carriers = fetch_one("carriers_by_revenue", start, end, 10, mode)
     st.caption("A ticket's price is split equally over the segments it covers.")
     if carriers.empty:
         st.caption("No revenue in these bookings.")
@@ -241,7 +421,7 @@ def _carriers(start, end) -> None:
             color=alt.Color(
                 "travel_mode:N",
                 title="mode",
-                scale=alt.Scale(domain=list(ui.MODE_COLOURS), range=list(ui.MODE_COLOURS.values())),
+                scale=alt.Scale(domain=list(MODE_COLOURS), range=list(MODE_COLOURS.values())),
                 legend=alt.Legend(orient="top"),
             ),
             tooltip=[

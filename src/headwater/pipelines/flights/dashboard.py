@@ -1,23 +1,182 @@
-"""Flights (seed 003): on-time performance and delays by route and day, seats, busiest airports."""
+"""Flights (seed 003): on-time performance and delays by route and day, seats, busiest airports.
+
+This pipeline's dashboard page and the queries behind it. Discovered by the dashboard from this
+folder (no core file names the pipeline); Streamlit runs the file as the page. The marts are
+found through dbt's manifest (:mod:`headwater.dashboard.marts`), never by a schema written here.
+Each query takes a DuckDB connection with the warehouse attached read-only as ``wh``.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Any
+
 import altair as alt
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from headwater.dashboard import fmt, queries, ui
+from headwater.dashboard import fmt, marts, ui
+from headwater.dashboard.queries import frame
 
-PIPELINE = "flights"
+PIPELINE = Path(__file__).resolve().parent.name
 TITLE = "Flights"
+ICON = ":material/flight_takeoff:"
+MARTS: tuple[str, ...] = ("fct_flight_activity", "fct_seat_occupied_daily", "dim_airport")
+"""The models this page reads; missing ones show the page's "not run yet" state."""
+
+
+def _mart(model: str) -> str:
+    return marts.relation(PIPELINE, model)
+
+
+def _activity() -> str:
+    """One row per flight: schedule, status and delays (the page's main mart)."""
+    return _mart("fct_flight_activity")
+
+
+def fetch(*calls: tuple[Any, ...]) -> list[Any]:
+    return ui.fetch(*calls, pipeline=PIPELINE)
+
+
+def fetch_one(name: str, *args: Any) -> Any:
+    return fetch((name, *args))[0]
+
+
+# -- queries ---------------------------------------------------------------------------------
+# flights (seed 003), by flight date (the local date of the scheduled departure). On time =
+# arrived less than ON_TIME_MINUTES after the schedule (the usual 15-minute rule, the same
+# threshold as the marts' is_delayed); delays are averaged over the flights that have actually
+# departed (departure delay) or arrived (arrival delay): the marts leave them null until then.
+
+ON_TIME_MINUTES = 15
+
+FLIGHT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "fct_flight_activity": (
+        "flight_id",
+        "flight_date",
+        "departure_airport",
+        "arrival_airport",
+        "status",
+        "departure_delay_minutes",
+        "arrival_delay_minutes",
+    ),
+    "fct_seat_occupied_daily": ("flight_date", "total_seats", "occupied_seats", "empty_seats"),
+    "dim_airport": ("airport_code", "airport_name", "city"),
+}
+
+
+def flights_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None, date | None]:
+    """First and last flight date in the timetable, and the last date a flight has arrived
+    (later dates are only scheduled: published up to two weeks ahead)."""
+    row = con.execute(
+        f"SELECT min(flight_date), max(flight_date), "
+        f"max(flight_date) FILTER (WHERE arrival_delay_minutes IS NOT NULL) FROM {_activity()}"
+    ).fetchone()
+    return (row[0], row[1], row[2]) if row else (None, None, None)
+
+
+def _on_time_columns() -> str:
+    return f"""
+        count(*) AS flights,
+        count(arrival_delay_minutes) AS arrived,
+        count(*) FILTER (WHERE arrival_delay_minutes < {ON_TIME_MINUTES}) AS on_time,
+        count(*) FILTER (WHERE arrival_delay_minutes < {ON_TIME_MINUTES})
+            / nullif(count(arrival_delay_minutes), 0) AS on_time_share,
+        avg(departure_delay_minutes)::DOUBLE AS avg_departure_delay_minutes,
+        avg(arrival_delay_minutes)::DOUBLE AS avg_arrival_delay_minutes,
+        count(*) FILTER (WHERE lower(status) = 'cancelled') AS cancelled
+    """
+
+
+def flight_totals(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, Any]:
+    """Flights scheduled in [start, end], how many arrived, on-time share, average delays."""
+    cur = con.execute(
+        f"SELECT {_on_time_columns()} FROM {_activity()} WHERE flight_date BETWEEN ? AND ?",
+        [start, end],
+    )
+    row = cur.fetchone()
+    names = [d[0] for d in cur.description]
+    return dict(zip(names, row, strict=True)) if row else dict.fromkeys(names)
+
+
+def on_time_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    return frame(
+        con,
+        f"""
+        SELECT flight_date, {_on_time_columns()}
+        FROM {_mart("fct_flight_activity")} WHERE flight_date BETWEEN ? AND ?
+        GROUP BY flight_date ORDER BY flight_date
+        """,
+        [start, end],
+    )
+
+
+def route_performance(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 15
+) -> pd.DataFrame:
+    """The ``limit`` busiest routes (departure -> arrival airport) with on-time share and delays."""
+    return frame(
+        con,
+        f"""
+        SELECT departure_airport || ' → ' || arrival_airport AS route,
+            departure_airport, arrival_airport, {_on_time_columns()}
+        FROM {_mart("fct_flight_activity")} WHERE flight_date BETWEEN ? AND ?
+        GROUP BY departure_airport, arrival_airport
+        ORDER BY flights DESC, route
+        LIMIT ?
+        """,
+        [start, end, limit],
+    )
+
+
+def seat_occupancy_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    return frame(
+        con,
+        f"""
+        SELECT flight_date, sum(total_seats)::BIGINT AS total_seats,
+            sum(occupied_seats)::BIGINT AS occupied_seats, sum(empty_seats)::BIGINT AS empty_seats,
+            sum(occupied_seats) / nullif(sum(total_seats), 0) AS occupancy
+        FROM {_mart("fct_seat_occupied_daily")} WHERE flight_date BETWEEN ? AND ?
+        GROUP BY flight_date ORDER BY flight_date
+        """,
+        [start, end],
+    )
+
+
+def busiest_airports(con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10) -> pd.DataFrame:
+    """Airports by flights (not cancelled) departing plus arriving, flight dates in [start, end]."""
+    flights = f"{_activity()} WHERE flight_date BETWEEN ? AND ? AND lower(status) <> 'cancelled'"
+    return frame(
+        con,
+        f"""
+        WITH movements AS (
+            SELECT departure_airport AS airport_code, 1 AS departures, 0 AS arrivals FROM {flights}
+            UNION ALL
+            SELECT arrival_airport, 0, 1 FROM {flights}
+        )
+        SELECT m.airport_code, any_value(a.airport_name) AS airport_name, any_value(a.city) AS city,
+            sum(m.departures)::BIGINT AS departures, sum(m.arrivals)::BIGINT AS arrivals,
+            count(*) AS movements
+        FROM movements AS m LEFT JOIN {_mart("dim_airport")} AS a USING (airport_code)
+        GROUP BY m.airport_code
+        ORDER BY movements DESC, m.airport_code
+        LIMIT ?
+        """,
+        [start, end, start, end, limit],
+    )
+
+
+# -- page ------------------------------------------------------------------------------------
 
 
 def render() -> None:
     st.title(TITLE)
     ui.sidebar()
-    missing, missing_cols = ui.fetch(
-        ("missing_tables", queries.FLIGHTS_TABLES),
-        ("missing_columns", queries.FLIGHTS_CORE, queries.FLIGHT_COLUMNS),
+    missing, missing_cols = fetch(
+        ("missing_tables", tuple(marts.located(PIPELINE, MARTS))),
+        ("missing_columns", marts.located(PIPELINE, MARTS)[0][0], FLIGHT_COLUMNS),
     )
     if missing:
         ui.not_run_yet(PIPELINE, TITLE, missing)
@@ -26,11 +185,11 @@ def render() -> None:
         st.warning(
             "**The flights marts do not have the columns this page reads**: "
             + ", ".join(f"`{c}`" for c in missing_cols)
-            + ". The dbt models and this page disagree; update `headwater/dashboard/queries.py`.",
+            + ". The dbt models and this page disagree; update this pipeline's `dashboard.py`.",
             icon=":material/schema:",
         )
         return
-    lo, hi, last_flown = ui.fetch_one("flights_date_bounds")
+    lo, hi, last_flown = fetch_one("flights_date_bounds")
     if lo is None:
         st.info(
             "**No flights yet.** The pipeline has run, but there are no flights.", icon=":material/flight:"
@@ -38,11 +197,11 @@ def render() -> None:
         return
     st.caption(
         f"By flight date (local date of the scheduled departure). On time = arrived less than "
-        f"{queries.ON_TIME_MINUTES} minutes late; delays are averaged over the flights that have "
+        f"{ON_TIME_MINUTES} minutes late; delays are averaged over the flights that have "
         "departed or arrived. Dates after the last arrival are only scheduled so far."
     )
     start, end = ui.date_range("Flight dates", lo, hi, key="flights-dates", default=(lo, last_flown or hi))
-    totals, daily, routes, seats, airports = ui.fetch(
+    totals, daily, routes, seats, airports = fetch(
         ("flight_totals", start, end),
         ("on_time_by_day", start, end),
         ("route_performance", start, end, 15),
