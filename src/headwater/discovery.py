@@ -99,6 +99,12 @@ def is_bundled(spec: PipelineSpec) -> bool:
     return spec.folder.resolve().parent == bundled_root().resolve()
 
 
+def external_pipelines() -> list[str]:
+    """The pipelines found in HEADWATER_PIPELINE_PATHS (their DAGs: dags/external/pipelines.py)."""
+    root = bundled_root().resolve()
+    return sorted(n for n, folder in pipeline_folders().items() if folder.resolve().parent != root)
+
+
 def pipeline_module(spec: PipelineSpec, module: str) -> ModuleType | None:
     """The pipeline folder's ``<module>.py`` (generator, dashboard, expectations), or None.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -140,6 +141,9 @@ def test_a_held_write_lock_shows_busy_then_data(travel_warehouse, tmp_path, monk
     home = tmp_path / "hw"
     home.mkdir()
     shutil.copy(travel_warehouse.home / "warehouse.duckdb", home / "warehouse.duckdb")
+    manifest = Path("dbt") / "travel_bookings" / "target" / "manifest.json"  # where the marts are
+    (home / manifest).parent.mkdir(parents=True)
+    shutil.copy(travel_warehouse.home / manifest, home / manifest)
     monkeypatch.setenv("HEADWATER_HOME", str(home))
     monkeypatch.delenv("HEADWATER_WAREHOUSE_URL", raising=False)
     with write_lock(home / "warehouse.duckdb"):

@@ -56,9 +56,9 @@ class MartMissing(LookupError):
     """A page asked for a model its pipeline's manifest does not list."""
 
 
-def relation(pipeline: str, model: str) -> str:
-    """The model as a quoted relation in the dashboard's attached warehouse: wh."schema"."name"."""
-    found = relations(pipeline).get(model)
+def relation(pipeline: str, model: str, home: Path | None = None) -> str:
+    """The model as a quoted relation in the attached warehouse: wh."schema"."name"."""
+    found = relations(pipeline, home).get(model)
     if found is None:
         raise MartMissing(f"{pipeline}: dbt has not built {model!r} (no manifest entry); run the pipeline")
     return qualified(ALIAS, *found)
