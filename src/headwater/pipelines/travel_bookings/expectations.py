@@ -86,7 +86,9 @@ def from_marts(wh, mart) -> dict[str, Any]:
     sales = mart("fct_ticket_sales")
     return {
         "daily summary": summary,
-        "ticket sales rows (all, distinct)": tuple(wh.query(f"SELECT count(*), count(DISTINCT ticket_id) FROM {sales}")[0]),
+        "ticket sales rows (all, distinct)": tuple(
+            wh.query(f"SELECT count(*), count(DISTINCT ticket_id) FROM {sales}")[0]
+        ),
         "booking status": dict(wh.query(f"SELECT booking_id, booking_status FROM {mart('dim_bookings')}")),
         "ticket status": dict(wh.query(f"SELECT ticket_id, booking_status FROM {sales}")),
     }
