@@ -29,19 +29,9 @@ _TRACEBACK_NOISE = re.compile(r"^(Traceback \(most recent call last\)|File \"|\^
 
 def known_secrets() -> list[str]:
     """Values that must never appear in a message: secret-looking env vars, URL passwords."""
-    from headwater.urls import url_password
+    from headwater.settings import Settings
 
-    secrets = []
-    for name, value in os.environ.items():
-        if not value or len(value) < 4:
-            continue
-        if _SECRET_ENV.search(name):
-            secrets.append(value)
-        elif "://" in value:
-            pw = url_password(value)
-            if pw and len(pw) >= 4:
-                secrets.append(pw)
-    return sorted(set(secrets), key=len, reverse=True)
+    return Settings.secret_values()
 
 
 def redact(text: str) -> str:
@@ -102,8 +92,10 @@ _from_env: dict[str, str] = {}
 def _ensure_connection_from_env() -> bool:
     """Expose HEADWATER_SLACK_WEBHOOK_URL as the Airflow connection, if no connection exists."""
     conn_env = f"AIRFLOW_CONN_{CONN_ID.upper()}"
-    url = os.environ.get(WEBHOOK_ENV)
-    current = os.environ.get(conn_env)
+    from headwater.settings import Settings
+
+    url = Settings.from_env().slack_webhook_url
+    current = os.environ.get(conn_env)  # Airflow's own connection variable, which this manages
     derived = json.dumps({"conn_type": "slackwebhook", "password": url}) if url else None
     if current and current != _from_env.get(conn_env):
         return True  # set by the user: it wins

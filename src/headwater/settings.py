@@ -184,13 +184,22 @@ class Settings:
 
     @staticmethod
     def secret_values() -> list[str]:
-        """Values of secret-looking variables (…PASSWORD/SECRET/TOKEN/WEBHOOK/_KEY) and of any
-        URL variable, so that alerts and logs can mask them wherever they come from."""
-        return [
-            value
-            for name, value in os.environ.items()
-            if value and len(value) >= 4 and (_SECRET_NAME.search(name) or "://" in value)
-        ]
+        """Every secret in the environment, longest first, for masking in alerts and logs: the
+        values of secret-looking variables (…PASSWORD/SECRET/TOKEN/WEBHOOK/_KEY) and the
+        passwords inside URLs. Read live: a secret set after start-up is masked too."""
+        from headwater.urls import url_password
+
+        secrets = set()
+        for name, value in os.environ.items():
+            if not value or len(value) < 4:
+                continue
+            if _SECRET_NAME.search(name):
+                secrets.add(value)
+            elif "://" in value:
+                pw = url_password(value)
+                if pw and len(pw) >= 4:
+                    secrets.add(pw)
+        return sorted(secrets, key=len, reverse=True)
 
     def describe(self) -> dict[str, str]:
         """Settings as printable strings, secrets masked."""

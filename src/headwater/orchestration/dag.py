@@ -17,7 +17,6 @@ Run parameters (Airflow params, editable when triggering):
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,8 +27,7 @@ DUCKDB_POOL = "headwater_duckdb"
 
 def _warehouse_pool() -> str:
     """DuckDB allows one writing process: every task that writes it shares a one-slot pool."""
-    url = os.environ.get("HEADWATER_WAREHOUSE_URL", "duckdb:///")
-    return DUCKDB_POOL if url.startswith("duckdb:") else "default_pool"
+    return DUCKDB_POOL if _settings().warehouse_url.startswith("duckdb:") else "default_pool"
 
 
 def _settings():
@@ -45,7 +43,8 @@ def build_dag(pipeline: str):
 
     spec: PipelineSpec = load_spec(pipeline)
     pool = _warehouse_pool()
-    retries = int(os.environ.get("HEADWATER_RETRIES", spec.retries))
+    override = _settings().retries
+    retries = spec.retries if override is None else override
     params: dict[str, Any] = {
         "full_refresh": Param(
             False, type="boolean", description="Reload every table in full and rebuild incremental models."
