@@ -229,7 +229,7 @@ def airflow_run_url(base_url: str | None, pipeline: str, run_id: str) -> str | N
 
 
 def docs_link(spec: PipelineSpec, settings: Settings) -> str | None:
-    base = settings.dbt_docs_url
+    base = settings.dbt_docs_url or Settings.from_env().dbt_docs_url  # set after start-up too
     if base:
         return base
     index = settings.home / "dbt" / spec.name / "target" / "index.html"
