@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from headwater.dashboard import marts, queries
-from headwater.dashboard.db import Reader
 from headwater.pipelines.flights import dashboard as page
 
-from .conftest import FlightsWarehouse, _isolated_env
+from .conftest import FlightsWarehouse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+WAREHOUSE = "flights_warehouse"  # the `con` fixture's warehouse
 
 
 def _ts(value) -> datetime | None:
@@ -77,20 +77,6 @@ class Expected:
 @pytest.fixture(scope="module")
 def expected(flights_warehouse: FlightsWarehouse) -> Expected:
     return Expected(flights_warehouse)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def flights_home(flights_warehouse: FlightsWarehouse):
-    """The page's queries find the marts in the manifest under HEADWATER_HOME."""
-    with pytest.MonkeyPatch.context() as mp:
-        _isolated_env(mp, flights_warehouse.home)
-        yield
-
-
-@pytest.fixture(scope="module")
-def con(flights_warehouse: FlightsWarehouse):
-    with Reader(flights_warehouse.settings.warehouse_url).session() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -16,25 +16,12 @@ from headwater.dashboard.db import Reader
 from headwater.pipelines.flights import dashboard as flights_page
 from headwater.pipelines.travel_bookings import dashboard as page
 
-from .conftest import Source, TravelWarehouse, _isolated_env, booking_days
+from .conftest import Source, TravelWarehouse, booking_days
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+WAREHOUSE = "travel_warehouse"  # the `con` fixture's warehouse
 
 CENT = Decimal("0.01")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def travel_home(travel_warehouse: TravelWarehouse):
-    """The page's queries find the marts in the manifest under HEADWATER_HOME."""
-    with pytest.MonkeyPatch.context() as mp:
-        _isolated_env(mp, travel_warehouse.home)
-        yield
-
-
-@pytest.fixture(scope="module")
-def con(travel_warehouse: TravelWarehouse):
-    with Reader(travel_warehouse.settings.warehouse_url).session() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -286,12 +273,11 @@ def test_flights_tables_are_reported_missing(con):
 
 
 @pytest.mark.postgres
-def test_the_same_figures_from_a_postgres_warehouse(
-    travel_warehouse: TravelWarehouse, pg_database: str, ranges
-):
+def test_the_same_figures_from_a_postgres_warehouse(travel_env: TravelWarehouse, pg_database: str, ranges):
     """Every query gives the same answer when the marts and metadata live in Postgres."""
     from headwater import duck
 
+    travel_warehouse = travel_env  # its HEADWATER_HOME holds the manifest that locates the marts
     copied = [*marts.located(page.PIPELINE, page.MARTS)] + [
         (queries.META, t) for t in ("load_ledger", "dbt_results", "quarantine", "watermarks")
     ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+import altair as alt
 import streamlit as st
 
-from headwater.dashboard import queries
+from headwater.dashboard import marts, queries
 from headwater.dashboard.db import Reader, WarehouseBusy, WarehouseMissing, WarehouseUnavailable
 from headwater.settings import Settings
 
@@ -134,3 +137,74 @@ STYLE = """
 def style() -> None:
     """A few CSS touches: metric values that fit five to a row, less empty space on top."""
     st.html(STYLE)
+
+
+def section(title: str, data: Any, when_empty: str) -> bool:
+    """A chart's subheader; with no ``data``, a caption saying why instead (returns False)."""
+    st.subheader(title, anchor=False)
+    if data.empty:
+        st.caption(when_empty)
+        return False
+    return True
+
+
+def day_x(field: str) -> alt.X:
+    """A date x axis labelled like "04 Mar", without a title (the page says what the days are)."""
+    return alt.X(f"{field}:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
+
+
+def day_tooltip(field: str) -> alt.Tooltip:
+    return alt.Tooltip(f"{field}:T", title="day", format="%a %d %b %Y")
+
+
+def top_legend(field: str, colours: dict[str, str]) -> alt.Color:
+    """Fixed colours per category, legend above the chart."""
+    return alt.Color(
+        f"{field}:N",
+        title=None,
+        scale=alt.Scale(domain=list(colours), range=list(colours.values())),
+        legend=alt.Legend(orient="top"),
+    )
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One metric tile: a figure, its explanation and a sparkline of its daily values."""
+
+    label: str
+    value: str
+    chart: list[Any]
+    help: str | None = None
+    chart_type: Literal["line", "bar", "area"] = "line"
+
+
+def kpi_row(kpis: list[Kpi]) -> None:
+    """A row of bordered metric tiles, one column each."""
+    for col, k in zip(st.columns(len(kpis)), kpis, strict=True):
+        col.metric(k.label, k.value, help=k.help, chart_data=k.chart, chart_type=k.chart_type, border=True)
+
+
+class PipelinePage:
+    """What a pipeline's ``dashboard.py`` asks of the core, for the pipeline of its own folder:
+    its marts' relations (from dbt's manifest) and cached, read-only fetches of its queries.
+
+    ``PAGE = ui.PipelinePage(__file__)`` at the top of the page file is all the wiring a page needs.
+    """
+
+    def __init__(self, page_file: str, models: tuple[str, ...]) -> None:
+        self.pipeline = Path(page_file).resolve().parent.name
+        self.models = models
+        """The marts the page reads; while any is missing the page shows its "not run yet" state."""
+
+    def mart(self, model: str) -> str:
+        return marts.relation(self.pipeline, model)
+
+    def located(self) -> tuple[tuple[str, str], ...]:
+        """(schema, relation) of each of the page's marts, from the manifest."""
+        return tuple(marts.located(self.pipeline, self.models))
+
+    def fetch(self, *calls: tuple[Any, ...]) -> list[Any]:
+        return fetch(*calls, pipeline=self.pipeline)
+
+    def fetch_one(self, name: str, *args: Any) -> Any:
+        return self.fetch((name, *args))[0]

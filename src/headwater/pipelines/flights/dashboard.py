@@ -1,15 +1,12 @@
 """Flights (seed 003): on-time performance and delays by route and day, seats, busiest airports.
 
-This pipeline's dashboard page and the queries behind it. Discovered by the dashboard from this
-folder (no core file names the pipeline); Streamlit runs the file as the page. The marts are
-found through dbt's manifest (:mod:`headwater.dashboard.marts`), never by a schema written here.
-Each query takes a DuckDB connection with the warehouse attached read-only as ``wh``.
+This folder's page and the SQL behind it (DuckDB dialect, warehouse attached read-only as
+``wh``); the core's registry finds it here, and the marts' schemas come from dbt's manifest.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -17,31 +14,19 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from headwater.dashboard import fmt, marts, ui
+from headwater.dashboard import fmt, ui
 from headwater.dashboard.queries import frame
 
-PIPELINE = Path(__file__).resolve().parent.name
 TITLE = "Flights"
 ICON = ":material/flight_takeoff:"
-MARTS: tuple[str, ...] = ("fct_flight_activity", "fct_seat_occupied_daily", "dim_airport")
-"""The models this page reads; missing ones show the page's "not run yet" state."""
-
-
-def _mart(model: str) -> str:
-    return marts.relation(PIPELINE, model)
+PAGE = ui.PipelinePage(__file__, ("fct_flight_activity", "fct_seat_occupied_daily", "dim_airport"))
+PIPELINE = PAGE.pipeline
+MARTS = PAGE.models
 
 
 def _activity() -> str:
     """One row per flight: schedule, status and delays (the page's main mart)."""
-    return _mart("fct_flight_activity")
-
-
-def fetch(*calls: tuple[Any, ...]) -> list[Any]:
-    return ui.fetch(*calls, pipeline=PIPELINE)
-
-
-def fetch_one(name: str, *args: Any) -> Any:
-    return fetch((name, *args))[0]
+    return PAGE.mart("fct_flight_activity")
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -106,7 +91,7 @@ def on_time_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd
         con,
         f"""
         SELECT flight_date, {_on_time_columns()}
-        FROM {_mart("fct_flight_activity")} WHERE flight_date BETWEEN ? AND ?
+        FROM {PAGE.mart("fct_flight_activity")} WHERE flight_date BETWEEN ? AND ?
         GROUP BY flight_date ORDER BY flight_date
         """,
         [start, end],
@@ -122,7 +107,7 @@ def route_performance(
         f"""
         SELECT departure_airport || ' → ' || arrival_airport AS route,
             departure_airport, arrival_airport, {_on_time_columns()}
-        FROM {_mart("fct_flight_activity")} WHERE flight_date BETWEEN ? AND ?
+        FROM {PAGE.mart("fct_flight_activity")} WHERE flight_date BETWEEN ? AND ?
         GROUP BY departure_airport, arrival_airport
         ORDER BY flights DESC, route
         LIMIT ?
@@ -138,7 +123,7 @@ def seat_occupancy_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date
         SELECT flight_date, sum(total_seats)::BIGINT AS total_seats,
             sum(occupied_seats)::BIGINT AS occupied_seats, sum(empty_seats)::BIGINT AS empty_seats,
             sum(occupied_seats) / nullif(sum(total_seats), 0) AS occupancy
-        FROM {_mart("fct_seat_occupied_daily")} WHERE flight_date BETWEEN ? AND ?
+        FROM {PAGE.mart("fct_seat_occupied_daily")} WHERE flight_date BETWEEN ? AND ?
         GROUP BY flight_date ORDER BY flight_date
         """,
         [start, end],
@@ -159,7 +144,7 @@ def busiest_airports(con: duckdb.DuckDBPyConnection, start: date, end: date, lim
         SELECT m.airport_code, any_value(a.airport_name) AS airport_name, any_value(a.city) AS city,
             sum(m.departures)::BIGINT AS departures, sum(m.arrivals)::BIGINT AS arrivals,
             count(*) AS movements
-        FROM movements AS m LEFT JOIN {_mart("dim_airport")} AS a USING (airport_code)
+        FROM movements AS m LEFT JOIN {PAGE.mart("dim_airport")} AS a USING (airport_code)
         GROUP BY m.airport_code
         ORDER BY movements DESC, m.airport_code
         LIMIT ?
@@ -174,9 +159,9 @@ def busiest_airports(con: duckdb.DuckDBPyConnection, start: date, end: date, lim
 def render() -> None:
     st.title(TITLE)
     ui.sidebar()
-    missing, missing_cols = fetch(
-        ("missing_tables", tuple(marts.located(PIPELINE, MARTS))),
-        ("missing_columns", marts.located(PIPELINE, MARTS)[0][0], FLIGHT_COLUMNS),
+    missing, missing_cols = PAGE.fetch(
+        ("missing_tables", PAGE.located()),
+        ("missing_columns", PAGE.located()[0][0], FLIGHT_COLUMNS),
     )
     if missing:
         ui.not_run_yet(PIPELINE, TITLE, missing)
@@ -189,7 +174,7 @@ def render() -> None:
             icon=":material/schema:",
         )
         return
-    lo, hi, last_flown = fetch_one("flights_date_bounds")
+    lo, hi, last_flown = PAGE.fetch_one("flights_date_bounds")
     if lo is None:
         st.info(
             "**No flights yet.** The pipeline has run, but there are no flights.", icon=":material/flight:"
@@ -201,7 +186,7 @@ def render() -> None:
         "departed or arrived. Dates after the last arrival are only scheduled so far."
     )
     start, end = ui.date_range("Flight dates", lo, hi, key="flights-dates", default=(lo, last_flown or hi))
-    totals, daily, routes, seats, airports = fetch(
+    totals, daily, routes, seats, airports = PAGE.fetch(
         ("flight_totals", start, end),
         ("on_time_by_day", start, end),
         ("route_performance", start, end, 15),
@@ -222,42 +207,41 @@ def render() -> None:
 
 
 def _kpis(totals: dict, daily: pd.DataFrame, seats: pd.DataFrame) -> None:
-    c = st.columns(5)
-    c[0].metric(
-        "Flights",
-        fmt.count(totals["flights"]),
-        help=f"{fmt.count(totals['arrived'])} have arrived; {fmt.count(totals['cancelled'])} cancelled",
-        chart_data=daily["flights"].tolist(),
-        chart_type="bar",
-        border=True,
-    )
-    c[1].metric(
-        "On time",
-        fmt.percent(totals["on_time_share"]),
-        help=f"{fmt.count(totals['on_time'])} of {fmt.count(totals['arrived'])} arrived flights",
-        chart_data=daily["on_time_share"].fillna(0).tolist(),
-        border=True,
-    )
-    c[2].metric(
-        "Avg departure delay",
-        _minutes(totals["avg_departure_delay_minutes"]),
-        chart_data=daily["avg_departure_delay_minutes"].fillna(0).tolist(),
-        border=True,
-    )
-    c[3].metric(
-        "Avg arrival delay",
-        _minutes(totals["avg_arrival_delay_minutes"]),
-        chart_data=daily["avg_arrival_delay_minutes"].fillna(0).tolist(),
-        border=True,
-    )
     occupied, total = seats["occupied_seats"].sum(), seats["total_seats"].sum()
-    c[4].metric(
-        "Seat occupancy",
-        fmt.percent(occupied / total if total else None),
-        help=f"{fmt.count(occupied)} of {fmt.count(total)} seats occupied",
-        chart_data=seats["occupancy"].fillna(0).tolist(),
-        chart_type="area",
-        border=True,
+    arrived = fmt.count(totals["arrived"])
+    ui.kpi_row(
+        [
+            ui.Kpi(
+                "Flights",
+                fmt.count(totals["flights"]),
+                daily["flights"].tolist(),
+                f"{arrived} have arrived; {fmt.count(totals['cancelled'])} cancelled",
+                "bar",
+            ),
+            ui.Kpi(
+                "On time",
+                fmt.percent(totals["on_time_share"]),
+                daily["on_time_share"].fillna(0).tolist(),
+                f"{fmt.count(totals['on_time'])} of {arrived} arrived flights",
+            ),
+            ui.Kpi(
+                "Avg departure delay",
+                _minutes(totals["avg_departure_delay_minutes"]),
+                daily["avg_departure_delay_minutes"].fillna(0).tolist(),
+            ),
+            ui.Kpi(
+                "Avg arrival delay",
+                _minutes(totals["avg_arrival_delay_minutes"]),
+                daily["avg_arrival_delay_minutes"].fillna(0).tolist(),
+            ),
+            ui.Kpi(
+                "Seat occupancy",
+                fmt.percent(occupied / total if total else None),
+                seats["occupancy"].fillna(0).tolist(),
+                f"{fmt.count(occupied)} of {fmt.count(total)} seats occupied",
+                "area",
+            ),
+        ]
     )
 
 
@@ -267,8 +251,8 @@ def _minutes(value) -> str:
 
 def _on_time_chart(daily: pd.DataFrame) -> None:
     st.subheader("On-time performance and delays per day", anchor=False)
-    x = alt.X("flight_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
-    day = alt.Tooltip("flight_date:T", title="day", format="%a %d %b %Y")
+    x = ui.day_x("flight_date")
+    day = ui.day_tooltip("flight_date")
     share = (
         alt.Chart(daily)
         .mark_bar(color="#2e9e6a", opacity=0.85)
@@ -301,12 +285,7 @@ def _on_time_chart(daily: pd.DataFrame) -> None:
         .encode(
             x=x,
             y=alt.Y("minutes:Q", title="avg delay (min)", axis=alt.Axis(tickCount=4)),
-            color=alt.Color(
-                "delay:N",
-                title=None,
-                scale=alt.Scale(domain=["departure", "arrival"], range=["#e8912d", "#c0392b"]),
-                legend=alt.Legend(orient="top"),
-            ),
+            color=ui.top_legend("delay", {"departure": "#e8912d", "arrival": "#c0392b"}),
             tooltip=[day, alt.Tooltip("delay:N"), alt.Tooltip("minutes:Q", format=".1f")],
         )
         .properties(height=130)
@@ -315,9 +294,7 @@ def _on_time_chart(daily: pd.DataFrame) -> None:
 
 
 def _seat_chart(seats: pd.DataFrame) -> None:
-    st.subheader("Seats occupied and empty per day", anchor=False)
-    if seats.empty:
-        st.caption("No seat data for these dates.")
+    if not ui.section("Seats occupied and empty per day", seats, "No seat data for these dates."):
         return
     long = seats.melt(
         id_vars=["flight_date", "occupancy"],
@@ -330,17 +307,12 @@ def _seat_chart(seats: pd.DataFrame) -> None:
         alt.Chart(long)
         .mark_bar()
         .encode(
-            x=alt.X("flight_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
+            x=ui.day_x("flight_date"),
             y=alt.Y("count:Q", title="seats", axis=alt.Axis(format=",.0f", tickCount=5), stack="zero"),
             order=alt.Order("stack_order:Q"),
-            color=alt.Color(
-                "seats:N",
-                title=None,
-                scale=alt.Scale(domain=["occupied", "empty"], range=["#3b6fb6", "#d5e3f5"]),
-                legend=alt.Legend(orient="top"),
-            ),
+            color=ui.top_legend("seats", {"occupied": "#3b6fb6", "empty": "#d5e3f5"}),
             tooltip=[
-                alt.Tooltip("flight_date:T", title="day", format="%a %d %b %Y"),
+                ui.day_tooltip("flight_date"),
                 alt.Tooltip("seats:N"),
                 alt.Tooltip("count:Q", format=","),
                 alt.Tooltip("occupancy:Q", format=".1%"),
@@ -352,9 +324,9 @@ def _seat_chart(seats: pd.DataFrame) -> None:
 
 
 def _routes(routes: pd.DataFrame) -> None:
-    st.subheader("Busiest routes: on-time share and average arrival delay", anchor=False)
-    if routes.empty:
-        st.caption("No routes flown in these dates.")
+    if not ui.section(
+        "Busiest routes: on-time share and average arrival delay", routes, "No routes flown in these dates."
+    ):
         return
     order = routes["route"].tolist()
     height = max(220, 26 * len(routes))
@@ -390,9 +362,7 @@ def _routes(routes: pd.DataFrame) -> None:
 
 
 def _airports(airports: pd.DataFrame) -> None:
-    st.subheader("Busiest airports", anchor=False)
-    if airports.empty:
-        st.caption("No flights in these dates.")
+    if not ui.section("Busiest airports", airports, "No flights in these dates."):
         return
     labelled = airports.assign(
         label=airports["airport_code"] + airports["city"].fillna("").map(lambda c: f" · {c}" if c else "")
@@ -410,12 +380,7 @@ def _airports(airports: pd.DataFrame) -> None:
         .encode(
             y=alt.Y("label:N", sort=order, title=None),
             x=alt.X("flights:Q", title="flights", stack="zero", axis=alt.Axis(tickCount=8)),
-            color=alt.Color(
-                "direction:N",
-                title=None,
-                scale=alt.Scale(domain=["departures", "arrivals"], range=["#3b6fb6", "#e8912d"]),
-                legend=alt.Legend(orient="top"),
-            ),
+            color=ui.top_legend("direction", {"departures": "#3b6fb6", "arrivals": "#e8912d"}),
             tooltip=["label:N", "direction:N", alt.Tooltip("flights:Q", format=","), "movements:Q"],
         )
         .properties(height=alt.Step(26))

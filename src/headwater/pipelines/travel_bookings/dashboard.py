@@ -1,15 +1,12 @@
 """Travel bookings (seed 000): the daily booking summary, passenger mix, modes, carriers.
 
-This pipeline's dashboard page and the queries behind it. Discovered by the dashboard from this
-folder (no core file names the pipeline); Streamlit runs the file as the page. The marts are
-found through dbt's manifest (:mod:`headwater.dashboard.marts`), never by a schema written here.
-Each query takes a DuckDB connection with the warehouse attached read-only as ``wh``.
+The page and its queries, found by the dashboard in this folder. Every figure is by booking
+date; revenue is in EUR and leaves out cancelled bookings. Streamlit runs this file as the page.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -17,35 +14,26 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from headwater.dashboard import fmt, marts, ui
+from headwater.dashboard import fmt, ui
 from headwater.dashboard.queries import frame
 
-PIPELINE = Path(__file__).resolve().parent.name
 TITLE = "Travel bookings"
 ICON = ":material/luggage:"
-MARTS: tuple[str, ...] = (
-    "rep_booking_summary",
-    "fct_ticket_sales",
-    "dim_bookings",
-    "dim_passengers",
-    "dim_segments",
-    "bridge_ticket_segments",
+PAGE = ui.PipelinePage(
+    __file__,
+    (
+        "rep_booking_summary",
+        "fct_ticket_sales",
+        "dim_bookings",
+        "dim_passengers",
+        "dim_segments",
+        "bridge_ticket_segments",
+    ),
 )
-"""The models this page reads; missing ones show the page's "not run yet" state."""
+PIPELINE = PAGE.pipeline
+MARTS = PAGE.models
 MODE_COLOURS = {"flight": "#3b6fb6", "train": "#2e9e6a", "bus": "#e8912d"}
 PASSENGER_COLOURS = {"adult": "#3b6fb6", "child": "#8cb6e6", "infant": "#f2b36b"}
-
-
-def _mart(model: str) -> str:
-    return marts.relation(PIPELINE, model)
-
-
-def fetch(*calls: tuple[Any, ...]) -> list[Any]:
-    return ui.fetch(*calls, pipeline=PIPELINE)
-
-
-def fetch_one(name: str, *args: Any) -> Any:
-    return fetch((name, *args))[0]
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -55,7 +43,7 @@ def fetch_one(name: str, *args: Any) -> Any:
 
 def travel_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     row = con.execute(
-        f"SELECT min(booking_date), max(booking_date) FROM {_mart('rep_booking_summary')}"
+        f"SELECT min(booking_date), max(booking_date) FROM {PAGE.mart('rep_booking_summary')}"
     ).fetchone()
     return (row[0], row[1]) if row else (None, None)
 
@@ -69,7 +57,7 @@ def daily_bookings(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd
             revenue_eur::DOUBLE AS revenue_eur,
             avg_ticket_price_eur::DOUBLE AS avg_ticket_price_eur,
             cancelled_bookings
-        FROM {_mart("rep_booking_summary")}
+        FROM {PAGE.mart("rep_booking_summary")}
         WHERE booking_date BETWEEN ? AND ?
         ORDER BY booking_date
         """,
@@ -89,12 +77,12 @@ def booking_totals(con: duckdb.DuckDBPyConnection, start: date, end: date) -> di
                 coalesce(sum(segments), 0)::BIGINT AS segments,
                 coalesce(sum(cancelled_bookings), 0)::BIGINT AS cancelled_bookings,
                 coalesce(sum(revenue_eur), 0)::DECIMAL(18, 2) AS revenue_eur
-            FROM {_mart("rep_booking_summary")}
+            FROM {PAGE.mart("rep_booking_summary")}
             WHERE booking_date BETWEEN ? AND ?
         ),
         prices AS (
             SELECT avg(price_eur)::DOUBLE AS avg_ticket_price_eur
-            FROM {_mart("fct_ticket_sales")}
+            FROM {PAGE.mart("fct_ticket_sales")}
             WHERE booking_date BETWEEN ? AND ? AND booking_status <> 'cancelled'
         )
         SELECT * FROM summary, prices
@@ -120,8 +108,8 @@ def passenger_mix(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.
         f"""
         SELECT p.passenger_type, count(*) AS passengers,
             count(*) / sum(count(*)) OVER () AS share
-        FROM {_mart("dim_passengers")} AS p
-        JOIN {_mart("dim_bookings")} AS b USING (booking_id)
+        FROM {PAGE.mart("dim_passengers")} AS p
+        JOIN {PAGE.mart("dim_bookings")} AS b USING (booking_id)
         WHERE b.booking_date BETWEEN ? AND ?
         GROUP BY p.passenger_type
         ORDER BY passengers DESC, p.passenger_type
@@ -136,9 +124,9 @@ def _segment_revenue() -> str:
     return f"""
     SELECT s.segment_id, s.carrier_name, s.travel_mode, f.ticket_id,
         f.price_eur::DOUBLE / count(*) OVER (PARTITION BY f.ticket_id) AS revenue_eur
-    FROM {_mart("fct_ticket_sales")} AS f
-    JOIN {_mart("bridge_ticket_segments")} AS link USING (ticket_id)
-    JOIN {_mart("dim_segments")} AS s USING (segment_id)
+    FROM {PAGE.mart("fct_ticket_sales")} AS f
+    JOIN {PAGE.mart("bridge_ticket_segments")} AS link USING (ticket_id)
+    JOIN {PAGE.mart("dim_segments")} AS s USING (segment_id)
     WHERE f.booking_date BETWEEN ? AND ? AND f.booking_status <> 'cancelled'
 """
 
@@ -150,8 +138,8 @@ def travel_mode_split(con: duckdb.DuckDBPyConnection, start: date, end: date) ->
         f"""
         WITH segments AS (
             SELECT s.travel_mode, count(*) AS segments
-            FROM {_mart("dim_segments")} AS s
-            JOIN {_mart("dim_bookings")} AS b USING (booking_id)
+            FROM {PAGE.mart("dim_segments")} AS s
+            JOIN {PAGE.mart("dim_bookings")} AS b USING (booking_id)
             WHERE b.booking_date BETWEEN ? AND ?
             GROUP BY s.travel_mode
         ),
@@ -195,11 +183,11 @@ def carriers_by_revenue(
 def render() -> None:
     st.title(TITLE)
     ui.sidebar()
-    (missing,) = fetch(("missing_tables", tuple(marts.located(PIPELINE, MARTS))))
+    (missing,) = PAGE.fetch(("missing_tables", PAGE.located()))
     if missing:
         ui.not_run_yet(PIPELINE, TITLE, missing)
         return
-    lo, hi = fetch_one("travel_date_bounds")
+    lo, hi = PAGE.fetch_one("travel_date_bounds")
     if lo is None:
         st.info(
             "**No bookings yet.** The pipeline has run, but the source had no bookings.",
@@ -211,7 +199,7 @@ def render() -> None:
         "out cancelled bookings; volumes count every booking."
     )
     start, end = ui.date_range("Booking dates", lo, hi, key="travel-dates")
-    daily, totals, mix, modes = fetch(
+    daily, totals, mix, modes = PAGE.fetch(
         ("daily_bookings", start, end),
         ("booking_totals", start, end),
         ("passenger_mix", start, end),
@@ -243,54 +231,51 @@ def render() -> None:
 
 
 def _kpis(totals: dict, daily: pd.DataFrame) -> None:
-    c = st.columns(5)
     bookings = int(totals["bookings"] or 0)
-    c[0].metric(
-        "Bookings",
-        fmt.count(bookings),
-        help="Bookings made in the chosen dates, cancelled ones included",
-        chart_data=daily["bookings"].tolist(),
-        chart_type="bar",
-        border=True,
-    )
-    c[1].metric(
-        "Tickets",
-        fmt.count(totals["tickets"]),
-        help="Tickets issued in those bookings (one per passenger)",
-        chart_data=daily["tickets"].tolist(),
-        chart_type="bar",
-        border=True,
-    )
-    c[2].metric(
-        "Revenue",
-        fmt.money(totals["revenue_eur"]),
-        help=f"{fmt.money(totals['revenue_eur'], cents=True)}: tickets of bookings not cancelled, in EUR",
-        chart_data=daily["revenue_eur"].tolist(),
-        chart_type="area",
-        border=True,
-    )
-    c[3].metric(
-        "Average ticket price",
-        fmt.money(totals["avg_ticket_price_eur"], cents=True),
-        help="Mean EUR price of a ticket in a booking that is not cancelled",
-        chart_data=daily["avg_ticket_price_eur"].fillna(0).tolist(),
-        border=True,
-    )
     cancelled = int(totals["cancelled_bookings"] or 0)
-    c[4].metric(
-        "Cancelled",
-        fmt.percent(cancelled / bookings if bookings else None),
-        help=f"{fmt.count(cancelled)} of {fmt.count(bookings)} bookings were cancelled",
-        chart_data=daily["cancelled_bookings"].tolist(),
-        chart_type="bar",
-        border=True,
+    revenue = totals["revenue_eur"]
+    ui.kpi_row(
+        [
+            ui.Kpi(
+                "Bookings",
+                fmt.count(bookings),
+                daily["bookings"].tolist(),
+                "Bookings made in the chosen dates, cancelled ones included",
+                "bar",
+            ),
+            ui.Kpi(
+                "Tickets",
+                fmt.count(totals["tickets"]),
+                daily["tickets"].tolist(),
+                "Tickets issued in those bookings (one per passenger)",
+                "bar",
+            ),
+            ui.Kpi(
+                "Revenue",
+                fmt.money(revenue),
+                daily["revenue_eur"].tolist(),
+                f"{fmt.money(revenue, cents=True)}: tickets of bookings not cancelled, in EUR",
+                "area",
+            ),
+            ui.Kpi(
+                "Average ticket price",
+                fmt.money(totals["avg_ticket_price_eur"], cents=True),
+                daily["avg_ticket_price_eur"].fillna(0).tolist(),
+                "Mean EUR price of a ticket in a booking that is not cancelled",
+            ),
+            ui.Kpi(
+                "Cancelled",
+                fmt.percent(cancelled / bookings if bookings else None),
+                daily["cancelled_bookings"].tolist(),
+                f"{fmt.count(cancelled)} of {fmt.count(bookings)} bookings were cancelled",
+                "bar",
+            ),
+        ]
     )
 
 
 def _daily_charts(daily: pd.DataFrame) -> None:
-    base = alt.Chart(daily).encode(
-        x=alt.X("booking_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
-    )
+    base = alt.Chart(daily).encode(x=ui.day_x("booking_date"))
     volumes = daily.melt(
         id_vars="booking_date", value_vars=["bookings", "tickets"], var_name="what", value_name="count"
     )
@@ -301,16 +286,11 @@ def _daily_charts(daily: pd.DataFrame) -> None:
             alt.Chart(volumes)
             .mark_line(point=alt.OverlayMarkDef(size=18), interpolate="monotone")
             .encode(
-                x=alt.X("booking_date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
+                x=ui.day_x("booking_date"),
                 y=alt.Y("count:Q", title=None),
-                color=alt.Color(
-                    "what:N",
-                    title=None,
-                    scale=alt.Scale(domain=["bookings", "tickets"], range=["#3b6fb6", "#e8912d"]),
-                    legend=alt.Legend(orient="top"),
-                ),
+                color=ui.top_legend("what", {"bookings": "#3b6fb6", "tickets": "#e8912d"}),
                 tooltip=[
-                    alt.Tooltip("booking_date:T", title="day", format="%a %d %b %Y"),
+                    ui.day_tooltip("booking_date"),
                     alt.Tooltip("what:N", title=""),
                     alt.Tooltip("count:Q", format=","),
                 ],
@@ -323,7 +303,7 @@ def _daily_charts(daily: pd.DataFrame) -> None:
         bars = base.mark_bar(color="#8cb6e6", opacity=0.9).encode(
             y=alt.Y("revenue_eur:Q", title="revenue (EUR)", axis=alt.Axis(format=",.0f", tickCount=5)),
             tooltip=[
-                alt.Tooltip("booking_date:T", title="day", format="%a %d %b %Y"),
+                ui.day_tooltip("booking_date"),
                 alt.Tooltip("revenue_eur:Q", title="revenue (EUR)", format=",.2f"),
                 alt.Tooltip("avg_ticket_price_eur:Q", title="average ticket (EUR)", format=",.2f"),
             ],
@@ -363,9 +343,7 @@ def _donut(df: pd.DataFrame, field: str, value: str, colours: dict[str, str], ti
 
 
 def _passenger_mix(mix: pd.DataFrame) -> None:
-    st.subheader("Passenger mix", anchor=False)
-    if mix.empty:
-        st.caption("No passengers in these bookings.")
+    if not ui.section("Passenger mix", mix, "No passengers in these bookings."):
         return
     st.altair_chart(_donut(mix, "passenger_type", "passengers", PASSENGER_COLOURS, "passenger"))
     st.caption(
@@ -377,9 +355,7 @@ def _passenger_mix(mix: pd.DataFrame) -> None:
 
 
 def _mode_split(modes: pd.DataFrame) -> None:
-    st.subheader("Travel-mode split", anchor=False)
-    if modes.empty:
-        st.caption("No segments in these bookings.")
+    if not ui.section("Travel-mode split", modes, "No segments in these bookings."):
         return
     total_revenue = modes["revenue_eur"].sum()
     df = modes.assign(
@@ -406,7 +382,7 @@ def _carriers(start, end) -> None:
         label_visibility="collapsed",
     )
     mode = None if choice in (None, "all modes") else choice
-    carriers = fetch_one("carriers_by_revenue", start, end, 10, mode)
+    carriers = PAGE.fetch_one("carriers_by_revenue", start, end, 10, mode)
     st.caption("A ticket's price is split equally over the segments it covers.")
     if carriers.empty:
         st.caption("No revenue in these bookings.")
