@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests dags benchmarks
+	$(BIN)/ruff check src tests dags benchmarks examples
 	$(BIN)/mypy
 
 # The alternatives the benchmark compares with (dlt, connectorx, pandas) live in their own venv,

@@ -57,9 +57,11 @@ def hw_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hw"
     home.mkdir()
     monkeypatch.setenv("HEADWATER_HOME", str(home))
-    overrides = ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL")
+    overrides = ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_PIPELINE_PATHS")
     for var in (*overrides, "HEADWATER_DBT_TARGET", "AIRFLOW_HOME"):
         monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("HEADWATER_SOURCE_") and v.endswith("_URL")]:
+        monkeypatch.delenv(var)  # the old HEADWATER_SOURCE_URL and every per-source URL
     return home
 
 

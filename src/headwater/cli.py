@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import sys
@@ -16,6 +15,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from headwater import discovery
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
 from headwater.spec import available_pipelines, load_spec
@@ -35,27 +35,49 @@ STATE_STYLE = {
 
 
 def _generator(pipeline: str):
+    """The pipeline's spec and its folder's generator.py (loaded by path: see discovery)."""
     spec = load_spec(pipeline)
-    if not spec.source.generator:
-        raise HeadwaterError(f"pipeline {pipeline} has no synthetic data generator")
-    return spec, importlib.import_module(spec.source.generator)
+    return spec, discovery.generator(spec)
+
+
+def _source_exists(gen, url: str, **kwargs: Any) -> bool:
+    """Whether the synthetic source was generated before (so a demo run advances it).
+
+    A generator may answer itself (``source_exists(url, …)``); otherwise a SQLite file or a
+    non-empty local folder counts as generated, and any other URL as not yet.
+    """
+    if hasattr(gen, "source_exists"):
+        return bool(gen.source_exists(url, **kwargs))
+    if url.startswith("sqlite:///"):
+        return os.path.exists(url.removeprefix("sqlite:///"))
+    if "://" not in url:
+        return os.path.isdir(url) and any(os.scandir(url))
+    return False
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    spec, gen = _generator(args.pipeline)
-    url = args.url or spec.source_url(settings.home, settings.source_url)
+    if args.url and not args.pipeline:
+        raise HeadwaterError("--url needs a pipeline name: each pipeline has its own source")
+    names = (
+        [args.pipeline]
+        if args.pipeline
+        else [n for n in available_pipelines() if discovery.pipeline_module(load_spec(n), "generator")]
+    )
     as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
-    kwargs: dict[str, Any] = {"seed": args.seed, "as_of": as_of}
-    if spec.source.schema:
-        kwargs["schema"] = spec.source.schema
-    started = time.monotonic()
-    with console.status(f"{'Advancing' if args.advance else 'Generating'} {spec.name} source…"):
-        if args.advance:
-            counts = gen.advance(url, **kwargs)
-        else:
-            counts = gen.generate(url, scale=args.scale, **kwargs)
-    _print_counts(f"{spec.name} source ({time.monotonic() - started:.1f} s)", counts)
+    for name in names:
+        spec, gen = _generator(name)
+        url = args.url or settings.source_url_for(spec)
+        kwargs: dict[str, Any] = {"seed": args.seed, "as_of": as_of}
+        if spec.source.schema:
+            kwargs["schema"] = spec.source.schema
+        started = time.monotonic()
+        with console.status(f"{'Advancing' if args.advance else 'Generating'} {spec.name} source…"):
+            if args.advance:
+                counts = gen.advance(url, **kwargs)
+            else:
+                counts = gen.generate(url, scale=args.scale, **kwargs)
+        _print_counts(f"{spec.name} source ({time.monotonic() - started:.1f} s)", counts)
     return 0
 
 
@@ -179,18 +201,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     status = 0
     for pipeline in available_pipelines():
-        spec, gen = _generator(pipeline)
-        url = spec.source_url(settings.home, settings.source_url)
-        from headwater.urls import parse_url
-
-        kind, path = parse_url(url)
-        if kind != "sqlite" or not os.path.exists(path) or args.fresh:
+        spec = load_spec(pipeline)
+        gen = discovery.pipeline_module(spec, "generator")
+        url = settings.source_url_for(spec)
+        kwargs = {"schema": spec.source.schema} if spec.source.schema else {}
+        if gen is None:
+            console.rule(f"{pipeline}: no generator; reading its source as it is")
+        elif args.fresh or not _source_exists(gen, url, **kwargs):
             console.rule(f"{pipeline}: generating the synthetic source (scale {args.scale})")
-            kwargs = {"schema": spec.source.schema} if spec.source.schema else {}
             _print_counts(f"{pipeline} source", gen.generate(url, scale=args.scale, **kwargs))
         else:
-            console.rule(f"{pipeline}: advancing the synthetic source (new and updated bookings)")
-            kwargs = {"schema": spec.source.schema} if spec.source.schema else {}
+            console.rule(f"{pipeline}: advancing the synthetic source (new and changed rows)")
             _print_counts(f"{pipeline} source changes", gen.advance(url, **kwargs))
         console.rule(f"{pipeline}: running the DAG")
         settings, spec, outcome = run_pipeline(pipeline)
@@ -376,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write (or --advance) a pipeline's synthetic source")
-    g.add_argument("pipeline", nargs="?", default="travel_bookings")
+    g.add_argument("pipeline", nargs="?", help="one pipeline (default: every pipeline with a generator)")
     g.add_argument("--scale", type=float, default=1.0, help="1 = a one-minute demo; 100 = 1M+ tickets")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--as-of", help="ISO timestamp the data ends at (default: now, UTC)")

@@ -7,9 +7,7 @@ since DuckDB cannot download them here (see docs/STACK.md in the shared docs).
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import duckdb
 
@@ -34,7 +32,9 @@ def qualified(*parts: str) -> str:
 
 
 def extension_directory() -> str:
-    return os.environ.get("HEADWATER_DUCKDB_EXTENSIONS", str(Path.home() / ".headwater-duckdb"))
+    from headwater.settings import Settings
+
+    return str(Settings.from_env().duckdb_extensions)
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -57,14 +57,13 @@ def connect(path: str | None = None, *, read_only: bool = False) -> duckdb.DuckD
     ``HEADWATER_DUCKDB_TEMP`` (default: the system temp folder), so a big load sorts and joins
     on disk instead of taking the machine's memory from the Airflow workers beside it.
     """
-    import tempfile
+    from headwater.settings import Settings
 
+    settings = Settings.from_env()
     config: dict[str, str | bool | int | float | list[str]] = {
-        "extension_directory": extension_directory(),
-        "memory_limit": os.environ.get("HEADWATER_DUCKDB_MEMORY_LIMIT", "2GB"),
-        "temp_directory": os.environ.get(
-            "HEADWATER_DUCKDB_TEMP", str(Path(tempfile.gettempdir()) / "headwater-duckdb")
-        ),
+        "extension_directory": str(settings.duckdb_extensions),
+        "memory_limit": settings.duckdb_memory_limit,
+        "temp_directory": str(settings.duckdb_temp),
     }
     con = duckdb.connect(":memory:" if path is None else path, read_only=read_only, config=config)
     # No progress bar: DuckDB prints it to stdout for queries over 2 s (e.g. one waiting on a

@@ -21,7 +21,7 @@ from headwater.warehouse import open_warehouse
 def source_for(spec: PipelineSpec, settings: Settings, table: str | None = None) -> Source:
     """The source adapter of ``table`` (default: the pipeline's main source)."""
     name = spec.table(table).source if table else spec.source.name
-    return open_source(spec.source_named(name), spec.source_url(settings.home, settings.source_url, name))
+    return open_source(spec.source_named(name), settings.source_url_for(spec, name))
 
 
 def plan(

@@ -77,12 +77,10 @@ class S3Config:
 
     @classmethod
     def from_env(cls) -> S3Config:
-        return cls(
-            endpoint=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-            key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
-            secret=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-        )
+        from headwater.settings import Settings
+
+        s = Settings.from_env()
+        return cls(endpoint=s.s3_endpoint, region=s.s3_region, key_id=s.s3_key_id, secret=s.s3_secret)
 
     @property
     def _host_and_ssl(self) -> tuple[str | None, bool]:

@@ -23,23 +23,14 @@ log = logging.getLogger(__name__)
 CONN_ID = "headwater_slack"
 WEBHOOK_ENV = "HEADWATER_SLACK_WEBHOOK_URL"
 FAILURE_XCOM_KEY = "headwater_failure"
-_SECRET_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|WEBHOOK|_KEY)$")
 _TRACEBACK_NOISE = re.compile(r"^(Traceback \(most recent call last\)|File \"|\^+$|During handling)")
 
 
 def known_secrets() -> list[str]:
     """Values that must never appear in a message: secret-looking env vars, URL passwords."""
-    from headwater.urls import url_secrets
+    from headwater.settings import Settings
 
-    secrets = []
-    for name, value in os.environ.items():
-        if not value or len(value) < 4:
-            continue
-        if _SECRET_ENV.search(name):
-            secrets.append(value)
-        elif "://" in value:  # the password as written and percent-decoded (libpq shows that)
-            secrets.extend(pw for pw in url_secrets(value) if len(pw) >= 4)
-    return sorted(set(secrets), key=len, reverse=True)
+    return Settings.secret_values()
 
 
 def redact(text: str) -> str:
@@ -100,8 +91,10 @@ _from_env: dict[str, str] = {}
 def _ensure_connection_from_env() -> bool:
     """Expose HEADWATER_SLACK_WEBHOOK_URL as the Airflow connection, if no connection exists."""
     conn_env = f"AIRFLOW_CONN_{CONN_ID.upper()}"
-    url = os.environ.get(WEBHOOK_ENV)
-    current = os.environ.get(conn_env)
+    from headwater.settings import Settings
+
+    url = Settings.from_env().slack_webhook_url
+    current = os.environ.get(conn_env)  # Airflow's own connection variable, which this manages
     derived = json.dumps({"conn_type": "slackwebhook", "password": url}) if url else None
     if current and current != _from_env.get(conn_env):
         return True  # set by the user: it wins

@@ -9,12 +9,8 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml  # type: ignore[import-untyped]
 
 from headwater.errors import SpecError
 from headwater.identifiers import valid_identifier
@@ -99,7 +95,6 @@ class SourceSpec:
     kind: str
     url: str
     schema: str | None = None
-    generator: str | None = None
     name: str = MAIN_SOURCE
 
 
@@ -153,7 +148,7 @@ class PipelineSpec:
 
     @property
     def source(self) -> SourceSpec:
-        """The main source (the one the generator fills and HEADWATER_SOURCE_URL overrides)."""
+        """The main source (the one the generator fills)."""
         return self.source_named(MAIN_SOURCE) if self.has_source(MAIN_SOURCE) else self.sources[0]
 
     def has_source(self, name: str) -> bool:
@@ -370,7 +365,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
 def _parse_source(src: Any, name: str, where: str) -> SourceSpec:
     if not isinstance(src, dict):
         raise SpecError(f"{where} must be a mapping")
-    _known_keys(src, {"kind", "url", "schema", "generator"}, where)
+    _known_keys(src, {"kind", "url", "schema"}, where)
     kind = src.get("kind")
     if kind not in SOURCE_KINDS:
         raise SpecError(f"{where}.kind: {kind!r} is not supported (use one of {list(SOURCE_KINDS)})")
@@ -378,7 +373,6 @@ def _parse_source(src: Any, name: str, where: str) -> SourceSpec:
         kind=kind,
         url=str(_require(src, "url", where)),
         schema=_identifier(src["schema"], f"{where}.schema") if src.get("schema") else None,
-        generator=src.get("generator"),
         name=name,
     )
 
@@ -545,25 +539,24 @@ def _check_dependencies(where: str, tables: list[TableSpec]) -> None:
 
 
 def pipelines_root() -> Path:
-    return Path(str(resources.files("headwater.pipelines")))
+    """The bundled pipelines' folder (discovery also looks in HEADWATER_PIPELINE_PATHS)."""
+    from headwater.discovery import bundled_root
+
+    return bundled_root()
 
 
 def available_pipelines() -> list[str]:
-    root = pipelines_root()
-    return sorted(p.parent.name for p in root.glob("*/pipeline.yaml"))
+    """Every discovered pipeline (see :mod:`headwater.discovery`)."""
+    from headwater.discovery import available_pipelines as discovered
+
+    return discovered()
 
 
-@cache
 def load_spec(name: str) -> PipelineSpec:
-    """Load and validate the spec of a bundled pipeline (cached: DAG parsing calls this)."""
-    if not valid_identifier(name):
-        raise SpecError(f"{name!r} is not a pipeline name")
-    path = pipelines_root() / name / "pipeline.yaml"
-    if not path.exists():
-        raise SpecError(
-            f"no pipeline named {name!r}; available: {', '.join(available_pipelines()) or 'none'}"
-        )
-    return load_spec_from(path.parent)
+    """Load and validate a discovered pipeline's spec (see :mod:`headwater.discovery`)."""
+    from headwater.discovery import load_spec as discovered_spec
+
+    return discovered_spec(name)
 
 
 def load_spec_from(folder: Path) -> PipelineSpec:

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -72,35 +73,53 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
+@contextmanager
+def pointing_at(home: Path) -> Iterator[None]:
+    """HEADWATER_HOME at a built home (where page queries find dbt's manifest), for a while."""
+    with pytest.MonkeyPatch.context() as mp:
+        _isolated_env(mp, home)
+        yield
+
+
+@pytest.fixture(scope="module")
+def con(request: pytest.FixtureRequest) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only session on the warehouse fixture the module names in ``WAREHOUSE``; the page
+    queries find the marts through that home's dbt manifest."""
+    from headwater.dashboard.db import Reader
+
+    built = request.getfixturevalue(request.module.WAREHOUSE)
+    with pointing_at(built.home), Reader(built.settings.warehouse_url).session() as c:
+        yield c
+
+
+def _built(tmp_path_factory: pytest.TempPathFactory, pipeline: str, scale: float, seed: int):
+    """A pipeline's source generated into a fresh home and its real DAG run once by Airflow."""
+    from headwater import discovery
+    from headwater.orchestration.local import run_dag
+
+    home = tmp_path_factory.mktemp(f"dashboard-{pipeline}") / "hw"
+    home.mkdir()
+    spec = discovery.load_spec(pipeline)
+    with pointing_at(home):
+        settings = Settings.from_env()
+        url = settings.source_url_for(spec)
+        as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
+        discovery.generator(spec).generate(url, scale=scale, seed=seed, as_of=as_of)
+        outcome = run_dag(settings, pipeline)
+    assert outcome.state == "success", f"the {pipeline} DAG run failed; log: {outcome.log}\n{outcome.tasks}"
+    return spec, home, settings, Path(url.removeprefix("sqlite:///")), outcome
+
+
 @pytest.fixture(scope="session")
 def travel_warehouse(tmp_path_factory: pytest.TempPathFactory) -> TravelWarehouse:
     """A travel_bookings warehouse built by one real DAG run (about a minute, once per session)."""
-    from headwater.orchestration.local import run_dag
-    from headwater.pipelines.travel_bookings import generator
-    from headwater.spec import load_spec
-
-    home = tmp_path_factory.mktemp("dashboard") / "hw"
-    home.mkdir()
-    spec = load_spec("travel_bookings")
-    with pytest.MonkeyPatch.context() as mp:
-        _isolated_env(mp, home)
-        settings = Settings.from_env()
-        url = spec.source_url(settings.home)
-        as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
-        generator.generate(url, scale=0.02, seed=23, as_of=as_of)
-        outcome = run_dag(settings, "travel_bookings")
-    assert outcome.state == "success", f"the DAG run failed; log: {outcome.log}\n{outcome.tasks}"
+    spec, home, settings, source, outcome = _built(tmp_path_factory, "travel_bookings", 0.02, 23)
     rates = {
         r["currency_code"]: Decimal(r["eur_rate"])
         for r in csv.DictReader((spec.dbt_project_dir / "seeds" / "currencies.csv").open())
     }
     return TravelWarehouse(
-        home,
-        settings,
-        Source(Path(url[len("sqlite:///") :]), rates),
-        outcome.run_id,
-        outcome.state,
-        outcome.seconds,
+        home, settings, Source(source, rates), outcome.run_id, outcome.state, outcome.seconds
     )
 
 
@@ -122,24 +141,8 @@ class FlightsWarehouse:
 @pytest.fixture(scope="session")
 def flights_warehouse(tmp_path_factory: pytest.TempPathFactory) -> FlightsWarehouse:
     """A flights warehouse built by one real run of the flights DAG (its own home)."""
-    import importlib
-
-    from headwater.orchestration.local import run_dag
-    from headwater.spec import load_spec
-
-    home = tmp_path_factory.mktemp("dashboard-flights") / "hw"
-    home.mkdir()
-    spec = load_spec("flights")
-    generator = importlib.import_module(spec.source.generator or "")
-    with pytest.MonkeyPatch.context() as mp:
-        _isolated_env(mp, home)
-        settings = Settings.from_env()
-        url = spec.source_url(settings.home)
-        as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
-        generator.generate(url, scale=0.4, seed=31, as_of=as_of)
-        outcome = run_dag(settings, "flights")
-    assert outcome.state == "success", f"the flights DAG run failed; log: {outcome.log}\n{outcome.tasks}"
-    return FlightsWarehouse(home, settings, Path(url[len("sqlite:///") :]), outcome.run_id)
+    _spec, home, settings, source, outcome = _built(tmp_path_factory, "flights", 0.4, 31)
+    return FlightsWarehouse(home, settings, source, outcome.run_id)
 
 
 @pytest.fixture

@@ -3,18 +3,23 @@ empty warehouse, with no warehouse at all, and while another process holds the w
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from headwater.dashboard import fmt
-from headwater.dashboard.registry import PAGES, page
+from headwater.dashboard.registry import PLATFORM_PAGES, page, pages
 from headwater.dashboard.server import APP
+from headwater.discovery import available_pipelines, load_spec
 
 from .conftest import TravelWarehouse, booking_days
+
+PAGES = pages()
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +36,7 @@ def open_page(module: str) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     if not page(module).default:
-        at.switch_page(f"views/{module}.py").run()
+        at.switch_page(os.path.relpath(page(module).path, APP.parent)).run()
     return at
 
 
@@ -52,7 +57,9 @@ def test_the_registry_lists_every_page_file():
     from headwater.dashboard.registry import PAGES_DIR
 
     files = {p.stem for p in PAGES_DIR.glob("*.py")} - {"__init__"}
-    assert files == {p.module for p in PAGES}
+    assert files == {p.module for p in PLATFORM_PAGES}
+    with_page = {n for n in available_pipelines() if (load_spec(n).folder / "dashboard.py").is_file()}
+    assert {p.pipeline for p in PAGES if p.pipeline} == with_page  # discovered, not listed
     assert [p.module for p in PAGES if p.default] == ["overview"]
     for p in PAGES:
         source = p.path.read_text()
@@ -134,6 +141,9 @@ def test_a_held_write_lock_shows_busy_then_data(travel_warehouse, tmp_path, monk
     home = tmp_path / "hw"
     home.mkdir()
     shutil.copy(travel_warehouse.home / "warehouse.duckdb", home / "warehouse.duckdb")
+    manifest = Path("dbt") / "travel_bookings" / "target" / "manifest.json"  # where the marts are
+    (home / manifest).parent.mkdir(parents=True)
+    shutil.copy(travel_warehouse.home / manifest, home / manifest)
     monkeypatch.setenv("HEADWATER_HOME", str(home))
     monkeypatch.delenv("HEADWATER_WAREHOUSE_URL", raising=False)
     with write_lock(home / "warehouse.duckdb"):

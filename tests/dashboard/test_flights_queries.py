@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from headwater.dashboard import queries
-from headwater.dashboard.db import Reader
+from headwater.dashboard import marts, queries
+from headwater.pipelines.flights import dashboard as page
 
 from .conftest import FlightsWarehouse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+WAREHOUSE = "flights_warehouse"  # the `con` fixture's warehouse
 
 
 def _ts(value) -> datetime | None:
@@ -61,7 +62,7 @@ class Expected:
     def summary(flights: list[dict]) -> dict:
         arrived = [f["arr_delay"] for f in flights if f["arr_delay"] is not None]
         departed = [f["dep_delay"] for f in flights if f["dep_delay"] is not None]
-        on_time = sum(1 for d in arrived if d < queries.ON_TIME_MINUTES)
+        on_time = sum(1 for d in arrived if d < page.ON_TIME_MINUTES)
         return {
             "flights": len(flights),
             "arrived": len(arrived),
@@ -76,12 +77,6 @@ class Expected:
 @pytest.fixture(scope="module")
 def expected(flights_warehouse: FlightsWarehouse) -> Expected:
     return Expected(flights_warehouse)
-
-
-@pytest.fixture(scope="module")
-def con(flights_warehouse: FlightsWarehouse):
-    with Reader(flights_warehouse.settings.warehouse_url).session() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -101,21 +96,22 @@ def _same(got: dict, want: dict) -> None:
 
 
 def test_the_page_finds_every_table_and_column(con):
-    assert queries.missing_tables(con, queries.FLIGHTS_TABLES) == []
-    assert queries.missing_columns(con, queries.FLIGHTS_CORE, queries.FLIGHT_COLUMNS) == []
+    located = marts.located(page.PIPELINE, page.MARTS)
+    assert queries.missing_tables(con, located) == []
+    assert queries.missing_columns(con, located[0][0], page.FLIGHT_COLUMNS) == []
 
 
 def test_date_bounds(con, expected: Expected):
     dates = [f["date"] for f in expected.flights]
     flown = [f["date"] for f in expected.flights if f["arr_delay"] is not None]
-    assert queries.flights_date_bounds(con) == (min(dates), max(dates), max(flown))
+    assert page.flights_date_bounds(con) == (min(dates), max(dates), max(flown))
 
 
 def test_flight_totals_and_on_time_by_day(con, expected: Expected, ranges):
     for start, end in ranges:
         flights = expected.between(start, end)
-        _same(queries.flight_totals(con, start, end), expected.summary(flights))
-        daily = queries.on_time_by_day(con, start, end)
+        _same(page.flight_totals(con, start, end), expected.summary(flights))
+        daily = page.on_time_by_day(con, start, end)
         by_day = defaultdict(list)
         for f in flights:
             by_day[f["date"]].append(f)
@@ -129,14 +125,14 @@ def test_route_performance(con, expected: Expected, ranges):
         routes = defaultdict(list)
         for f in expected.between(start, end):
             routes[(f["dep"], f["arr"])].append(f)
-        got = queries.route_performance(con, start, end, 1000)
+        got = page.route_performance(con, start, end, 1000)
         assert len(got) == len(routes)
         counts = [len(v) for v in routes.values()]
         assert list(got["flights"]) == sorted(counts, reverse=True)
         for row in got.to_dict("records"):
             assert row["route"] == f"{row['departure_airport']} → {row['arrival_airport']}"
             _same(row, expected.summary(routes[(row["departure_airport"], row["arrival_airport"])]))
-        top = queries.route_performance(con, start, end, 3)
+        top = page.route_performance(con, start, end, 3)
         assert list(top["route"]) == list(got["route"][:3])
 
 
@@ -148,7 +144,7 @@ def test_seat_occupancy_by_day(con, expected: Expected, ranges):
                 total = expected.seats[f["aircraft"]]
                 occupied = expected.boarded.get(f["flight_id"], 0)
                 seats[f["date"]].update(total=total, occupied=occupied, empty=total - occupied)
-        got = queries.seat_occupancy_by_day(con, start, end)
+        got = page.seat_occupancy_by_day(con, start, end)
         assert [pd.Timestamp(d).date() for d in got["flight_date"]] == sorted(seats)
         for row in got.to_dict("records"):
             want = seats[pd.Timestamp(row["flight_date"]).date()]
@@ -174,7 +170,7 @@ def test_busiest_airports(con, expected: Expected, flights_warehouse: FlightsWar
                 departures[f["dep"]] += 1
                 arrivals[f["arr"]] += 1
         movements = departures + arrivals
-        got = queries.busiest_airports(con, start, end, 5)
+        got = page.busiest_airports(con, start, end, 5)
         want = sorted(movements.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         assert list(zip(got["airport_code"], got["movements"], strict=True)) == want
         for row in got.to_dict("records"):

@@ -153,7 +153,7 @@ def test_an_empty_warehouse_has_no_runs(tmp_path: Path):
         assert list(queries.pipeline_overview(con).columns) == queries.OVERVIEW_COLUMNS
         assert queries.load_history(con, "x").empty
         assert queries.quarantine_summary(con).empty
-        assert queries.missing_tables(con, queries.TRAVEL_TABLES) == list(queries.TRAVEL_TABLES)
+        assert queries.missing_tables(con, [("some_core", "fct_x")]) == [("some_core", "fct_x")]
 
 
 def _row(**kw):

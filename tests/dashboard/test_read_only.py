@@ -99,4 +99,4 @@ def test_overview_queries_on_a_postgres_warehouse(pg_database: str):
     with Reader(pg_database).session() as con:
         assert queries.has_metadata(con)
         assert queries.pipeline_overview(con).empty
-        assert queries.missing_tables(con, queries.TRAVEL_TABLES) == list(queries.TRAVEL_TABLES)
+        assert queries.missing_tables(con, [("some_core", "fct_x")]) == [("some_core", "fct_x")]

@@ -11,20 +11,17 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 import pytest
 
-from headwater.dashboard import queries
+from headwater.dashboard import marts, queries
 from headwater.dashboard.db import Reader
+from headwater.pipelines.flights import dashboard as flights_page
+from headwater.pipelines.travel_bookings import dashboard as page
 
 from .conftest import Source, TravelWarehouse, booking_days
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+WAREHOUSE = "travel_warehouse"  # the `con` fixture's warehouse
 
 CENT = Decimal("0.01")
-
-
-@pytest.fixture(scope="module")
-def con(travel_warehouse: TravelWarehouse):
-    with Reader(travel_warehouse.settings.warehouse_url).session() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +118,13 @@ def money(x: object) -> Decimal:
 
 def test_date_bounds_are_the_first_and_last_booking_day(con, travel_warehouse):
     days = booking_days(travel_warehouse.source)
-    assert queries.travel_date_bounds(con) == (days[0], days[-1])
+    assert page.travel_date_bounds(con) == (days[0], days[-1])
 
 
 def test_daily_bookings_is_the_seeds_booking_summary(con, expected, ranges):
     for start, end in ranges:
         want = expected.daily(start, end)
-        got = queries.daily_bookings(con, start, end)
+        got = page.daily_bookings(con, start, end)
         assert [d.date() if isinstance(d, datetime) else d for d in got["booking_date"]] == sorted(want)
         for r in got.to_dict("records"):
             d = r["booking_date"].date() if hasattr(r["booking_date"], "date") else r["booking_date"]
@@ -145,7 +142,7 @@ def test_daily_bookings_is_the_seeds_booking_summary(con, expected, ranges):
 
 def test_booking_totals(con, expected, ranges):
     for start, end in ranges:
-        got = queries.booking_totals(con, start, end)
+        got = page.booking_totals(con, start, end)
         days = expected.daily(start, end).values()
         paid = list(expected.paid_tickets(start, end).values())
         assert got["bookings"] == sum(v["bookings"] for v in days)
@@ -163,17 +160,17 @@ def test_booking_totals(con, expected, ranges):
 
 def test_an_empty_range_gives_zeros_not_errors(con, expected):
     before = min(expected.booking_day.values()) - timedelta(days=10)
-    got = queries.booking_totals(con, before, before)
+    got = page.booking_totals(con, before, before)
     assert got["bookings"] == 0 and got["revenue_eur"] == 0 and got["avg_ticket_price_eur"] is None
-    assert queries.daily_bookings(con, before, before).empty
-    assert queries.passenger_mix(con, before, before).empty
-    assert queries.carriers_by_revenue(con, before, before).empty
+    assert page.daily_bookings(con, before, before).empty
+    assert page.passenger_mix(con, before, before).empty
+    assert page.carriers_by_revenue(con, before, before).empty
 
 
 def test_passenger_mix(con, expected, ranges):
     for start, end in ranges:
         want = Counter(t for b, t in expected.passengers if expected.in_range(b, start, end))
-        got = queries.passenger_mix(con, start, end)
+        got = page.passenger_mix(con, start, end)
         assert dict(zip(got["passenger_type"], got["passengers"], strict=True)) == want
         assert got["share"].sum() == pytest.approx(1.0)
         assert list(got["passengers"]) == sorted(got["passengers"], reverse=True)
@@ -185,7 +182,7 @@ def test_travel_mode_split(con, expected, ranges):
             mode for b, _c, mode in expected.segments.values() if expected.in_range(b, start, end)
         )
         revenue = expected.split_revenue(start, end, lambda s: s[2])
-        got = queries.travel_mode_split(con, start, end)
+        got = page.travel_mode_split(con, start, end)
         assert dict(zip(got["travel_mode"], got["segments"], strict=True)) == segments
         for mode, rev in zip(got["travel_mode"], got["revenue_eur"], strict=True):
             assert Decimal(str(rev)) == pytest.approx(revenue.get(mode, Decimal(0)), abs=Decimal("0.01"))
@@ -198,7 +195,7 @@ def test_carriers_by_revenue(con, expected, ranges):
     for start, end in ranges:
         want = expected.split_revenue(start, end, lambda s: s[1])
         top = sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-        got = queries.carriers_by_revenue(con, start, end, 10)
+        got = page.carriers_by_revenue(con, start, end, 10)
         assert list(got["carrier_name"]) == [c for c, _ in top]
         for (_c, rev), got_rev in zip(top, got["revenue_eur"], strict=True):
             assert Decimal(str(got_rev)) == pytest.approx(rev, abs=Decimal("0.01"))
@@ -206,7 +203,7 @@ def test_carriers_by_revenue(con, expected, ranges):
     for mode in ("flight", "train", "bus"):
         want = expected.split_revenue(start, end, lambda s: (s[2], s[1]))
         top = sorted(((c, r) for (m, c), r in want.items() if m == mode), key=lambda kv: (-kv[1], kv[0]))
-        got = queries.carriers_by_revenue(con, start, end, 5, mode)
+        got = page.carriers_by_revenue(con, start, end, 5, mode)
         assert list(got["carrier_name"]) == [c for c, _ in top[:5]], mode
         assert set(got["travel_mode"]) == {mode}
 
@@ -270,18 +267,18 @@ def test_overview_reports_the_run(con, travel_warehouse: TravelWarehouse):
 
 
 def test_flights_tables_are_reported_missing(con):
-    assert queries.missing_tables(con, queries.FLIGHTS_TABLES) == list(queries.FLIGHTS_TABLES)
-    assert queries.missing_tables(con, queries.TRAVEL_TABLES) == []
+    flights = marts.located("flights", flights_page.MARTS)  # no manifest in this home
+    assert queries.missing_tables(con, flights) == flights
+    assert queries.missing_tables(con, marts.located(page.PIPELINE, page.MARTS)) == []
 
 
 @pytest.mark.postgres
-def test_the_same_figures_from_a_postgres_warehouse(
-    travel_warehouse: TravelWarehouse, pg_database: str, ranges
-):
+def test_the_same_figures_from_a_postgres_warehouse(travel_env: TravelWarehouse, pg_database: str, ranges):
     """Every query gives the same answer when the marts and metadata live in Postgres."""
     from headwater import duck
 
-    copied = [*queries.TRAVEL_TABLES] + [
+    travel_warehouse = travel_env  # its HEADWATER_HOME holds the manifest that locates the marts
+    copied = [*marts.located(page.PIPELINE, page.MARTS)] + [
         (queries.META, t) for t in ("load_ledger", "dbt_results", "quarantine", "watermarks")
     ]
     con = duck.connect()
@@ -296,14 +293,14 @@ def test_the_same_figures_from_a_postgres_warehouse(
 
     def answers(url: str) -> list:
         def run(c):
-            out = [queries.pipeline_overview(c), queries.travel_date_bounds(c)]
+            out = [queries.pipeline_overview(c), page.travel_date_bounds(c)]
             for start, end in ranges:
                 out += [
-                    queries.daily_bookings(c, start, end),
-                    queries.booking_totals(c, start, end),
-                    queries.passenger_mix(c, start, end),
-                    queries.travel_mode_split(c, start, end),
-                    queries.carriers_by_revenue(c, start, end, 10),
+                    page.daily_bookings(c, start, end),
+                    page.booking_totals(c, start, end),
+                    page.passenger_mix(c, start, end),
+                    page.travel_mode_split(c, start, end),
+                    page.carriers_by_revenue(c, start, end, 10),
                 ]
             return out
 

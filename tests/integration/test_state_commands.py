@@ -53,7 +53,8 @@ def test_replay_rebuilds_a_lost_table_from_the_lake_without_the_source(loaded, m
     wh = open_warehouse(settings.warehouse_url)
     with wh.session() as con:
         con.execute("DELETE FROM wh.raw_travel_bookings.booking")
-    monkeypatch.setenv("HEADWATER_SOURCE_URL", "sqlite:////nonexistent/source.sqlite")  # no source
+    no_source = "sqlite:////nonexistent/source.sqlite"
+    monkeypatch.setenv("HEADWATER_SOURCE_TRAVEL_BOOKINGS_MAIN_URL", no_source)
     assert main(["replay", "travel_bookings", "--table", "booking"]) == 0
     assert set(raw_rows(settings, "booking")) == expected
     assert main(["replay", "travel_bookings", "--table", "booking"]) == 0  # twice: still no duplicates

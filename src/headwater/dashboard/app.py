@@ -1,7 +1,8 @@
 """Streamlit entry point: page setup and navigation from the registry.
 
 Run by ``headwater dashboard`` (see :mod:`headwater.dashboard.server`); the pages themselves
-live in ``views/`` and are listed in :mod:`headwater.dashboard.registry`.
+live in ``views/`` (platform) and in each pipeline folder's ``dashboard.py``, found by
+:mod:`headwater.dashboard.registry`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ read from the target folder ``headwater run`` wrote them to.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from headwater.settings import Settings
 
 def airflow_base_url() -> str:
     """The Airflow UI as `headwater ui` serves it (or as AIRFLOW__API__BASE_URL says)."""
-    return os.environ.get("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080").rstrip("/")
+    return Settings.from_env().airflow_api_base_url.rstrip("/")
 
 
 def airflow_dag_url(dag_id: str, run_id: str | None = None) -> str:
@@ -35,9 +34,7 @@ class DagRun:
 
 
 def _airflow_metadata_db(settings: Settings) -> Path | None:
-    url = os.environ.get(
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{settings.airflow_home / 'airflow.db'}"
-    )
+    url = settings.airflow_metadata_url or f"sqlite:///{settings.airflow_home / 'airflow.db'}"
     return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
 
 

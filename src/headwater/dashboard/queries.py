@@ -7,13 +7,14 @@ written in DuckDB's dialect; on a Postgres warehouse DuckDB's postgres extension
 tables. Date ranges are inclusive on both ends. Nothing here writes.
 
 A pipeline that has not run yet has no tables: :func:`missing_tables` tells the pages so
-they can show an empty state instead of failing on a missing relation.
+they can show an empty state instead of failing on a missing relation. The queries of a
+pipeline's own page live in its folder (``pipelines/<name>/dashboard.py``) and find its marts
+through :mod:`headwater.dashboard.marts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 import duckdb
@@ -22,28 +23,11 @@ import pandas as pd
 from headwater.dashboard.db import ALIAS
 
 META = "headwater"
-TRAVEL_CORE = "travel_bookings_core"
-TRAVEL_REPORTS = "travel_bookings_reports"
-FLIGHTS_CORE = "flights_core"
-
-TRAVEL_TABLES: tuple[tuple[str, str], ...] = (
-    (TRAVEL_REPORTS, "rep_booking_summary"),
-    (TRAVEL_CORE, "fct_ticket_sales"),
-    (TRAVEL_CORE, "dim_bookings"),
-    (TRAVEL_CORE, "dim_passengers"),
-    (TRAVEL_CORE, "dim_segments"),
-    (TRAVEL_CORE, "bridge_ticket_segments"),
-)
-FLIGHTS_TABLES: tuple[tuple[str, str], ...] = (
-    (FLIGHTS_CORE, "fct_flight_activity"),
-    (FLIGHTS_CORE, "fct_seat_occupied_daily"),
-    (FLIGHTS_CORE, "dim_airport"),
-)
 
 FAILED_STATUSES = ("fail", "error", "runtime error")
 
 
-def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
 
 
@@ -69,6 +53,18 @@ def missing_tables(
     required = list(required)
     present = relations(con, {s for s, _ in required})
     return [r for r in required if r not in present]
+
+
+def missing_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, wanted: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """``table.column`` for every wanted column that the (existing) tables do not have."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?",
+        [ALIAS, schema],
+    ).fetchall()
+    present = set(rows)
+    return [f"{t}.{c}" for t, cols in wanted.items() for c in cols if (t, c) not in present]
 
 
 def has_metadata(con: duckdb.DuckDBPyConnection) -> bool:
@@ -125,7 +121,7 @@ def pipeline_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if (META, "watermarks") in relations(con, [META])
         else "SELECT NULL::VARCHAR AS pipeline, NULL::TIMESTAMP AS newest_data_at WHERE false"
     )
-    return _df(
+    return frame(
         con,
         f"""
         WITH events AS (
@@ -208,7 +204,7 @@ def load_history(con: duckdb.DuckDBPyConnection, pipeline: str, limit: int = 20)
     """Rows moved per run (the ``limit`` most recent runs that loaded anything), oldest first."""
     if not has_metadata(con):
         return pd.DataFrame(columns=["run_id", "loaded_at", "rows_moved", "rows_changed", "seconds"])
-    return _df(
+    return frame(
         con,
         f"""
         SELECT * FROM (
@@ -226,7 +222,7 @@ def load_history(con: duckdb.DuckDBPyConnection, pipeline: str, limit: int = 20)
 
 def run_tables(con: duckdb.DuckDBPyConnection, pipeline: str, run_id: str) -> pd.DataFrame:
     """What each table's load did in one run."""
-    return _df(
+    return frame(
         con,
         f"""
         SELECT table_name, mode, rows_in_batch, rows_changed, rows_deleted, rows_quarantined,
@@ -240,7 +236,7 @@ def run_tables(con: duckdb.DuckDBPyConnection, pipeline: str, run_id: str) -> pd
 
 def dbt_problems(con: duckdb.DuckDBPyConnection, pipeline: str, run_id: str) -> pd.DataFrame:
     """The dbt nodes of one run that did not simply pass: warnings, failures, errors."""
-    return _df(
+    return frame(
         con,
         f"""
         SELECT step, resource_type, unique_id, status, failures, message
@@ -257,7 +253,7 @@ def quarantine_summary(con: duckdb.DuckDBPyConnection, pipeline: str | None = No
     if not has_metadata(con):
         return pd.DataFrame(columns=["pipeline", "table_name", "reason", "rows", "last_at"])
     where, params = ("WHERE pipeline = ?", [pipeline]) if pipeline else ("", [])
-    return _df(
+    return frame(
         con,
         f"""
         SELECT pipeline, table_name, reason, count(*) AS rows, max(quarantined_at) AS last_at
@@ -265,284 +261,4 @@ def quarantine_summary(con: duckdb.DuckDBPyConnection, pipeline: str | None = No
         GROUP BY ALL ORDER BY pipeline, table_name, reason
         """,
         params,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# travel bookings (seed 000). Every figure is by booking date (the day the booking was made).
-# Revenue counts tickets of bookings that are not cancelled, in EUR, as rep_booking_summary.
-
-
-def travel_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    row = con.execute(
-        f"SELECT min(booking_date), max(booking_date) FROM {ALIAS}.{TRAVEL_REPORTS}.rep_booking_summary"
-    ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
-
-
-def daily_bookings(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
-    """The seed's booking summary, one row per booking day in [start, end]."""
-    return _df(
-        con,
-        f"""
-        SELECT booking_date, bookings, tickets, passengers, segments,
-            revenue_eur::DOUBLE AS revenue_eur,
-            avg_ticket_price_eur::DOUBLE AS avg_ticket_price_eur,
-            cancelled_bookings
-        FROM {ALIAS}.{TRAVEL_REPORTS}.rep_booking_summary
-        WHERE booking_date BETWEEN ? AND ?
-        ORDER BY booking_date
-        """,
-        [start, end],
-    )
-
-
-def booking_totals(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, Any]:
-    """Totals for [start, end]: bookings, tickets, passengers, segments, cancelled, revenue,
-    and the average price of a (non-cancelled) ticket over the whole range."""
-    row = con.execute(
-        f"""
-        WITH summary AS (
-            SELECT coalesce(sum(bookings), 0)::BIGINT AS bookings,
-                coalesce(sum(tickets), 0)::BIGINT AS tickets,
-                coalesce(sum(passengers), 0)::BIGINT AS passengers,
-                coalesce(sum(segments), 0)::BIGINT AS segments,
-                coalesce(sum(cancelled_bookings), 0)::BIGINT AS cancelled_bookings,
-                coalesce(sum(revenue_eur), 0)::DECIMAL(18, 2) AS revenue_eur
-            FROM {ALIAS}.{TRAVEL_REPORTS}.rep_booking_summary
-            WHERE booking_date BETWEEN ? AND ?
-        ),
-        prices AS (
-            SELECT avg(price_eur)::DOUBLE AS avg_ticket_price_eur
-            FROM {ALIAS}.{TRAVEL_CORE}.fct_ticket_sales
-            WHERE booking_date BETWEEN ? AND ? AND booking_status <> 'cancelled'
-        )
-        SELECT * FROM summary, prices
-        """,
-        [start, end, start, end],
-    ).fetchone()
-    names = [
-        "bookings",
-        "tickets",
-        "passengers",
-        "segments",
-        "cancelled_bookings",
-        "revenue_eur",
-        "avg_ticket_price_eur",
-    ]
-    return dict(zip(names, row, strict=True)) if row else dict.fromkeys(names)
-
-
-def passenger_mix(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
-    """Passengers by type (adult/child/infant) in bookings made in [start, end], with shares."""
-    return _df(
-        con,
-        f"""
-        SELECT p.passenger_type, count(*) AS passengers,
-            count(*) / sum(count(*)) OVER () AS share
-        FROM {ALIAS}.{TRAVEL_CORE}.dim_passengers AS p
-        JOIN {ALIAS}.{TRAVEL_CORE}.dim_bookings AS b USING (booking_id)
-        WHERE b.booking_date BETWEEN ? AND ?
-        GROUP BY p.passenger_type
-        ORDER BY passengers DESC, p.passenger_type
-        """,
-        [start, end],
-    )
-
-
-# A ticket covers every segment of its booking; its price is split equally over the segments
-# it is linked to, so carrier and mode revenue add up to the total revenue.
-_SEGMENT_REVENUE = f"""
-    SELECT s.segment_id, s.carrier_name, s.travel_mode, f.ticket_id,
-        f.price_eur::DOUBLE / count(*) OVER (PARTITION BY f.ticket_id) AS revenue_eur
-    FROM {ALIAS}.{TRAVEL_CORE}.fct_ticket_sales AS f
-    JOIN {ALIAS}.{TRAVEL_CORE}.bridge_ticket_segments AS link USING (ticket_id)
-    JOIN {ALIAS}.{TRAVEL_CORE}.dim_segments AS s USING (segment_id)
-    WHERE f.booking_date BETWEEN ? AND ? AND f.booking_status <> 'cancelled'
-"""
-
-
-def travel_mode_split(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
-    """Per travel mode: segments booked in [start, end] (all bookings) and revenue (EUR)."""
-    return _df(
-        con,
-        f"""
-        WITH segments AS (
-            SELECT s.travel_mode, count(*) AS segments
-            FROM {ALIAS}.{TRAVEL_CORE}.dim_segments AS s
-            JOIN {ALIAS}.{TRAVEL_CORE}.dim_bookings AS b USING (booking_id)
-            WHERE b.booking_date BETWEEN ? AND ?
-            GROUP BY s.travel_mode
-        ),
-        revenue AS (
-            SELECT travel_mode, sum(revenue_eur) AS revenue_eur
-            FROM ({_SEGMENT_REVENUE}) GROUP BY travel_mode
-        )
-        SELECT segments.travel_mode, segments.segments,
-            segments.segments / sum(segments.segments) OVER () AS segment_share,
-            coalesce(revenue.revenue_eur, 0) AS revenue_eur
-        FROM segments LEFT JOIN revenue USING (travel_mode)
-        ORDER BY segments.segments DESC, segments.travel_mode
-        """,
-        [start, end, start, end],
-    )
-
-
-def carriers_by_revenue(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10, mode: str | None = None
-) -> pd.DataFrame:
-    """The ``limit`` carriers (of one travel ``mode``, or all) with the most revenue from
-    bookings made in [start, end]; segments and tickets count the paid ones."""
-    return _df(
-        con,
-        f"""
-        SELECT carrier_name, travel_mode, count(DISTINCT segment_id) AS segments,
-            count(DISTINCT ticket_id) AS tickets, sum(revenue_eur) AS revenue_eur
-        FROM ({_SEGMENT_REVENUE})
-        WHERE ?::VARCHAR IS NULL OR travel_mode = ?
-        GROUP BY carrier_name, travel_mode
-        ORDER BY revenue_eur DESC, carrier_name
-        LIMIT ?
-        """,
-        [start, end, mode, mode, limit],
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# flights (seed 003), by flight date (the local date of the scheduled departure). On time =
-# arrived less than ON_TIME_MINUTES after the schedule (the usual 15-minute rule, the same
-# threshold as the marts' is_delayed); delays are averaged over the flights that have actually
-# departed (departure delay) or arrived (arrival delay): the marts leave them null until then.
-
-ON_TIME_MINUTES = 15
-
-FLIGHT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "fct_flight_activity": (
-        "flight_id",
-        "flight_date",
-        "departure_airport",
-        "arrival_airport",
-        "status",
-        "departure_delay_minutes",
-        "arrival_delay_minutes",
-    ),
-    "fct_seat_occupied_daily": ("flight_date", "total_seats", "occupied_seats", "empty_seats"),
-    "dim_airport": ("airport_code", "airport_name", "city"),
-}
-
-
-def missing_columns(
-    con: duckdb.DuckDBPyConnection, schema: str, wanted: dict[str, tuple[str, ...]]
-) -> list[str]:
-    """``table.column`` for every wanted column that the (existing) tables do not have."""
-    rows = con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?",
-        [ALIAS, schema],
-    ).fetchall()
-    present = set(rows)
-    return [f"{t}.{c}" for t, cols in wanted.items() for c in cols if (t, c) not in present]
-
-
-_FA = f"{ALIAS}.{FLIGHTS_CORE}.fct_flight_activity"
-_SEATS = f"{ALIAS}.{FLIGHTS_CORE}.fct_seat_occupied_daily"
-_AIRPORTS = f"{ALIAS}.{FLIGHTS_CORE}.dim_airport"
-
-
-def flights_date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None, date | None]:
-    """First and last flight date in the timetable, and the last date a flight has arrived
-    (later dates are only scheduled: published up to two weeks ahead)."""
-    row = con.execute(
-        f"SELECT min(flight_date), max(flight_date), "
-        f"max(flight_date) FILTER (WHERE arrival_delay_minutes IS NOT NULL) FROM {_FA}"
-    ).fetchone()
-    return (row[0], row[1], row[2]) if row else (None, None, None)
-
-
-def _on_time_columns() -> str:
-    return f"""
-        count(*) AS flights,
-        count(arrival_delay_minutes) AS arrived,
-        count(*) FILTER (WHERE arrival_delay_minutes < {ON_TIME_MINUTES}) AS on_time,
-        count(*) FILTER (WHERE arrival_delay_minutes < {ON_TIME_MINUTES})
-            / nullif(count(arrival_delay_minutes), 0) AS on_time_share,
-        avg(departure_delay_minutes)::DOUBLE AS avg_departure_delay_minutes,
-        avg(arrival_delay_minutes)::DOUBLE AS avg_arrival_delay_minutes,
-        count(*) FILTER (WHERE lower(status) = 'cancelled') AS cancelled
-    """
-
-
-def flight_totals(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, Any]:
-    """Flights scheduled in [start, end], how many arrived, on-time share, average delays."""
-    cur = con.execute(
-        f"SELECT {_on_time_columns()} FROM {_FA} WHERE flight_date BETWEEN ? AND ?", [start, end]
-    )
-    row = cur.fetchone()
-    names = [d[0] for d in cur.description]
-    return dict(zip(names, row, strict=True)) if row else dict.fromkeys(names)
-
-
-def on_time_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
-    return _df(
-        con,
-        f"""
-        SELECT flight_date, {_on_time_columns()}
-        FROM {_FA} WHERE flight_date BETWEEN ? AND ?
-        GROUP BY flight_date ORDER BY flight_date
-        """,
-        [start, end],
-    )
-
-
-def route_performance(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 15
-) -> pd.DataFrame:
-    """The ``limit`` busiest routes (departure -> arrival airport) with on-time share and delays."""
-    return _df(
-        con,
-        f"""
-        SELECT departure_airport || ' → ' || arrival_airport AS route,
-            departure_airport, arrival_airport, {_on_time_columns()}
-        FROM {_FA} WHERE flight_date BETWEEN ? AND ?
-        GROUP BY departure_airport, arrival_airport
-        ORDER BY flights DESC, route
-        LIMIT ?
-        """,
-        [start, end, limit],
-    )
-
-
-def seat_occupancy_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
-    return _df(
-        con,
-        f"""
-        SELECT flight_date, sum(total_seats)::BIGINT AS total_seats,
-            sum(occupied_seats)::BIGINT AS occupied_seats, sum(empty_seats)::BIGINT AS empty_seats,
-            sum(occupied_seats) / nullif(sum(total_seats), 0) AS occupancy
-        FROM {_SEATS} WHERE flight_date BETWEEN ? AND ?
-        GROUP BY flight_date ORDER BY flight_date
-        """,
-        [start, end],
-    )
-
-
-def busiest_airports(con: duckdb.DuckDBPyConnection, start: date, end: date, limit: int = 10) -> pd.DataFrame:
-    """Airports by flights (not cancelled) departing plus arriving, flight dates in [start, end]."""
-    flights = f"{_FA} WHERE flight_date BETWEEN ? AND ? AND lower(status) <> 'cancelled'"
-    return _df(
-        con,
-        f"""
-        WITH movements AS (
-            SELECT departure_airport AS airport_code, 1 AS departures, 0 AS arrivals FROM {flights}
-            UNION ALL
-            SELECT arrival_airport, 0, 1 FROM {flights}
-        )
-        SELECT m.airport_code, any_value(a.airport_name) AS airport_name, any_value(a.city) AS city,
-            sum(m.departures)::BIGINT AS departures, sum(m.arrivals)::BIGINT AS arrivals,
-            count(*) AS movements
-        FROM movements AS m LEFT JOIN {_AIRPORTS} AS a USING (airport_code)
-        GROUP BY m.airport_code
-        ORDER BY movements DESC, m.airport_code
-        LIMIT ?
-        """,
-        [start, end, start, end, limit],
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -213,7 +212,7 @@ def decide(
 
 
 def suppress_window() -> timedelta:
-    raw: str | None = os.environ.get(SUPPRESS_ENV)
+    raw: str | None = Settings.from_env().alert_suppress_hours
     if raw is None:
         try:
             from airflow.sdk import Variable
@@ -241,7 +240,7 @@ def airflow_run_url(base_url: str | None, dag_id: str, run_id: str) -> str | Non
 
 
 def docs_link(spec: PipelineSpec, settings: Settings) -> str | None:
-    base = os.environ.get(DOCS_URL_ENV)
+    base = settings.dbt_docs_url or Settings.from_env().dbt_docs_url  # set after start-up too
     if base:
         return base
     index = settings.home / "dbt" / spec.name / "target" / "index.html"

@@ -27,7 +27,6 @@ first-build path of a branching DAG); ``tables`` limits the ingest to some table
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,8 +44,7 @@ def _warehouse_pool() -> str:
     """DuckDB allows one writing process: every task that writes it shares a one-slot pool."""
     from headwater.warehouse.capabilities import capabilities
 
-    url = os.environ.get("HEADWATER_WAREHOUSE_URL", "duckdb:///")
-    return DUCKDB_POOL if capabilities(url).single_writer else "default_pool"
+    return DUCKDB_POOL if capabilities(_settings().warehouse_url).single_writer else "default_pool"
 
 
 def _settings():
@@ -81,7 +79,8 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
     spec = _spec(pipeline)
     shape = spec.dag(dag_id) if dag_id else spec.dags[0]
     pool = _warehouse_pool()
-    retries = int(os.environ.get("HEADWATER_RETRIES", spec.retries))
+    override = _settings().retries
+    retries = spec.retries if override is None else override
     params: dict[str, Any] = {
         "full_refresh": Param(
             False, type="boolean", description="Reload every table in full and rebuild incremental models."

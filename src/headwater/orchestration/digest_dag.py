@@ -8,9 +8,10 @@ cron). Parsing touches nothing; the schedule comes from ``HEADWATER_DIGEST_SCHED
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
+
+from headwater.settings import Settings
 
 DIGEST_DAG_ID = "headwater_digest"
 
@@ -22,7 +23,7 @@ def build_digest_dag():
         dag_id=DIGEST_DAG_ID,
         description="Daily Slack digest of every Headwater pipeline's runs (unpause to opt in).",
         doc_md=__doc__,
-        schedule=os.environ.get("HEADWATER_DIGEST_SCHEDULE", "0 7 * * *"),
+        schedule=Settings.from_env().digest_schedule,
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

@@ -54,6 +54,9 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
     )
     if settings.source_url:
         env["HEADWATER_SOURCE_URL"] = settings.source_url
+    env.update({f"HEADWATER_SOURCE_{key}_URL": url for key, url in settings.source_urls.items()})
+    if settings.pipeline_paths:
+        env["HEADWATER_PIPELINE_PATHS"] = os.pathsep.join(map(str, settings.pipeline_paths))
     return env
 
 

@@ -14,7 +14,6 @@ A bearer token, if the API needs one, comes from ``HEADWATER_SOURCE_<NAME>_TOKEN
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -27,6 +26,7 @@ import httpx
 
 from headwater import duck
 from headwater.errors import SourceError, TransientError
+from headwater.settings import Settings
 from headwater.sources.base import cursor_filter, typed_split
 from headwater.sources.json_records import load_records
 from headwater.spec import ReadSpec, TableSpec
@@ -35,8 +35,8 @@ from headwater.watermark import Bound
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-MAX_ATTEMPTS = int(os.environ.get("HEADWATER_HTTP_ATTEMPTS", "6"))
-BACKOFF_SECONDS = float(os.environ.get("HEADWATER_HTTP_BACKOFF", "0.5"))
+MAX_ATTEMPTS = Settings.from_env().http_attempts
+BACKOFF_SECONDS = Settings.from_env().http_backoff
 MAX_WAIT_SECONDS = 60.0
 MAX_PAGES = 10_000
 
@@ -59,7 +59,7 @@ class HttpApiSource:
             raise SourceError(f"table {table.name!r} of an HTTP source has no read: section in its spec")
 
     def _headers(self) -> dict[str, str]:
-        token = os.environ.get(f"HEADWATER_SOURCE_{self.name.upper()}_TOKEN")
+        token = Settings.from_env().source_token(self.name)
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -10,7 +10,7 @@ import streamlit as st
 
 from headwater.dashboard import fmt, ui
 from headwater.dashboard.links import airflow_dag_url, dbt_target_dir, last_dag_runs
-from headwater.dashboard.registry import PAGES
+from headwater.dashboard.registry import pages as dashboard_pages
 from headwater.spec import available_pipelines, load_spec
 
 FRESHNESS = {"pass": "fresh", "warn": "stale (warn)", "error": "stale (error)"}
@@ -47,7 +47,7 @@ def render() -> None:
         f"Airflow UI: {airflow_dag_url('').rsplit('/dags', 1)[0]}"
     )
 
-    pages = {p.pipeline: p for p in PAGES if p.pipeline}
+    pages = {p.pipeline: p for p in dashboard_pages() if p.pipeline}
     for name in pipelines:
         row = rows.get(name)
         dag_run = dag_runs.get(name)
@@ -101,7 +101,7 @@ def dbt_docs_html_exists(settings, pipeline: str) -> bool:
 
 
 def _page_path(module: str):
-    return next(p.path for p in PAGES if p.module == module)
+    return next(p.path for p in dashboard_pages() if p.module == module)
 
 
 def _run_tiles(row: dict[str, Any], dag_run) -> None:

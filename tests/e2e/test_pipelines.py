@@ -1,0 +1,236 @@
+"""Every discovered pipeline's DAG, run for real by Airflow (``airflow dags test``), end to end.
+
+One parametrized test module for all pipelines, on the embedded default (SQLite source, Parquet
+lake, DuckDB warehouse) and production-like (Postgres source and warehouse). Per pipeline and
+backend, one fixture runs the DAG three times, shared by the tests below: a first load; a run
+after the generator advanced the source; a run with nothing new and two dbt steps switched
+off. What the marts must show comes from the pipeline's ``expectations.py``, computed from the
+source database with its own driver, never read back from what the pipeline produced.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from headwater import discovery
+from headwater.dashboard import marts
+from headwater.orchestration.local import RunOutcome, run_dag
+from headwater.settings import Settings, source_url_variable
+from headwater.spec import PipelineSpec
+
+pytestmark = pytest.mark.e2e
+
+PIPELINES = [n for n in discovery.available_pipelines() if discovery.is_bundled(discovery.load_spec(n))]
+BACKENDS = ("duckdb", "postgres")
+
+
+class SourceReader:
+    """Reads a pipeline's source database directly (sqlite3 or psycopg), for expected values."""
+
+    def __init__(self, url: str, schema: str | None) -> None:
+        self.url, self.schema = url, schema
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self.url.startswith("sqlite:///"):
+            import sqlite3
+
+            con = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+            try:
+                return con.execute(sql, params).fetchall()
+            finally:
+                con.close()
+        import psycopg
+
+        options = f"-c search_path={self.schema}" if self.schema else ""
+        with psycopg.connect(self.url, options=options) as con:
+            return con.execute(sql.replace("?", "%s"), params).fetchall()
+
+
+@dataclass
+class Run:
+    outcome: RunOutcome
+    expected: dict[str, Any]
+    """Figures from the source, right after the run."""
+    actual: dict[str, Any]
+    """The same figures from the marts, right after the run."""
+    moved: dict[str, int] = field(default_factory=dict)
+    advanced: Any = None
+    """What the generator's advance() reported before this run."""
+
+    @property
+    def tasks(self) -> dict[str, str]:
+        return self.outcome.tasks
+
+
+@dataclass
+class Runs:
+    pipeline: str
+    spec: PipelineSpec
+    expectations: ModuleType
+    settings: Settings
+    wh: Any
+    runs: list[Run]
+    watermarks: dict[str, str]
+    """Per table, the watermark after the first run (where the second run's extract starts)."""
+    src: SourceReader
+
+    def mart(self, model: str) -> str:
+        return marts.relation(self.pipeline, model, self.settings.home)
+
+
+def _create_database(admin_url: str) -> str:
+    import psycopg
+    from psycopg import sql
+
+    name = f"hw_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as con:
+        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as con:
+        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _moved(wh, run_id: str) -> dict[str, int]:
+    return dict(
+        wh.query(
+            "SELECT table_name, sum(rows_in_batch) FROM wh.headwater.load_ledger WHERE run_id = ? GROUP BY 1",
+            [run_id],
+        )
+    )
+
+
+@pytest.fixture(scope="module", params=[(p, b) for p in PIPELINES for b in BACKENDS], ids="-".join)
+def runs(request, tmp_path_factory) -> Iterator[Runs]:
+    from headwater.warehouse import open_warehouse
+
+    pipeline, backend = request.param
+    spec = discovery.load_spec(pipeline)
+    expectations = discovery.pipeline_module(spec, "expectations")
+    generator = discovery.pipeline_module(spec, "generator")
+    if expectations is None or generator is None:
+        pytest.fail(f"{pipeline}: the end-to-end test needs its expectations.py and generator.py")
+    home = tmp_path_factory.mktemp(f"e2e-{pipeline}-{backend}") / "hw"
+    home.mkdir()
+    database = None
+    if backend == "postgres":
+        admin = request.getfixturevalue("pg_server")  # skips (fails in CI) without Postgres
+        database = _create_database(admin)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEADWATER_HOME", str(home))
+        for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
+            mp.delenv(var, raising=False)
+        if database is not None:
+            url = f"{admin.rsplit('/', 1)[0]}/{database}"
+            mp.setenv(source_url_variable(pipeline, spec.source.name), url)  # this pipeline only
+            mp.setenv("HEADWATER_WAREHOUSE_URL", url)
+        try:
+            settings = Settings.from_env()
+            url = settings.source_url_for(spec)
+            schema = {"schema": spec.source.schema} if spec.source.schema else {}
+            seed = 11 if backend == "duckdb" else 12
+            as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - expectations.AS_OF_LAG
+            generator.generate(url, seed=seed, as_of=as_of, **expectations.GENERATE, **schema)
+            src = SourceReader(url, spec.source.schema)
+            wh = open_warehouse(settings.warehouse_url)
+
+            def run(conf: dict | None = None, advanced: Any = None) -> Run:
+                outcome = run_dag(settings, pipeline, conf)
+                assert outcome.state == "success", f"run failed; log: {outcome.log}\n{outcome.tasks}"
+                mart = lambda m: marts.relation(pipeline, m, settings.home)  # noqa: E731
+                return Run(
+                    outcome,
+                    expectations.from_source(src),
+                    expectations.from_marts(wh, mart),
+                    _moved(wh, outcome.run_id or ""),
+                    advanced,
+                )
+
+            first = run()
+            watermarks = {t: s.watermark for t, s in wh.watermarks(pipeline).items()}
+            advanced = generator.advance(
+                url, seed=seed, as_of=as_of + expectations.ADVANCE_BY, **expectations.ADVANCE, **schema
+            )
+            second = run(advanced=advanced)
+            off = {f"run_{s}": False for s in ("docs", "seed") if s in spec.dbt_steps}
+            third = run(off)
+            yield Runs(pipeline, spec, expectations, settings, wh, [first, second, third], watermarks, src)
+        finally:
+            if database is not None:
+                _drop_database(admin, database)
+
+
+def test_the_first_run_builds_marts_that_match_the_source(runs: Runs):
+    first = runs.runs[0]
+    if "docs" in runs.spec.dbt_steps:
+        assert first.tasks["dbt_docs"] == "success"
+        assert (runs.settings.home / "dbt" / runs.pipeline / "target" / "index.html").exists()
+    failures = runs.wh.query(
+        "SELECT count(*) FROM wh.headwater.dbt_results WHERE run_id = ? AND status IN ('fail', 'error')",
+        [first.outcome.run_id],
+    )
+    assert failures == [(0,)]
+    for figure, expected in first.expected.items():
+        assert first.actual[figure] == expected, figure
+
+
+def test_the_second_run_moves_only_what_changed_and_the_marts_follow(runs: Runs):
+    _, second, _ = runs.runs
+    for t in runs.spec.tables:
+        mark = datetime.fromisoformat(runs.watermarks[t.name])
+        at_or_after, after_mark = runs.src.rows(
+            f'SELECT count(*), count(*) FILTER (WHERE "{t.cursor}" > ?) '
+            f'FROM "{t.name}" WHERE "{t.cursor}" >= ?',
+            (mark, mark),
+        )[0]
+        # rows at the watermark are re-read; with nothing newer the extract is skipped
+        assert second.moved.get(t.name, 0) == (at_or_after if after_mark else 0), t.name
+    for figure, expected in second.expected.items():
+        assert second.actual[figure] == expected, figure
+    runs.expectations.check_after_advance(runs.wh, runs.mart, runs.runs[0].expected, second.expected, second)
+
+
+def test_a_run_with_nothing_new_skips_every_extract_and_steps_can_be_switched_off(runs: Runs):
+    _, second, third = runs.runs
+    extracts = {k: v for k, v in third.tasks.items() if k.startswith("extract[")}
+    assert len(extracts) == len(runs.spec.tables) and set(extracts.values()) == {"skipped"}
+    for step in ("docs", "seed"):
+        if step in runs.spec.dbt_steps:
+            assert third.tasks[f"dbt_{step}"] == "skipped"
+    if "test_all" in runs.spec.dbt_steps:
+        assert third.tasks["dbt_test_all"] == "success"
+    assert not any(third.moved.values())
+    assert third.actual == second.actual == third.expected
+
+
+def test_the_run_ledger_has_one_row_per_run_consistent_with_the_load_ledger(runs: Runs):
+    rows = runs.wh.query(
+        "SELECT run_id, outcome, rows_loaded, alert FROM wh.headwater.runs "
+        "WHERE pipeline = ? ORDER BY ended_at",
+        [runs.pipeline],
+    )
+    assert [(r[0], r[1], r[3]) for r in rows] == [(r.outcome.run_id, "success", None) for r in runs.runs]
+    changed = runs.wh.query(
+        "SELECT sum(rows_changed) FROM wh.headwater.load_ledger WHERE run_id = ?",
+        [runs.runs[1].outcome.run_id],
+    )
+    assert rows[1][2] == changed[0][0] > 0 and rows[2][2] == 0
+
+
+def test_every_bundled_pipeline_has_what_this_test_needs():
+    for name in PIPELINES:
+        spec = discovery.load_spec(name)
+        for module in ("generator", "expectations"):
+            assert (spec.folder / f"{module}.py").is_file(), f"{name}: {module}.py"
