@@ -564,5 +564,7 @@ def load_spec_from(folder: Path) -> PipelineSpec:
     path = Path(folder) / "pipeline.yaml"
     if not path.exists():
         raise SpecError(f"no pipeline.yaml in {folder}")
+    import yaml
+
     with path.open() as f:
         return parse_spec(yaml.safe_load(f), folder=path.parent)
