@@ -9,15 +9,15 @@ checked, so a new pipeline is held to the contract without editing this file.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import replace
 
 import pytest
 
+from headwater import discovery
 from headwater.spec import PipelineSpec, ReadSpec, available_pipelines, load_spec
 from headwater.synthetic import Schema
 
-PIPELINES = [p for p in available_pipelines() if load_spec(p).source.generator]
+PIPELINES = [p for p in available_pipelines() if (load_spec(p).folder / "generator.py").exists()]
 
 
 def test_the_bundled_pipelines_have_generators():
@@ -51,7 +51,7 @@ def contract_problems(spec: PipelineSpec, source: Schema) -> list[str]:
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_the_generator_declares_what_the_spec_loads(pipeline):
     spec = load_spec(pipeline)
-    module = importlib.import_module(spec.source.generator or "")
+    module = discovery.generator(spec)
     assert module.TABLES == module.SOURCE.names
     assert module.GENERATOR.pipeline == pipeline
     assert contract_problems(spec, module.SOURCE) == []
@@ -59,7 +59,7 @@ def test_the_generator_declares_what_the_spec_loads(pipeline):
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_advance_updates_only_declared_columns_of_the_same_type(pipeline):
-    module = importlib.import_module(load_spec(pipeline).source.generator or "")
+    module = discovery.generator(load_spec(pipeline))
     for update in getattr(module.GENERATOR, "updates", ()):  # file sources have none
         table = module.SOURCE[update.name]
         assert update.key == table.key, update.name
