@@ -88,4 +88,7 @@ def test_a_dag_file_airflow_skips_is_named_and_nothing_says_none(hw_home: Path, 
     (dags / "travel_bookings.py").unlink()
     assert main(["run", "travel_bookings", "--quiet"]) != 0
     out = capsys.readouterr().out
-    assert "no file in the DAGs folder" in " ".join(out.split()) and "None" not in out, out
+    # Nothing names the DAG (DAGs may be built from data): Airflow looks, finds none, and the
+    # user reads that, with where the DAG files are looked for.
+    said = " ".join(out.split())
+    assert "no run of DAG travel_bookings" in said and "None" not in out, out

@@ -153,6 +153,8 @@ def no_run_problem(log: Path, dag_id: str) -> str:
     lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error" in ln.lower() or "not found" in ln.lower()]
     last = (errors or lines or ["(no output)"])[-1][:300]
+    if "not found" in last.lower() or "could not find" in last.lower():
+        last += " (no DAG file in the DAGs folder builds it; see HEADWATER_DAGS_FOLDER)"
     return f"Airflow started no run of DAG {dag_id}: {redact(last)}"
 
 
