@@ -152,9 +152,7 @@ def scan_record(file: str, position: int, tail: Path | None = None) -> tuple[int
     return held, first_chars, total
 
 
-def plan_groups(
-    con: duckdb.DuckDBPyConnection, files: list[str], read: ReadSpec, table: str
-) -> list[CsvGroup]:
+def plan_groups(files: list[str], read: ReadSpec, table: str) -> list[CsvGroup]:
     """Group the files by header and match each header's names to the declared columns."""
     if not read.header:
         return [CsvGroup(tuple(files), None, None, read.columns)]
@@ -261,7 +259,7 @@ class CsvReader:
     def __init__(self, con: duckdb.DuckDBPyConnection, files: list[str], read: ReadSpec, table: str) -> None:
         self.read = read
         self.table = table
-        self.groups = plan_groups(con, files, read, table)
+        self.groups = plan_groups(files, read, table)
         self.columns = output_columns(self.groups, read)
         rows = [(f, g.header_line) for g in self.groups for f in g.files]
         con.execute(f"CREATE OR REPLACE TEMP TABLE {HEADERS_TABLE} (file VARCHAR, header_line VARCHAR)")

@@ -4,8 +4,10 @@ Every table names a path or glob under the source URL and declares its columns. 
 by DuckDB's parallel streaming reader with typed columns and ``store_rejects``: a malformed
 line, a wrong column count, bytes that are not UTF-8, or a value that does not parse as its
 type (a number word, a date in another format) is rejected with its file, line and raw text
-instead of failing the run or being guessed. XLSX, JSON and logs are read as text and
-validated by the same typed split (``sources.base.typed_split``).
+instead of failing the run or being guessed (``sources.csv_files``: columns by header name,
+repeated headers, unterminated quotes). XLSX (``sources.xlsx``), JSON
+(``sources.json_records``) and logs are read as text and validated by the same typed split
+(``sources.base.typed_split``). Nothing outside the source URL is read.
 """
 
 from __future__ import annotations
