@@ -34,6 +34,14 @@ def _tree(pid: int) -> dict[int, psutil.Process]:
         return {}
 
 
+def _cmdline(p: psutil.Process) -> str:
+    """A process's command line; empty for one that exited (or is a zombie) meanwhile."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def _healthy(port: int) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
@@ -68,14 +76,14 @@ def test_ui_is_healthy_listens_on_loopback_only_and_leaves_no_process(hw_home: P
         assert (proc.pid, "127.0.0.1", port) in sockets or any(p == port for _, _, p in sockets), sockets
         public = [s for s in sockets if not is_loopback(s[1])]
         assert not public, f"listening beyond loopback: {public}"
-        names = " ".join(" ".join(p.cmdline()) for p in tree.values() if p.is_running())
+        names = " ".join(_cmdline(p) for p in tree.values())
         for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
             assert component in names or component.replace("-", "_") in names, names  # set proctitle
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=90)
     left = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not left, f"still running after `headwater ui` stopped: {[p.cmdline() for p in left]}"
+    assert not left, f"still running after `headwater ui` stopped: {[_cmdline(p) for p in left]}"
 
 
 ESCAPER = """
