@@ -42,6 +42,14 @@ def _cmdline(p: psutil.Process) -> str:
         return ""
 
 
+def _alive(p: psutil.Process) -> bool:
+    """Still running and not a zombie (a process may vanish between two questions)."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def _healthy(port: int) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
@@ -82,7 +90,7 @@ def test_ui_is_healthy_listens_on_loopback_only_and_leaves_no_process(hw_home: P
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=90)
-    left = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    left = [p for p in seen.values() if _alive(p)]
     assert not left, f"still running after `headwater ui` stopped: {[_cmdline(p) for p in left]}"
 
 
