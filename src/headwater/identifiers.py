@@ -13,3 +13,15 @@ def valid_identifier(name: object) -> bool:
     Anything else (quotes, semicolons, spaces, dots) is refused outright rather than escaped.
     """
     return isinstance(name, str) and bool(_IDENTIFIER.match(name))
+
+
+def require_identifier(value: object, where: str) -> str:
+    """``value`` when it is a valid identifier; otherwise a SpecError naming ``where``."""
+    from headwater.errors import SpecError
+
+    if not isinstance(value, str) or not valid_identifier(value):
+        raise SpecError(
+            f"{where}: {value!r} is not a valid identifier "
+            "(letters, digits and _, starting with a letter or _, at most 63 characters)"
+        )
+    return value

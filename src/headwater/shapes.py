@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.errors import SpecError
-from headwater.identifiers import valid_identifier
+from headwater.identifiers import require_identifier as _identifier
 
 DBT_COMMANDS = ("run", "test", "seed", "snapshot", "build", "compile", "source freshness", "docs generate")
 """dbt sub-commands a step may run (a space separates a two-word command)."""
@@ -92,15 +92,6 @@ class DagShape:
     @property
     def all_steps(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*(self.first_build or ()), *self.steps)))
-
-
-def _identifier(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not valid_identifier(value):
-        raise SpecError(
-            f"{where}: {value!r} is not a valid identifier "
-            "(letters, digits and _, starting with a letter or _, at most 63 characters)"
-        )
-    return value
 
 
 def _known_keys(mapping: dict[str, Any], allowed: set[str], where: str) -> None:

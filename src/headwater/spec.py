@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.errors import SpecError
-from headwater.identifiers import valid_identifier
+from headwater.identifiers import require_identifier as _identifier
 from headwater.shapes import (
     DEFAULT_PRESET,
     PRESETS,
@@ -196,15 +196,6 @@ class PipelineSpec:
         if override and source is self.source:
             return override
         return source.url.replace("{home}", str(home))
-
-
-def _identifier(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not valid_identifier(value):
-        raise SpecError(
-            f"{where}: {value!r} is not a valid identifier "
-            "(letters, digits and _, starting with a letter or _, at most 63 characters)"
-        )
-    return value
 
 
 def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
