@@ -10,7 +10,6 @@ source database with its own driver, never read back from what the pipeline prod
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,33 +23,20 @@ from headwater.dashboard import marts
 from headwater.orchestration.local import RunOutcome, run_dag
 from headwater.settings import Settings, source_url_variable
 from headwater.spec import PipelineSpec
+from tests.e2e.support import SourceReader, create_database, drop_database, moved
 
 pytestmark = pytest.mark.e2e
 
-PIPELINES = [n for n in discovery.available_pipelines() if discovery.is_bundled(discovery.load_spec(n))]
+
+def _fits_this_harness(name: str) -> bool:
+    """Bundled, and not one that brings its own end-to-end module (see tests/e2e/support.py)."""
+    spec = discovery.load_spec(name)
+    expectations = discovery.pipeline_module(spec, "expectations")
+    return discovery.is_bundled(spec) and not getattr(expectations, "OWN_E2E", False)
+
+
+PIPELINES = [n for n in discovery.available_pipelines() if _fits_this_harness(n)]
 BACKENDS = ("duckdb", "postgres")
-
-
-class SourceReader:
-    """Reads a pipeline's source database directly (sqlite3 or psycopg), for expected values."""
-
-    def __init__(self, url: str, schema: str | None) -> None:
-        self.url, self.schema = url, schema
-
-    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        if self.url.startswith("sqlite:///"):
-            import sqlite3
-
-            con = sqlite3.connect(self.url.removeprefix("sqlite:///"))
-            try:
-                return con.execute(sql, params).fetchall()
-            finally:
-                con.close()
-        import psycopg
-
-        options = f"-c search_path={self.schema}" if self.schema else ""
-        with psycopg.connect(self.url, options=options) as con:
-            return con.execute(sql.replace("?", "%s"), params).fetchall()
 
 
 @dataclass
@@ -85,33 +71,6 @@ class Runs:
         return marts.relation(self.pipeline, model, self.settings.home)
 
 
-def _create_database(admin_url: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    name = f"hw_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as con:
-        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_url, autocommit=True) as con:
-        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _moved(wh, run_id: str) -> dict[str, int]:
-    return dict(
-        wh.query(
-            "SELECT table_name, sum(rows_in_batch) FROM wh.headwater.load_ledger WHERE run_id = ? GROUP BY 1",
-            [run_id],
-        )
-    )
-
-
 @pytest.fixture(scope="module", params=[(p, b) for p in PIPELINES for b in BACKENDS], ids="-".join)
 def runs(request, tmp_path_factory) -> Iterator[Runs]:
     from headwater.warehouse import open_warehouse
@@ -127,7 +86,7 @@ def runs(request, tmp_path_factory) -> Iterator[Runs]:
     database = None
     if backend == "postgres":
         admin = request.getfixturevalue("pg_server")  # skips (fails in CI) without Postgres
-        database = _create_database(admin)
+        database = create_database(admin)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HEADWATER_HOME", str(home))
         for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
@@ -154,7 +113,7 @@ def runs(request, tmp_path_factory) -> Iterator[Runs]:
                     outcome,
                     expectations.from_source(src),
                     expectations.from_marts(wh, mart),
-                    _moved(wh, outcome.run_id or ""),
+                    moved(wh, outcome.run_id or ""),
                     advanced,
                 )
 
@@ -169,7 +128,7 @@ def runs(request, tmp_path_factory) -> Iterator[Runs]:
             yield Runs(pipeline, spec, expectations, settings, wh, [first, second, third], watermarks, src)
         finally:
             if database is not None:
-                _drop_database(admin, database)
+                drop_database(admin, database)
 
 
 def test_the_first_run_builds_marts_that_match_the_source(runs: Runs):
