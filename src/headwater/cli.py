@@ -167,7 +167,7 @@ def _summary(settings: Settings, spec, outcome) -> None:
             + f"; Airflow log: {outcome.log}[/]"
         )
     try:
-        report = run_report(spec, settings.warehouse_url, outcome.run_id)
+        report = run_report(spec, settings.warehouse_url, outcome.run_ids)
     except Exception as e:  # the summary must not hide the run's own outcome
         console.print(f"[yellow]could not read the run report: {e}[/]")
         return

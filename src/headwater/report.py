@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,19 +19,16 @@ class RunReport:
     raw_rows: dict[str, int] = field(default_factory=dict)
     loaded: dict[str, dict[str, Any]] = field(default_factory=dict)
     dbt: dict[str, dict[str, int]] = field(default_factory=dict)
-    """step -> {status: count}"""
+    """dbt resource type (model, test, snapshot, seed, source) -> {status: count}"""
     watermarks: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def models_built(self) -> int:
-        return sum(c.get("success", 0) for s, c in self.dbt.items() if s in ("staging", "core"))
+        # by resource type, not step name: a DAG shape names its own steps
+        return self.dbt.get("model", {}).get("success", 0)
 
     def tests(self) -> dict[str, int]:
-        out = {"pass": 0, "warn": 0, "fail": 0, "error": 0}
-        for step in ("source_tests", "test_all"):
-            for status, n in self.dbt.get(step, {}).items():
-                out[status] = out.get(status, 0) + n
-        return out
+        return {"pass": 0, "warn": 0, "fail": 0, "error": 0, **self.dbt.get("test", {})}
 
 
 def latest_run_id(con, pipeline: str) -> str | None:
@@ -57,7 +55,13 @@ def latest_run_id(con, pipeline: str) -> str | None:
     return row[0] if row else None
 
 
-def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None) -> RunReport:
+def run_report(
+    spec: PipelineSpec, warehouse_url: str, run_ids: str | Sequence[str] | None = None
+) -> RunReport:
+    """What one run did; a pipeline of several DAGs passes the run id of each DAG's run (its
+    loads are keyed by the ingest DAG's run, its dbt results by the transform DAG's). With no
+    run id: the pipeline's latest run."""
+    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     wh = open_warehouse(warehouse_url)
     with wh.session(read_only=True) as con:
         meta_exists = bool(
@@ -68,9 +72,9 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
                 [ALIAS, META],
             )
         )
-        if run_id is None and meta_exists:
-            run_id = latest_run_id(con, spec.name)
-        report = RunReport(spec.name, run_id)
+        if not ids and meta_exists:
+            ids = [r for r in [latest_run_id(con, spec.name)] if r]
+        report = RunReport(spec.name, ids[0] if ids else None)
         existing = duck.tables_in(con, ALIAS, spec.raw_schema)
         for t in spec.tables:
             if t.name in existing:
@@ -80,9 +84,11 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
         if not meta_exists:
             return report
         for table, rows, changed, quarantined, wm in con.execute(
-            f"SELECT table_name, rows_in_batch, rows_changed, rows_quarantined, watermark_after "
-            f"FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? AND run_id = ?",
-            [spec.name, run_id],
+            # a table can have several batches in one run (chunks, a retried load): add them up
+            f"SELECT table_name, sum(rows_in_batch), sum(rows_changed), sum(rows_quarantined), "
+            f"max(watermark_after) FROM {ALIAS}.{META}.load_ledger "
+            "WHERE pipeline = ? AND list_contains(?, run_id) GROUP BY table_name",
+            [spec.name, ids],
         ).fetchall():
             report.loaded[table] = {
                 "rows": rows,
@@ -90,12 +96,12 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
                 "quarantined": quarantined,
                 "watermark": wm,
             }
-        for step, status, n in con.execute(
-            f"SELECT step, status, count(*) FROM {ALIAS}.{META}.dbt_results "
-            "WHERE pipeline = ? AND run_id = ? GROUP BY ALL",
-            [spec.name, run_id],
+        for resource_type, status, n in con.execute(
+            f"SELECT resource_type, status, count(*) FROM {ALIAS}.{META}.dbt_results "
+            "WHERE pipeline = ? AND list_contains(?, run_id) GROUP BY ALL",
+            [spec.name, ids],
         ).fetchall():
-            report.dbt.setdefault(step, {})[status] = n
+            report.dbt.setdefault(resource_type, {})[status] = n
         for table, wm in con.execute(
             f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?", [spec.name]
         ).fetchall():

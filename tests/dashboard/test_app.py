@@ -206,3 +206,17 @@ def test_flights_page_on_real_data(flights_env):
     at.date_input(key="flights-dates").set_value((min(dates), max(dates))).run()
     no_errors(at)
     assert metrics(at)["Flights"] == fmt.count(len(want.flights))
+
+
+def test_a_pipeline_of_several_dags_is_shown_by_the_dag_that_matters():
+    from headwater.dashboard.links import DagRun, pipeline_dag_run
+
+    ok = lambda r: DagRun(r, "success", None, None)  # noqa: E731
+    dags = ["p_ingest", "p_warehouse"]
+    both_ok = {"p_ingest": ok("i1"), "p_warehouse": ok("w1")}
+    assert pipeline_dag_run(both_ok, dags) == ("p_warehouse", ok("w1"))
+    failed = DagRun("i2", "failed", None, None)
+    assert pipeline_dag_run({"p_ingest": failed, "p_warehouse": ok("w1")}, dags) == ("p_ingest", failed)
+    running = DagRun("w2", "running", None, None)
+    assert pipeline_dag_run({"p_ingest": ok("i2"), "p_warehouse": running}, dags) == ("p_warehouse", running)
+    assert pipeline_dag_run({}, ["solo"]) == ("solo", None)

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from headwater.orchestration.local import airflow_environ
-from headwater.orchestration.pipeline_run import run_pipeline_dags
+from headwater.orchestration.pipeline_run import combined, run_pipeline_dags
 from headwater.pipelines.travel_bookings import generator
+from headwater.report import run_report
 from headwater.settings import Settings
 from headwater.spec import load_spec, load_spec_from
 from headwater.warehouse import open_warehouse
@@ -170,6 +171,17 @@ def test_two_dags_linked_by_an_asset_build_first_then_run_incrementally(hw_home,
         (first[0].run_id, "success", loaded, True, False),  # tasks in groups count as EL time
         (first[1].run_id, "success", 0, False, True),  # dbt tasks in branch paths as dbt time
     ]
+
+    # The run's summary counts both DAGs: the ingest DAG's loads and the warehouse DAG's dbt.
+    report = run_report(spec, settings.warehouse_url, combined(first).run_ids)
+    assert sum(t["rows"] for t in report.loaded.values()) == loaded
+    dbt_counts = wh.query(
+        "SELECT count(*) FILTER (WHERE resource_type = 'model' AND status = 'success'), "
+        "count(*) FILTER (WHERE resource_type = 'test' AND status = 'pass') "
+        "FROM wh.headwater.dbt_results WHERE run_id = ?",
+        [first[1].run_id],
+    )
+    assert (report.models_built, report.tests()["pass"]) == dbt_counts[0] and report.models_built > 0
 
     # New rows in the source: the second run takes the regular (incremental) path.
     generator.advance(url, seed=22, as_of=as_of + timedelta(hours=1), new_fraction=0.05, update_fraction=0.05)

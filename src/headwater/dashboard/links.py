@@ -66,6 +66,20 @@ def last_dag_runs(settings: Settings, dag_ids: list[str]) -> dict[str, DagRun]:
     return out
 
 
+def pipeline_dag_run(runs: dict[str, DagRun], dag_ids: list[str]) -> tuple[str, DagRun | None]:
+    """The DAG (and its newest run) that speaks for a pipeline of one or more DAGs.
+
+    ``dag_ids`` in run order, producers first. A running or failed DAG is what a reader must
+    see; otherwise the last DAG, whose run finishes the pipeline's work.
+    """
+    for state in ("failed", "running", "queued"):
+        for dag_id in dag_ids:
+            run = runs.get(dag_id)
+            if run is not None and run.state == state:
+                return dag_id, run
+    return dag_ids[-1], runs.get(dag_ids[-1])
+
+
 def dbt_target_dir(settings: Settings, pipeline: str) -> Path:
     """Where `headwater run` writes the pipeline's dbt artifacts, docs included."""
     return settings.home / "dbt" / pipeline / "target"

@@ -107,6 +107,13 @@ class RunOutcome:
     """Why Airflow started no run at all (then ``run_id`` is None), in words for the user."""
     stale_runs_failed: list[str] = field(default_factory=list)
     """Runs a killed earlier process had left ``running``, failed before this run started."""
+    other_run_ids: tuple[str, ...] = ()
+    """A pipeline with several DAGs: the run ids of its other DAGs' runs (see ``run_ids``)."""
+
+    @property
+    def run_ids(self) -> tuple[str, ...]:
+        """Every DAG run this outcome stands for: what the run's loads and dbt steps are keyed by."""
+        return tuple(r for r in (self.run_id, *self.other_run_ids) if r)
 
 
 # -- DAG files Airflow would skip ------------------------------------------------------------

@@ -48,9 +48,10 @@ def run_pipeline_dags(
 def combined(outcomes: list[RunOutcome]) -> RunOutcome:
     """One outcome for a summary: a single DAG's as it is, several DAGs' merged.
 
-    Merged: failed if any DAG failed (or a DAG did not run), the first DAG's run id, and task
-    labels prefixed with their dag id (each DAG's report_run left out: it only mirrors the
-    DAG's own state).
+    Merged: failed if any DAG failed (or a DAG did not run), the first DAG's run id (the
+    others' in ``other_run_ids``, so a summary counts every DAG's loads and dbt results), and
+    task labels prefixed with their dag id (each DAG's report_run left out: it only mirrors
+    the DAG's own state).
     """
     if len(outcomes) == 1:
         return outcomes[0]
@@ -69,4 +70,6 @@ def combined(outcomes: list[RunOutcome]) -> RunOutcome:
         seconds=sum(o.seconds for o in outcomes),
         log=(failed or outcomes[-1]).log,
         tasks=tasks,
+        stale_runs_failed=[r for o in outcomes for r in o.stale_runs_failed],
+        other_run_ids=tuple(o.run_id for o in outcomes[1:] if o.run_id),
     )

@@ -9,11 +9,20 @@ import pandas as pd
 import streamlit as st
 
 from headwater.dashboard import fmt, ui
-from headwater.dashboard.links import airflow_dag_url, dbt_target_dir, last_dag_runs
+from headwater.dashboard.links import airflow_dag_url, dbt_target_dir, last_dag_runs, pipeline_dag_run
 from headwater.dashboard.registry import pages as dashboard_pages
+from headwater.errors import HeadwaterError
 from headwater.spec import available_pipelines, load_spec
 
 FRESHNESS = {"pass": "fresh", "warn": "stale (warn)", "error": "stale (error)"}
+
+
+def _dag_ids(pipeline: str) -> list[str]:
+    """The pipeline's DAGs, producers first; its own name for one known only from the warehouse."""
+    try:
+        return [d.dag_id for d in load_spec(pipeline).dags_in_order()]
+    except HeadwaterError:
+        return [pipeline]
 
 
 def run_status(row: dict[str, Any] | None, airflow_state: str | None) -> str:
@@ -41,7 +50,8 @@ def render() -> None:
     known = available_pipelines()
     pipelines = known + sorted(set(overview["pipeline"]) - set(known))
     rows = {r["pipeline"]: r for r in overview.to_dict("records")}
-    dag_runs = last_dag_runs(settings, pipelines)
+    dag_ids = {name: _dag_ids(name) for name in pipelines}
+    dag_runs = last_dag_runs(settings, [d for ids in dag_ids.values() for d in ids])
     st.caption(
         f"{len(rows)} of {len(pipelines)} pipelines have run · times in UTC · "
         f"Airflow UI: {airflow_dag_url('').rsplit('/dags', 1)[0]}"
@@ -50,7 +60,7 @@ def render() -> None:
     pages = {p.pipeline: p for p in dashboard_pages() if p.pipeline}
     for name in pipelines:
         row = rows.get(name)
-        dag_run = dag_runs.get(name)
+        dag_id, dag_run = pipeline_dag_run(dag_runs, dag_ids[name])
         status = run_status(row, dag_run.state if dag_run else None)
         with st.container(border=True, key=f"pipeline-{name}"):
             head, links = st.columns([3, 2], vertical_alignment="center")
@@ -65,7 +75,7 @@ def render() -> None:
                 cols = st.columns(3)
                 cols[0].link_button(
                     "Airflow",
-                    airflow_dag_url(name, dag_run.run_id if dag_run else None),
+                    airflow_dag_url(dag_id, dag_run.run_id if dag_run else None),
                     icon=":material/open_in_new:",
                     width="stretch",
                 )
