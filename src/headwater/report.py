@@ -21,14 +21,17 @@ class RunReport:
     """step -> {status: count}"""
     watermarks: dict[str, str | None] = field(default_factory=dict)
 
+    types: dict[str, dict[str, int]] = field(default_factory=dict)
+    """dbt resource type -> {status: count} (whatever the steps or per-model tasks were)"""
+
     @property
     def models_built(self) -> int:
-        return sum(c.get("success", 0) for s, c in self.dbt.items() if s in ("staging", "core"))
+        return self.types.get("model", {}).get("success", 0)
 
     def tests(self) -> dict[str, int]:
         out = {"pass": 0, "warn": 0, "fail": 0, "error": 0}
-        for step in ("source_tests", "test_all"):
-            for status, n in self.dbt.get(step, {}).items():
+        for kind in ("test", "unit_test"):
+            for status, n in self.types.get(kind, {}).items():
                 out[status] = out.get(status, 0) + n
         return out
 
@@ -90,12 +93,15 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
                 "quarantined": quarantined,
                 "watermark": wm,
             }
-        for step, status, n in con.execute(
-            f"SELECT step, status, count(*) FROM {ALIAS}.{META}.dbt_results "
+        for step, kind, status, n in con.execute(
+            f"SELECT step, resource_type, status, count(*) FROM {ALIAS}.{META}.dbt_results "
             "WHERE pipeline = ? AND run_id = ? GROUP BY ALL",
             [spec.name, run_id],
         ).fetchall():
-            report.dbt.setdefault(step, {})[status] = n
+            counts = report.dbt.setdefault(step, {})
+            counts[status] = counts.get(status, 0) + n
+            by_type = report.types.setdefault(kind, {})
+            by_type[status] = by_type.get(status, 0) + n
         for table, wm in con.execute(
             f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?", [spec.name]
         ).fetchall():
