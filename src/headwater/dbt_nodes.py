@@ -182,8 +182,9 @@ def plan_from_manifest(manifest: dict[str, Any], steps: tuple[DbtStep, ...]) -> 
 
 
 def _selector(node: dict[str, Any]) -> str:
-    """A selector naming exactly this node: its fully qualified name."""
-    return "fqn:" + ".".join(node["fqn"])
+    """A selector naming exactly this node: its fully qualified name (which dbt matches as a
+    prefix, so a seed would also name a model folder of the same name) and its type."""
+    return "fqn:" + ".".join(node["fqn"]) + f",resource_type:{node['resource_type']}"
 
 
 def _task_id(uid: str, node: dict[str, Any]) -> str:
@@ -320,7 +321,7 @@ def run_node_task(
     if not selectors:
         return None
     refresh = ["--full-refresh"] if full_refresh else []
-    # A model's fqn prefixes its unit tests' fqns: the first call leaves them to the second.
+    # The first call leaves unit tests to the second (dbt build would run them first).
     calls = [
         [*(s for s in selectors if s not in task.late), "--exclude", "resource_type:unit_test", *refresh],
         [*(s for s in selectors if s in task.late)],

@@ -108,18 +108,21 @@ def test_standard_steps_render_every_node_with_its_tests_and_the_manifest_depend
     }
     fact = tasks["dbt_fct_orders"]
     assert [m[0] for m in fact.members] == [
-        "fqn:shop.marts.fct_orders",
-        "fqn:shop.unique_fct_orders_id",
-        "fqn:shop.relationships_fct_stg",
-        "fqn:shop.marts.fct_orders.totals",
+        "fqn:shop.marts.fct_orders,resource_type:model",
+        "fqn:shop.unique_fct_orders_id,resource_type:test",
+        "fqn:shop.relationships_fct_stg,resource_type:test",
+        "fqn:shop.marts.fct_orders.totals,resource_type:unit_test",
     ]
-    assert dict(fact.members)["fqn:shop.marts.fct_orders"] == ("core",)
-    assert dict(fact.members)["fqn:shop.unique_fct_orders_id"] == ("test_all",)
+    assert dict(fact.members)["fqn:shop.marts.fct_orders,resource_type:model"] == ("core",)
+    assert dict(fact.members)["fqn:shop.unique_fct_orders_id,resource_type:test"] == ("test_all",)
+    assert fact.late == ("fqn:shop.marts.fct_orders.totals,resource_type:unit_test",), (
+        "unit tests run after their model"
+    )
     assert fact.upstream == ("dbt_stg_countries", "dbt_stg_orders")
     # the source's tests run before the models reading it, as in dbt build
     assert tasks["dbt_stg_orders"].upstream == ("dbt_source_app_orders",)
     assert dict(tasks["dbt_source_app_orders"].members) == {
-        "fqn:shop.not_null_orders_id": ("source_tests", "test_all")
+        "fqn:shop.not_null_orders_id,resource_type:test": ("source_tests", "test_all")
     }
     assert tasks["dbt_test_relationships_snap_countries"].upstream == (
         "dbt_orders_snapshot",
@@ -141,10 +144,10 @@ def test_step_selectors_decide_what_is_rendered_and_which_switch_runs_it():
     # is not rendered, so stg_countries starts at once
     assert tasks["dbt_stg_countries"].upstream == ()
     members = dict(tasks["dbt_fct_orders"].members)
-    assert "fqn:shop.unique_fct_orders_id" not in members, "excluded by name"
-    assert members["fqn:shop.marts.fct_orders"] == ("marts",)
+    assert "fqn:shop.unique_fct_orders_id,resource_type:test" not in members, "excluded by name"
+    assert members["fqn:shop.marts.fct_orders,resource_type:model"] == ("marts",)
     assert tasks["dbt_fct_orders"].selectors({"staging"}) == []
-    assert tasks["dbt_fct_orders"].selectors({"marts"})[0] == "fqn:shop.marts.fct_orders"
+    assert tasks["dbt_fct_orders"].selectors({"marts"})[0] == "fqn:shop.marts.fct_orders,resource_type:model"
 
 
 def _spec(**transform: Any) -> dict[str, Any]:
