@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
     from psycopg import sql
 
     pipeline = opts.render_pipeline
+    # One as_of for every generated source: the renders must start from the same data.
+    as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
     counts: dict[tuple[str, str, str], dict[str, int]] = {}
     for warehouse in opts.render_warehouses:
         for render in RENDERS:
@@ -95,7 +98,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
                     out = base / f"{phase}.json"
                     cmd = [sys.executable, __file__, "--child", str(folder), "--out", str(out)]
                     if i == 0:
-                        cmd += ["--generate", f"{opts.render_scale:g}"]
+                        cmd += ["--generate", f"{opts.render_scale:g}", "--as-of", as_of.isoformat()]
                     with logfile.open("ab") as stdout:
                         run = run_child(cmd, out, env=env, cwd=base, stdout=stdout, what=f"{render} {phase}")
                     counts[(warehouse, phase, render)] = run.result.pop("relations")
@@ -182,7 +185,7 @@ def _task_seconds(settings: Any, run_id: str) -> dict[str, Any]:
     return {"el": sum(float(s) for _, s in rows) - dbt, "dbt": dbt, "tasks": len(rows)}
 
 
-def child(folder: str, out: str, generate: float | None) -> int:
+def child(folder: str, out: str, generate: float | None, as_of: str | None) -> int:
     from headwater import discovery
     from headwater.orchestration.pipeline_run import run_pipeline_dags
     from headwater.settings import Settings
@@ -191,7 +194,8 @@ def child(folder: str, out: str, generate: float | None) -> int:
     settings = Settings.from_env()
     spec = load_spec_from(Path(folder))
     if generate is not None:
-        discovery.generator(spec).generate(spec.source_url(settings.home), scale=generate, seed=7)
+        at = datetime.fromisoformat(as_of) if as_of else None
+        discovery.generator(spec).generate(spec.source_url(settings.home), scale=generate, seed=7, as_of=at)
     started = time.perf_counter()
     outcomes = run_pipeline_dags(settings, spec)
     seconds = time.perf_counter() - started
@@ -211,5 +215,6 @@ if __name__ == "__main__":
     ap.add_argument("--child", required=True, metavar="PIPELINE_FOLDER")
     ap.add_argument("--out", required=True)
     ap.add_argument("--generate", type=float, default=None, metavar="SCALE")
+    ap.add_argument("--as-of", default=None, help="the generator's as_of (ISO), the same for every render")
     a = ap.parse_args()
-    sys.exit(child(a.child, a.out, a.generate))
+    sys.exit(child(a.child, a.out, a.generate, a.as_of))

@@ -7,9 +7,10 @@ cleared or inspected on its own, and independent branches run in parallel.
 
 Where the graph comes from: Headwater's own ``dbt parse`` (in-process, no database) writes the
 manifest, and a small node plan derived from it goes to ``HEADWATER_HOME/dbt/<pipeline>/
-node_plan.json`` (atomically). A DAG file reads that plan; only when it is missing or older
-than the project's files does parsing the DAG run ``dbt parse`` itself (~2 s). ``dbt ls`` never
-runs at parse time. The plan holds node names and selectors: no connection detail, so no
+node_plan.json`` (atomically) by ``headwater run`` and ``headwater ui`` before Airflow starts.
+A DAG file reads that plan; only when it is missing or older than the project's files does
+parsing the DAG run ``dbt parse`` itself (2-10 s, within Airflow's import timeout on a machine
+that is not overloaded). ``dbt ls`` never runs. The plan holds node names and selectors: no connection detail, so no
 secret can reach the serialized DAG; every task reads the warehouse URL from its environment
 when it runs.
 
@@ -299,6 +300,24 @@ def node_plan(spec: PipelineSpec, settings: Settings) -> list[NodeTask]:
     except (OSError, ValueError, KeyError):
         pass  # missing or unreadable: build it
     return build_node_plan(spec, settings)
+
+
+def prepare_node_plans(settings: Settings) -> list[str]:
+    """Bring the node plan of every per-model pipeline up to date; their names.
+
+    Called before Airflow's processes start (``headwater ui``; ``headwater run`` does it per
+    pipeline), so that parsing a DAG file only reads the plan: a ``dbt parse`` inside a DAG
+    file counts against Airflow's import timeout (30 s), which a busy machine can exceed.
+    """
+    from headwater.spec import available_pipelines, load_spec
+
+    names = []
+    for name in available_pipelines():
+        spec = load_spec(name)
+        if spec.dbt_render == "per_model":
+            node_plan(spec, settings)
+            names.append(name)
+    return names
 
 
 # -- running one node task ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from headwater import discovery
+from headwater.dbt_nodes import node_plan
 from headwater.orchestration.local import airflow_environ, run_dag
 from headwater.orchestration.pipeline_run import run_pipeline_dags
 from headwater.settings import Settings
@@ -176,7 +177,8 @@ def duck(tmp_path_factory) -> Iterator[dict[str, Any]]:
         generator.generate(url, scale=1, seed=5, as_of=as_of)
         wh = open_warehouse(settings.warehouse_url)
         out: dict[str, Any] = {"settings": settings, "spec": spec, "wh": wh}
-        first = run_dag(settings, spec.name, retries=1)  # the DAG file parses dbt: no plan yet
+        node_plan(spec, settings)  # as headwater run and ui do before Airflow parses the DAG
+        first = run_dag(settings, spec.name, retries=1)
         out.update(
             first=first,
             first_tries=_tries(settings, first.run_id),
@@ -298,6 +300,7 @@ def postgres(tmp_path_factory, pg_server) -> Iterator[dict[str, Any]]:
         url = spec.source_url(settings.home)
         discovery.generator(spec).generate(url, scale=1, seed=9)
         wh = open_warehouse(settings.warehouse_url)
+        node_plan(spec, settings)
         run = run_dag(settings, spec.name, {"run_test_all": False}, retries=1)
         yield {
             "run": run,
