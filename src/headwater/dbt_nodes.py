@@ -10,9 +10,9 @@ manifest, and a small node plan derived from it goes to ``HEADWATER_HOME/dbt/<pi
 node_plan.json`` (atomically) by ``headwater run`` and ``headwater ui`` before Airflow starts.
 A DAG file reads that plan; only when it is missing or older than the project's files does
 parsing the DAG run ``dbt parse`` itself (2-10 s, within Airflow's import timeout on a machine
-that is not overloaded). ``dbt ls`` never runs. The plan holds node names and selectors: no connection detail, so no
-secret can reach the serialized DAG; every task reads the warehouse URL from its environment
-when it runs.
+that is not overloaded). ``dbt ls`` never runs. The plan holds node names and selectors: no
+connection detail, so no secret can reach the serialized DAG; every task reads the warehouse
+URL from its environment when it runs.
 
 Which nodes a DAG gets is decided by its steps: a node is rendered when a node-building step
 (seed, snapshot, run, test, build) selects it, and it runs in a given DAG run when one of
