@@ -11,7 +11,8 @@ DAGs: ingest grouped by source (task groups ``ingest_<source>``), a DAG whose
 ``publish_assets`` task updates Airflow Assets and a DAG scheduled by them, and a
 ``first_build_or_regular`` branch decided at run time (does the warehouse hold the pipeline's
 dbt schemas yet?) between a ``first_build`` path run with --full-refresh and a
-``regular_run`` path. Every DAG ends with ``report_run``.
+``regular_run`` path. Every DAG ends with ``report_run``. With ``transform.render: per_model``
+the node-building steps become one task per dbt node (task group ``nodes``, headwater.dbt_nodes).
 
 Parsing reads only the spec file: no database, no connection, no Variable. Every task body
 imports what it needs when it runs.
@@ -284,7 +285,8 @@ def _node_task(spec: PipelineSpec, node_task: Any, node_steps: tuple[str, ...], 
         )
         summary = run_node_task(spec, node_task, active, _settings(), str(run_id), full_refresh)
         if summary is None:
-            raise AirflowSkipException(f"every step that selects it is switched off: {sorted(node_steps)}")
+            owners = sorted({s for _, steps in node_task.members for s in steps})
+            raise AirflowSkipException(f"every step that selects it is switched off this run: {owners}")
         return summary
 
     return dbt_node()
