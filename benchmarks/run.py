@@ -14,7 +14,8 @@ machine's absolute speed drifts:
 * ``alternatives`` (alternatives.py): dlt (pyarrow / connectorx backends, to Parquet and
   DuckDB) and pandas read_sql -> to_parquet / to_sql, in their own venv (.venv-bench);
 * ``dag`` (dag_scale.py): the travel_bookings DAG end to end at several scales, cold and warm;
-* ``dbt`` (dbt_overhead.py): dbt's eight steps in-process vs one CLI process per step.
+* ``dbt`` (dbt_overhead.py): dbt's eight steps in-process vs one CLI process per step;
+* ``render`` (render.py): the DAG with dbt as steps vs one task per model, DuckDB and Postgres.
 
 Nothing is asserted: the targets are reported as met or not, with the margin. A failed
 child or a wrong row count at a destination fails the run.
@@ -39,9 +40,10 @@ import alternatives  # noqa: E402
 import dag_scale  # noqa: E402
 import dbt_overhead  # noqa: E402
 import el  # noqa: E402
+import render as render_family  # noqa: E402
 from harness import STARTED, Results, log, machine_info, pip_freeze, render  # noqa: E402
 
-FAMILIES = ("el", "alternatives", "dag", "dbt")
+FAMILIES = ("el", "alternatives", "dag", "dbt", "render")
 FULL_ROWS = el.FULL_ROWS
 QUICK_ROWS = 50_000
 FULL_SCALES = "1,10,100"
@@ -113,6 +115,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help=f"dbt family: the steps to compare (default all eight; quick: {QUICK_DBT_STEPS})",
     )
+    ap.add_argument(
+        "--render-pipeline",
+        default=None,
+        choices=sorted(render_family.PIPELINES),
+        help="render family: the pipeline (default travel_bookings; quick: tiny_shop)",
+    )
+    ap.add_argument(
+        "--render-scale", type=float, default=None, help="render family: source scale (default 1; quick 1)"
+    )
+    ap.add_argument(
+        "--render-warehouses",
+        default=None,
+        help="render family: duckdb and/or postgres (default both; quick: duckdb)",
+    )
+    ap.add_argument(
+        "--render-phases", default=None, help="render family: cold,warm (default both; quick: cold)"
+    )
     ap.add_argument("--workdir", default=None, help="parent of the temporary work folder (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder and the hw_bench_* databases")
     ap.add_argument(
@@ -149,6 +168,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if x
     ]
     o.dbt_steps = [x for x in (o.dbt_steps or (QUICK_DBT_STEPS if o.quick else "")).split(",") if x]
+    o.render_pipeline = o.render_pipeline or ("tiny_shop" if o.quick else "travel_bookings")
+    o.render_scale = 1.0 if o.render_scale is None else o.render_scale
+    o.render_warehouses = (o.render_warehouses or ("duckdb" if o.quick else "duckdb,postgres")).split(",")
+    if set(o.render_warehouses) - {"duckdb", "postgres"}:
+        ap.error("--render-warehouses takes duckdb and/or postgres")
+    o.render_phases = (o.render_phases or ("cold" if o.quick else "cold,warm")).split(",")
+    if set(o.render_phases) - {"cold", "warm"}:
+        ap.error("--render-phases takes cold and/or warm")
     return o
 
 
@@ -187,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 dag_scale.prepare_home(home, o.scales[0], work / "dbt_home.log")
                 dag_scale.run_dag(home, work / "dbt_home.log", o.dag_skip)
             dbt_overhead.run_family(o, results, info, home)
+        if "render" in o.families:
+            render_family.run_family(o, results, info, work)
     finally:
         if bench is not None:
             bench.cleanup()
@@ -202,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     targets = [
         t for t in [*el.evaluate(results, o.warehouses), *alternatives.evaluate(results)] if t is not None
     ]
-    comparisons = alternatives.compare(results) + dbt_overhead.summary(results)
+    comparisons = (
+        alternatives.compare(results) + dbt_overhead.summary(results) + render_family.summary(results)
+    )
     info["comparisons"] = comparisons
     text = render(info, results, targets)
     if comparisons:

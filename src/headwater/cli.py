@@ -282,9 +282,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from headwater.dbt_nodes import prepare_node_plans
     from headwater.orchestration.ui import serve
 
-    return serve(Settings.from_env(), args.port, lambda text: console.print(text, soft_wrap=True))
+    settings = Settings.from_env()
+    prepare_node_plans(settings)  # per-model DAGs: dbt parses now, not inside Airflow's import timeout
+    return serve(settings, args.port, lambda text: console.print(text, soft_wrap=True))
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -28,7 +28,12 @@ class RunReport:
         return self.dbt.get("model", {}).get("success", 0)
 
     def tests(self) -> dict[str, int]:
-        return {"pass": 0, "warn": 0, "fail": 0, "error": 0, **self.dbt.get("test", {})}
+        # Only tests end as pass/warn/fail (models: success/error), whichever step ran them.
+        out = {"pass": 0, "warn": 0, "fail": 0, "error": 0}
+        for kind in ("test", "unit_test"):
+            for status, n in self.dbt.get(kind, {}).items():
+                out[status] = out.get(status, 0) + n
+        return out
 
 
 def latest_run_id(con, pipeline: str) -> str | None:

@@ -23,6 +23,13 @@ FULL_REFRESH_COMMANDS = ("run", "seed", "build")
 """The commands that accept ``--full-refresh``."""
 SELECT_COMMANDS = ("run", "test", "seed", "snapshot", "build", "compile", "source freshness")
 INGEST_KINDS = ("all", "by_source")
+RENDERS = ("steps", "per_model")
+"""``transform.render``: one task per dbt step (the default) or one task per dbt node."""
+NODE_COMMANDS = ("seed", "snapshot", "run", "test", "build")
+"""The commands whose steps per-model rendering replaces by node tasks (the others, such as
+source freshness and docs generate, stay steps before or after the node tasks)."""
+SELECTOR_METHODS = ("tag", "source", "path", "resource_type", "fqn", "package", "config.materialized")
+"""Selector methods a per-model step may use: Headwater evaluates them on the manifest."""
 BRANCH_PATHS = ("first_build", "regular_run")
 
 
@@ -170,6 +177,42 @@ def _parse_step(raw: Any, preset: dict[str, DbtStep], where: str) -> DbtStep:
     if full_refresh and command not in FULL_REFRESH_COMMANDS:
         raise SpecError(f"{where}.full_refresh: dbt {command} has no --full-refresh")
     return DbtStep(name, tuple(command.split()), select, exclude, full_refresh)
+
+
+def unsupported_selector(selector: str) -> str | None:
+    """Why per-model rendering cannot evaluate ``selector`` itself, or None when it can."""
+    if any(c in selector for c in "+@,") or selector[:1].isdigit():
+        return "graph operators (+, @) and intersections (,) are not supported per model"
+    method = selector.split(":", 1)[0] if ":" in selector else None
+    if method is not None and method not in SELECTOR_METHODS:
+        return f"selector method {method!r} is not one of {list(SELECTOR_METHODS)}"
+    return None
+
+
+def parse_render(
+    transform: dict[str, Any], steps: tuple[DbtStep, ...], dags: tuple[DagShape, ...], where: str
+) -> str:
+    """``transform.render``, checked against what per-model rendering can do."""
+    render = transform.get("render", "steps")
+    if render not in RENDERS:
+        raise SpecError(f"{where}.render: {render!r} is not one of {list(RENDERS)}")
+    if render == "steps":
+        return render
+    node_steps = [s for s in steps if " ".join(s.command) in NODE_COMMANDS]
+    if not node_steps:
+        raise SpecError(f"{where}.render: per_model needs a step running one of {list(NODE_COMMANDS)}")
+    for s in node_steps:
+        for selector in (*s.select, *s.exclude):
+            why = unsupported_selector(selector)
+            if why:
+                raise SpecError(f"{where}.steps ({s.name}): {selector!r}: {why}")
+    branching = [d.dag_id for d in dags if d.branches]
+    if branching:
+        raise SpecError(
+            f"{where}.render: per_model does not render a first_build/regular_run branch "
+            f"({branching}); list the steps (a full_refresh run rebuilds everything)"
+        )
+    return render
 
 
 # -- dags: ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from headwater.shapes import (
     dag_order,
     default_dags,
     parse_dags,
+    parse_render,
     parse_steps,
 )
 
@@ -118,6 +119,9 @@ class PipelineSpec:
     steps: tuple[DbtStep, ...] = ()
     dags: tuple[DagShape, ...] = ()
     """The pipeline's DAGs (one named after the pipeline unless ``dags:`` says otherwise)."""
+    dbt_render: str = "steps"
+    """``transform.render``: ``steps`` (one task per dbt step) or ``per_model`` (one task per
+    dbt node, see headwater.dbt_nodes)."""
     folder: Path = field(default=Path("."), compare=False)
 
     def __post_init__(self) -> None:
@@ -318,7 +322,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     transform = data.get("transform") or {}
     if not isinstance(transform, dict):
         raise SpecError(f"{where}.transform must be a mapping")
-    _known_keys(transform, {"dbt_project", "preset", "steps"}, f"{where}.transform")
+    _known_keys(transform, {"dbt_project", "preset", "steps", "render"}, f"{where}.transform")
     steps = parse_steps(transform, f"{where}.transform")
     dags = parse_dags(
         data.get("dags"),
@@ -329,6 +333,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         {t.name: t.depends_on for t in tables},
         where,
     )
+    render = parse_render(transform, steps, dags, f"{where}.transform")
 
     retries = data.get("retries", 2)
     delay = data.get("retry_delay_minutes", 5)
@@ -348,6 +353,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         dbt_project=transform.get("dbt_project"),
         dbt_steps=tuple(s.name for s in steps),
         steps=steps,
+        dbt_render=render,
         dags=dags,
         folder=folder,
     )

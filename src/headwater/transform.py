@@ -147,8 +147,9 @@ def _environ(values: dict[str, str]):
                 os.environ[k] = v
 
 
-def dbt_location_args(spec: PipelineSpec, settings: Settings) -> list[str]:
-    """The dbt arguments naming the pipeline's project, profiles, target and log folders."""
+def dbt_location_args(spec: PipelineSpec, settings: Settings, target: Path | None = None) -> list[str]:
+    """The dbt arguments naming the pipeline's project, profiles, target and log folders
+    (``target`` replaces the target folder, e.g. a per-model task's private one)."""
     paths = dbt_paths(spec, settings)
     return [
         "--project-dir",
@@ -156,7 +157,7 @@ def dbt_location_args(spec: PipelineSpec, settings: Settings) -> list[str]:
         "--profiles-dir",
         str(paths["profiles"]),
         "--target-path",
-        str(paths["target"]),
+        str(target or paths["target"]),
         "--log-path",
         str(paths["logs"]),
         "--no-use-colors",
@@ -171,29 +172,42 @@ def run_step(
         raise ConfigError(f"unknown dbt step {step!r}; {spec.name}'s steps: {list(spec.dbt_steps)}")
     command = spec.step(step)
     result = invoke_dbt(spec, settings, command.args(full_refresh))
-    nodes = node_results(result.result)
+    freshness = command.command == ("source", "freshness")
+    summary = record_and_check(spec, settings, run_id, step, [result], freshness)
+    docs = command.command == ("docs", "generate")
+    summary["docs"] = str(dbt_paths(spec, settings)["target"] / "index.html") if docs else None
+    return summary
+
+
+def record_and_check(
+    spec: PipelineSpec,
+    settings: Settings,
+    run_id: str,
+    step: str,
+    results: list[Any],
+    freshness: bool = False,
+) -> dict[str, Any]:
+    """Write the per-node results of a task's dbt calls to the ledger (as ``step``); raise when
+    one failed."""
+    nodes = [n for result in results for n in node_results(result.result)]
     from headwater.warehouse import open_warehouse
 
     warehouse = open_warehouse(settings.warehouse_url)
     warehouse.record_dbt_results(spec.name, run_id, step, nodes)
-    if command.command == (
-        "source",
-        "freshness",
-    ):  # per source table: newest row, age, SLA (for status/metrics)
+    if freshness:  # per source table: newest row, age, SLA (for status/metrics)
         from headwater.monitoring.ledger import freshness_rows, record_freshness
 
-        record_freshness(warehouse, spec.name, run_id, freshness_rows(result.result))
+        record_freshness(warehouse, spec.name, run_id, freshness_rows(results[0].result))
     summary = summarize(step, nodes)
-    docs = command.command == ("docs", "generate")
-    summary["docs"] = str(dbt_paths(spec, settings)["target"] / "index.html") if docs else None
-    if not result.success:
+    failed_call = next((r for r in results if not r.success), None)
+    if failed_call is not None:
         failed = [n for n in nodes if n["status"] in ("error", "fail", "runtime error")]
         detail = "; ".join(
             f"{n['unique_id']}: {n['status']}"
             + (f" ({n['failures']} failing rows)" if n.get("failures") else "")
             for n in failed[:10]
         )
-        cause = detail or (str(result.exception) if result.exception else "see the dbt log")
+        cause = detail or (str(failed_call.exception) if failed_call.exception else "see the dbt log")
         raise TerminalError(f"dbt step {step} failed: {cause}")
     log.info("dbt %s: %s", step, summary["counts"])
     return summary
@@ -227,15 +241,16 @@ def dbt_schema_built(spec: PipelineSpec, settings: Settings) -> bool:
     return bool((row and row[0]) or (views and views[0]))
 
 
-def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str]) -> Any:
+def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str], target: Path | None = None) -> Any:
     """One dbt command, in-process, on the pipeline's project: headwater_common installed,
-    its profile's variables set for the call only, artifacts outside the source tree."""
+    its profile's variables set for the call only, artifacts outside the source tree
+    (in ``target`` when given, instead of the pipeline's target folder)."""
     from dbt.cli.main import dbtRunner
 
     install_dbt_packages(spec, settings)
     with _environ(dbt_environment(spec, settings)):
         try:
-            return dbtRunner().invoke([*args, *dbt_location_args(spec, settings)])
+            return dbtRunner().invoke([*args, *dbt_location_args(spec, settings, target)])
         finally:
             _release_duckdb()
 

@@ -102,8 +102,9 @@ def pipeline_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     counts are for that run (a run whose extracts were all skipped moved 0 rows);
     ``last_loaded_at`` is the last time any row was loaded, ``newest_data_at`` the newest
     timestamp watermark (how recent the source data is), ``quarantined_total`` every row
-    ever quarantined. ``models_built`` counts the staging and core models built (as the
-    ``headwater run`` summary does), ``models_failed`` any seed, snapshot or model that
+    ever quarantined. ``models_built`` counts the models built (by resource type, whatever
+    step or per-model task built them, as the ``headwater run`` summary does), ``models_failed``
+    any seed, snapshot or model that
     errored. ``freshness_status`` is dbt's source freshness result of that run
     (``pass``/``warn``/``error``, None when the step did not run). Timestamps are UTC.
     """
@@ -151,15 +152,15 @@ def pipeline_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ),
         dbt AS (
             SELECT d.pipeline,
-                count(*) FILTER (WHERE d.step IN ('staging', 'core')
+                count(*) FILTER (WHERE d.resource_type = 'model'
                                  AND d.status = 'success') AS models_built,
-                count(*) FILTER (WHERE d.step IN ('staging', 'core', 'snapshot', 'seed')
+                count(*) FILTER (WHERE d.resource_type IN ('model', 'snapshot', 'seed')
                                  AND d.status IN ({failed})) AS models_failed,
-                count(*) FILTER (WHERE d.step IN ('source_tests', 'test_all')
+                count(*) FILTER (WHERE d.resource_type IN ('test', 'unit_test')
                                  AND d.status = 'pass') AS tests_passed,
-                count(*) FILTER (WHERE d.step IN ('source_tests', 'test_all')
+                count(*) FILTER (WHERE d.resource_type IN ('test', 'unit_test')
                                  AND d.status = 'warn') AS tests_warned,
-                count(*) FILTER (WHERE d.step IN ('source_tests', 'test_all')
+                count(*) FILTER (WHERE d.resource_type IN ('test', 'unit_test')
                                  AND d.status IN ({failed})) AS tests_failed,
                 CASE
                     WHEN count(*) FILTER (WHERE d.step = 'source_freshness') = 0 THEN NULL

@@ -11,7 +11,8 @@ DAGs: ingest grouped by source (task groups ``ingest_<source>``), a DAG whose
 ``publish_assets`` task updates Airflow Assets and a DAG scheduled by them, and a
 ``first_build_or_regular`` branch decided at run time (does the warehouse hold the pipeline's
 dbt schemas yet?) between a ``first_build`` path run with --full-refresh and a
-``regular_run`` path. Every DAG ends with ``report_run``.
+``regular_run`` path. Every DAG ends with ``report_run``. With ``transform.render: per_model``
+the node-building steps become one task per dbt node (task group ``nodes``, headwater.dbt_nodes).
 
 Parsing reads only the spec file: no database, no connection, no Variable. Every task body
 imports what it needs when it runs.
@@ -116,7 +117,10 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
             previous = [_ingest(spec, None, pool)]
         elif shape.ingest == "by_source":
             previous = _ingest_by_source(spec, pool)
-        previous = _steps(spec, shape, pool, previous)
+        if spec.dbt_render == "per_model":
+            previous = _per_model_steps(spec, shape, pool, previous)
+        else:
+            previous = _steps(spec, shape, pool, previous)
         if shape.produces:
             publish = _publish_task(spec, shape)
             previous >> publish
@@ -224,6 +228,68 @@ def _steps(spec: PipelineSpec, shape: DagShape, pool: str, previous: list[Any]) 
                 last = task
         ends.append(last)
     return ends
+
+
+def _per_model_steps(spec: PipelineSpec, shape: DagShape, pool: str, previous: list[Any]) -> list[Any]:
+    """``transform.render: per_model``: the node-building steps become one task per dbt node
+    (task group ``nodes``, dependencies from dbt's manifest, see headwater.dbt_nodes); the
+    other steps (source freshness, docs) run before or after them, in the spec's order."""
+    from airflow.sdk import TaskGroup
+
+    from headwater.dbt_nodes import is_node_step, node_plan
+
+    node_steps = tuple(s for s in shape.steps if is_node_step(spec.step(s)))
+    if not node_steps:
+        return _steps(spec, shape, pool, previous)
+    last = max(shape.steps.index(s) for s in node_steps)
+    before = [s for s in shape.steps[:last] if s not in node_steps]
+    after = list(shape.steps[last + 1 :])
+    for step in before:
+        task = _dbt_task(spec, step, pool)
+        previous >> task
+        previous = [task]
+    made: dict[str, Any] = {}
+    plan = [t for t in node_plan(spec, _settings()) if any(set(s) & set(node_steps) for _, s in t.members)]
+    with TaskGroup(group_id="nodes", tooltip="one task per dbt node, with its tests"):
+        for node_task in plan:
+            made[node_task.task_id] = _node_task(spec, node_task, node_steps, pool).operator
+    for node_task in plan:
+        for up in node_task.upstream:
+            if up in made:
+                made[up] >> made[node_task.task_id]
+    roots = [made[t.task_id] for t in plan if not any(u in made for u in t.upstream)]
+    for task in previous:
+        task >> roots
+    previous = [t for t in made.values() if not t.downstream_list] or previous
+    for step in after:
+        task = _dbt_task(spec, step, pool)
+        previous >> task
+        previous = [task]
+    return previous
+
+
+def _node_task(spec: PipelineSpec, node_task: Any, node_steps: tuple[str, ...], pool: str):
+    from airflow.sdk import task
+
+    # none_failed: a node after a switched-off one still runs; after a failed one it does not.
+    @task(task_id=node_task.task_id, pool=pool, trigger_rule="none_failed")
+    def dbt_node(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from headwater.dbt_nodes import run_node_task
+
+        params = params or {}
+        active = {s for s in node_steps if params.get(f"run_{s}", True)}
+        full_refresh = bool(params.get("full_refresh")) and any(
+            spec.step(s).full_refresh for _, steps in node_task.members for s in steps if s in active
+        )
+        summary = run_node_task(spec, node_task, active, _settings(), str(run_id), full_refresh)
+        if summary is None:
+            owners = sorted({s for _, steps in node_task.members for s in steps})
+            raise AirflowSkipException(f"every step that selects it is switched off this run: {owners}")
+        return summary
+
+    return dbt_node()
 
 
 def _branch_task(spec: PipelineSpec, pool: str, first_tasks: dict[str, str]):

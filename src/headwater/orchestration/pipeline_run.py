@@ -32,6 +32,10 @@ def run_pipeline_dags(
     on_poll: Callable[[str | None, dict[str, str]], None] | None = None,
 ) -> list[RunOutcome]:
     """Run the pipeline's DAGs in order; one outcome per DAG that ran."""
+    if spec.dbt_render == "per_model":
+        from headwater.dbt_nodes import node_plan
+
+        node_plan(spec, settings)  # parse the dbt project now if needed, not while Airflow parses the DAG
     outcomes: list[RunOutcome] = []
     not_ok: set[str] = set()
     for shape in spec.dags_in_order():
