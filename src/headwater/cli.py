@@ -43,7 +43,9 @@ def _generator(pipeline: str):
 def _other_sources(settings: Settings, spec) -> dict[str, Any]:
     """``other_sources={name: url}`` for a generator whose pipeline has sources beside its main
     one (a leads folder, a log folder), so it writes them too; nothing for a single source."""
-    others = {s.name: settings.source_url_for(spec, s.name) for s in spec.sources if s.name != spec.source.name}
+    others = {
+        s.name: settings.source_url_for(spec, s.name) for s in spec.sources if s.name != spec.source.name
+    }
     return {"other_sources": others} if others else {}
 
 
@@ -174,7 +176,7 @@ def _summary(settings: Settings, spec, outcome) -> None:
             + f"; Airflow log: {outcome.log}[/]"
         )
     try:
-        report = run_report(spec, settings.warehouse_url, outcome.run_id)
+        report = run_report(spec, settings.warehouse_url, outcome.run_id, outcome.run_ids)
     except Exception as e:  # the summary must not hide the run's own outcome
         console.print(f"[yellow]could not read the run report: {e}[/]")
         return
@@ -220,7 +222,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _print_counts(f"{pipeline} source", counts)
         else:
             console.rule(f"{pipeline}: advancing the synthetic source (new and changed rows)")
-            _print_counts(f"{pipeline} source changes", gen.advance(url, **kwargs, **_other_sources(settings, spec)))
+            _print_counts(
+                f"{pipeline} source changes", gen.advance(url, **kwargs, **_other_sources(settings, spec))
+            )
         console.rule(f"{pipeline}: running the DAG")
         settings, spec, outcome = run_pipeline(pipeline)
         _summary(settings, spec, outcome)

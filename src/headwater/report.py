@@ -57,7 +57,10 @@ def latest_run_id(con, pipeline: str) -> str | None:
     return row[0] if row else None
 
 
-def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None) -> RunReport:
+def run_report(
+    spec: PipelineSpec, warehouse_url: str, run_id: str | None = None, also: tuple[str, ...] = ()
+) -> RunReport:
+    """What the run ``run_id`` (and the runs ``also``: the other DAGs of one pipeline run) did."""
     wh = open_warehouse(warehouse_url)
     with wh.session(read_only=True) as con:
         meta_exists = bool(
@@ -71,6 +74,8 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
         if run_id is None and meta_exists:
             run_id = latest_run_id(con, spec.name)
         report = RunReport(spec.name, run_id)
+        run_ids = [run_id, *(r for r in also if r != run_id)]
+        among = ", ".join("?" for _ in run_ids)
         existing = duck.tables_in(con, ALIAS, spec.raw_schema)
         for t in spec.tables:
             if t.name in existing:
@@ -81,8 +86,8 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
             return report
         for table, rows, changed, quarantined, wm in con.execute(
             f"SELECT table_name, rows_in_batch, rows_changed, rows_quarantined, watermark_after "
-            f"FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? AND run_id = ?",
-            [spec.name, run_id],
+            f"FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? AND run_id IN ({among})",
+            [spec.name, *run_ids],
         ).fetchall():
             report.loaded[table] = {
                 "rows": rows,
@@ -92,8 +97,8 @@ def run_report(spec: PipelineSpec, warehouse_url: str, run_id: str | None = None
             }
         for step, status, n in con.execute(
             f"SELECT step, status, count(*) FROM {ALIAS}.{META}.dbt_results "
-            "WHERE pipeline = ? AND run_id = ? GROUP BY ALL",
-            [spec.name, run_id],
+            f"WHERE pipeline = ? AND run_id IN ({among}) GROUP BY ALL",
+            [spec.name, *run_ids],
         ).fetchall():
             report.dbt.setdefault(step, {})[status] = n
         for table, wm in con.execute(

@@ -525,7 +525,9 @@ def _parse_patterns(patterns: Any, columns: list[str], where: str) -> tuple[tupl
         try:
             re.compile(pattern)
         except re.error as e:
-            raise SpecError(f"{where}.patterns.{name}: {pattern!r} is not a valid regular expression ({e})") from None
+            raise SpecError(
+                f"{where}.patterns.{name}: {pattern!r} is not a valid regular expression ({e})"
+            ) from None
         out.append((name, pattern))
     return tuple(out)
 

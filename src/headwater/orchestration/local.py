@@ -107,6 +107,8 @@ class RunOutcome:
     """Why Airflow started no run at all (then ``run_id`` is None), in words for the user."""
     stale_runs_failed: list[str] = field(default_factory=list)
     """Runs a killed earlier process had left ``running``, failed before this run started."""
+    run_ids: tuple[str, ...] = ()
+    """Several DAGs' outcome merged (pipeline_run.combined): every DAG run's id."""
 
 
 # -- DAG files Airflow would skip ------------------------------------------------------------

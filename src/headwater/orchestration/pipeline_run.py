@@ -69,4 +69,5 @@ def combined(outcomes: list[RunOutcome]) -> RunOutcome:
         seconds=sum(o.seconds for o in outcomes),
         log=(failed or outcomes[-1]).log,
         tasks=tasks,
+        run_ids=tuple(o.run_id for o in outcomes if o.run_id),
     )

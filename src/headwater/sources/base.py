@@ -85,7 +85,9 @@ def typed_split(
     patterns = dict(read.patterns)
     for name, type_ in read.columns:
         value = f"nullif(trim({duck.quote(name)}), '')"
-        checks.append((name, f"a valid {type_}", f"({value} IS NULL OR {parsed(name, type_, read)} IS NOT NULL)"))
+        checks.append(
+            (name, f"a valid {type_}", f"({value} IS NULL OR {parsed(name, type_, read)} IS NOT NULL)")
+        )
         if name in patterns:
             matches = f"regexp_full_match(trim({duck.quote(name)}), {duck.literal(patterns[name])})"
             checks.append((name, f"matching {patterns[name]}", f"({value} IS NULL OR {matches})"))
@@ -141,8 +143,8 @@ def match_header(
     lost_keys = [c for c in missing if c in read.required]
     if lost_keys:
         raise SourceError(
-            f"{where}: key or cursor column(s) {lost_keys} are missing (renamed?); rows cannot "
-            f"be loaded without them. Found: {found}"
+            f"{where}: key or cursor column(s) {lost_keys} are missing (renamed? or a title row "
+            f"above the header?); rows cannot be loaded without them. Found: {found}"
         )
     if not (missing or unknown):
         return positions, missing, unknown

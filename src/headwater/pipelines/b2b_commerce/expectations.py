@@ -29,7 +29,7 @@ CHANNELS = ("Facebook", "Instagram", "Organic", "Paid Search", "Google Ads", "Of
 # The combined log format, written here from its definition (not the engine's pattern):
 # ip ident user [dd/Mon/yyyy:HH:MM:SS zone] "METHOD path PROTOCOL" status bytes "ref" "agent"
 _LINE = re.compile(
-    rb'^(?P<ip>\d{1,3}(?:\.\d{1,3}){3}) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] '
+    rb"^(?P<ip>\d{1,3}(?:\.\d{1,3}){3}) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "
     rb'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[0-9.]+" (?P<status>\d{3}) (?:\d+|-) '
     rb'"[^"]*" "[^"]*"$'
 )
@@ -47,12 +47,19 @@ def ip_number(ip: str) -> int | None:
     return (a << 24) | (b << 16) | (c << 8) | d
 
 
+def _ip(ip: str) -> int:
+    n = ip_number(ip)
+    if n is None:
+        raise ValueError(f"country_codes holds {ip!r}, which is no IPv4 address")
+    return n
+
+
 class CountryRanges:
     """The source's country_codes, searched by bisection (never the warehouse's join)."""
 
     def __init__(self, src) -> None:
         rows = sorted(
-            (ip_number(s), ip_number(e), code, name)
+            (_ip(s), _ip(e), code, name)
             for s, e, code, name in src.rows("SELECT start_ip, end_ip, code, country_name FROM country_codes")
         )
         self.starts = [r[0] for r in rows]
@@ -202,7 +209,9 @@ def from_marts(con, mart) -> dict[str, Any]:
         "paying orders and revenue by channel": {
             r.campaign_channel: (int(r.paying_orders), Decimal(str(r.revenue))) for r in channels.itertuples()
         },
-        "top 10 products by revenue": [(int(r.product_id), Decimal(str(r.revenue))) for r in products.itertuples()],
+        "top 10 products by revenue": [
+            (int(r.product_id), Decimal(str(r.revenue))) for r in products.itertuples()
+        ],
         "top 10 login countries": [(r.country_code, int(r.logins)) for r in countries.itertuples()],
         "revenue by month, last 12 months": [
             (f"{r.month:%Y-%m}", Decimal(str(r.revenue))) for r in months.itertuples()

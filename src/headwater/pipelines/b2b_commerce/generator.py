@@ -128,8 +128,24 @@ LAST_NAMES = (
     "Fischer", "Martin", "Smith", "de Vries", "Garcia", "Rossi", "Nowak", "Lindqvist", "Peeters",
     "Gruber", "Meier", "Jensen", "Murphy", "Silva", "Novak", "Brown", "Tremblay", "Virtanen",
 )  # fmt: skip
-COMPANY_WORDS = ("Alpine", "Baltic", "Crown", "Delta", "Evergreen", "Falcon", "Granite", "Harbor",
-                 "Iris", "Juniper", "Keystone", "Lumen", "Meridian", "Northwind", "Orion", "Pioneer")
+COMPANY_WORDS = (
+    "Alpine",
+    "Baltic",
+    "Crown",
+    "Delta",
+    "Evergreen",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Keystone",
+    "Lumen",
+    "Meridian",
+    "Northwind",
+    "Orion",
+    "Pioneer",
+)
 COMPANY_KINDS = ("Trading", "Logistics", "Supplies", "Industries", "Services", "Group")
 USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
@@ -265,7 +281,10 @@ class B2BCommerceGenerator(SqlSourceGenerator):
         )
         # the reference tables as they are in the source, for the new orders' rows
         for name in ("customers", "suppliers", "products", "company"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE out_{name} AS SELECT * FROM {run.target.duck_table('src', name)}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE out_{name} AS "
+                f"SELECT * FROM {run.target.duck_table('src', name)}"
+            )
         _order_rows(
             con,
             run.as_of,
@@ -323,9 +342,7 @@ def _reference_rows(con: Any, scale: float, start: datetime) -> None:
         "CREATE OR REPLACE TEMP TABLE out_country_codes (start_ip VARCHAR, end_ip VARCHAR, "
         "code VARCHAR, country_name VARCHAR, updated_at TIMESTAMP)"
     )
-    con.executemany(
-        f"INSERT INTO out_country_codes VALUES (?, ?, ?, ?, {founded})", country_ranges()
-    )
+    con.executemany(f"INSERT INTO out_country_codes VALUES (?, ?, ?, ?, {founded})", country_ranges())
     country = _pick("x_country", [(c, w) for c, _, w, _ in COUNTRIES])
     n_companies = max(12, round(COMPANIES_PER_SCALE * scale))
     # before the history starts: created up to two years earlier
@@ -379,7 +396,8 @@ def _reference_rows(con: Any, scale: float, start: datetime) -> None:
         named AS (
             SELECT x.customer_id::BIGINT AS customer_id, b.company_id,
                 list_extract({_list(FIRST_NAMES)},
-                             1 + floor(u(customer_id, 0, 'first') * {len(FIRST_NAMES)})::INTEGER) AS first_name,
+                             1 + floor(u(customer_id, 0, 'first') * {len(FIRST_NAMES)})::INTEGER)
+                    AS first_name,
                 list_extract({_list(LAST_NAMES)},
                              1 + floor(u(customer_id, 0, 'last') * {len(LAST_NAMES)})::INTEGER) AS last_name,
                 -- most staff work in their company's country
@@ -549,7 +567,9 @@ def _build_updates(con: Any, run: Run, state: _State, span: int) -> None:
     products = run.target.duck_table("src", "products")
     n_orders = round(run.update_fraction * state.orders)
     n_products = max(1, round(run.update_fraction * state.products / 10))
-    changed_at = f"{_ts(state.newest)} + to_seconds(1 + floor(u({{k}}, 0, 'changed') * {max(span - 1, 1)})::BIGINT)"
+    changed_at = (
+        f"{_ts(state.newest)} + to_seconds(1 + floor(u({{k}}, 0, 'changed') * {max(span - 1, 1)})::BIGINT)"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE upd_orders AS
@@ -623,7 +643,11 @@ def write_files(
             window += f" AND o.created_at > {_ts(datetime.fromisoformat(state['orders_until']))}"
         _window_tables(con, target, window)
         leads_dir.mkdir(parents=True, exist_ok=True)
-        leads = write_xlsx(con, leads_dir / f"leads_{stamp}.xlsx", [Sheet("leads", _leads(con, state["next_lead_id"]), order_by=["lead_id"])])
+        leads = write_xlsx(
+            con,
+            leads_dir / f"leads_{stamp}.xlsx",
+            [Sheet("leads", _leads(con, state["next_lead_id"]), order_by=["lead_id"])],
+        )
         log_from = datetime.fromisoformat(state["log_until"]) if state["log_until"] else None
         _log_events(con, log_from, as_of)
         written = write_access_log(con, "log_events", logs_dir / f"access_{stamp}.log",
@@ -631,14 +655,20 @@ def write_files(
         con.execute("DETACH src")
     finally:
         con.close()
-    newest_order = orders_until if isinstance(orders_until, datetime) else datetime.fromisoformat(str(orders_until))
+    newest_order = (
+        orders_until if isinstance(orders_until, datetime) else datetime.fromisoformat(str(orders_until))
+    )
     state = {
         "next_lead_id": state["next_lead_id"] + leads["leads"],
         "orders_until": newest_order.isoformat(),
         "log_until": as_of.isoformat(),
     }
     (leads_dir / FILES_STATE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    return {"leads": leads["leads"], "log_lines": written.rows, "malformed_log_lines": len(written.malformed_lines)}
+    return {
+        "leads": leads["leads"],
+        "log_lines": written.rows,
+        "malformed_log_lines": len(written.malformed_lines),
+    }
 
 
 def files_state(leads_folder: str | Path) -> dict[str, Any]:
@@ -668,15 +698,22 @@ def _window_tables(con: Any, target: Target, window: str) -> None:
         WHERE {window}
         """
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE all_customers AS SELECT customer_id, username, country_code, row_number() OVER (ORDER BY customer_id) - 1 AS i, count(*) OVER () AS n FROM {t('customers')}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE all_products AS SELECT product_id, row_number() OVER (ORDER BY product_id) - 1 AS i, count(*) OVER () AS n FROM {t('products')}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE all_customers AS SELECT customer_id, username, country_code, "
+        f"row_number() OVER (ORDER BY customer_id) - 1 AS i, count(*) OVER () AS n FROM {t('customers')}"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE all_products AS SELECT product_id, "
+        f"row_number() OVER (ORDER BY product_id) - 1 AS i, count(*) OVER () AS n FROM {t('products')}"
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE ranges AS SELECT code, "
         "(split_part(start_ip, '.', 1)::BIGINT << 24) + (split_part(start_ip, '.', 2)::BIGINT << 16) "
         "+ (split_part(start_ip, '.', 3)::BIGINT << 8) + split_part(start_ip, '.', 4)::BIGINT AS lo, "
         "(split_part(end_ip, '.', 1)::BIGINT << 24) + (split_part(end_ip, '.', 2)::BIGINT << 16) "
         "+ (split_part(end_ip, '.', 3)::BIGINT << 8) + split_part(end_ip, '.', 4)::BIGINT AS hi, "
-        f"row_number() OVER (PARTITION BY code ORDER BY start_ip) - 1 AS j, count(*) OVER (PARTITION BY code) AS n "
+        "row_number() OVER (PARTITION BY code ORDER BY start_ip) - 1 AS j, "
+        "count(*) OVER (PARTITION BY code) AS n "
         f"FROM {t('country_codes')}"
     )
 
@@ -685,7 +722,9 @@ def _leads(con: Any, first_lead_id: int) -> str:
     """``leads``: one lead for about half of the window's orders (first contact 0-20 days
     before), and leads that never ordered; ids continue the marketing team's numbering."""
     channel = _pick("x_channel", CHANNELS)
-    campaigns = "(CASE " + " ".join(f"WHEN channel = '{c}' THEN {_list(v)}" for c, v in CAMPAIGNS.items()) + " END)"
+    campaigns = (
+        "(CASE " + " ".join(f"WHEN channel = '{c}' THEN {_list(v)}" for c, v in CAMPAIGNS.items()) + " END)"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE lead_rows AS
@@ -700,7 +739,8 @@ def _leads(con: Any, first_lead_id: int) -> str:
         cold AS (
             SELECT c.username, NULL::BIGINT AS order_id,
                 CASE WHEN u(r, 1, 'has_product') < 0.5 THEN p.product_id END AS product_id,
-                (b.lo + to_seconds(floor(u(r, 1, 'when') * greatest(1, date_diff('second', b.lo, b.hi)))::BIGINT))::DATE
+                (b.lo + to_seconds(floor(u(r, 1, 'when')
+                                         * greatest(1, date_diff('second', b.lo, b.hi)))::BIGINT))::DATE
                     AS first_contact_date,
                 u(r, 1, 'channel') AS x_channel, -1 - r AS k
             FROM bounds AS b,
@@ -742,7 +782,8 @@ def _log_events(con: Any, since: datetime | None, as_of: datetime) -> None:
         browsing AS (
             SELECT -1 - r AS k, c.customer_id, c.username, c.country_code,
                 [p.product_id] AS products,
-                b.lo + to_seconds(floor(u(r, 3, 'when') * greatest(1, date_diff('second', b.lo, b.hi) - 3600))::BIGINT)
+                b.lo + to_seconds(floor(u(r, 3, 'when')
+                                        * greatest(1, date_diff('second', b.lo, b.hi) - 3600))::BIGINT)
                     AS started,
                 NULL::TIMESTAMP AS ends, false AS buys
             FROM bounds AS b, range((b.n * 1.5)::BIGINT) AS t(r)
@@ -760,8 +801,11 @@ def _log_events(con: Any, since: datetime | None, as_of: datetime) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE session_ip AS
         SELECT s.*,
-            CASE WHEN x_where < {IPV6_RATE} THEN '2001:db8:' || lower(printf('%x', 4096 + (k % 60000 + 60000) % 60000)) || '::' || (1 + (k % 200 + 200) % 200)::VARCHAR
-                 WHEN x_where < {IPV6_RATE + NO_RANGE_RATE} THEN '{NO_RANGE_PREFIX}' || (1 + (k % 250 + 250) % 250)::VARCHAR
+            CASE WHEN x_where < {IPV6_RATE}
+                 THEN '2001:db8:' || lower(printf('%x', 4096 + (k % 60000 + 60000) % 60000)) || '::'
+                      || (1 + (k % 200 + 200) % 200)::VARCHAR
+                 WHEN x_where < {IPV6_RATE + NO_RANGE_RATE}
+                 THEN '{NO_RANGE_PREFIX}' || (1 + (k % 250 + 250) % 250)::VARCHAR
                  ELSE (SELECT ((ip >> 24) & 255)::VARCHAR || '.' || ((ip >> 16) & 255)::VARCHAR || '.'
                               || ((ip >> 8) & 255)::VARCHAR || '.' || (ip & 255)::VARCHAR
                        FROM (SELECT r.lo + floor(u(s.k, 5, 'host') * (r.hi - r.lo + 1))::BIGINT AS ip
