@@ -237,10 +237,11 @@ class B2BCommerceGenerator(SqlSourceGenerator):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE frame AS
-            -- more orders lately (the business grows), uniform within the day's hours
+            -- more orders lately (the business grows); the newest came in a minute ago, as
+            -- in a live application database
             SELECT (r + 1)::BIGINT AS order_id,
-                {_ts(start)} + to_seconds(floor(
-                    sqrt(u(r, 0, 'when')) * {HISTORY_DAYS * 86400 - 60})::BIGINT) AS created_at
+                {_ts(start)} + to_seconds(floor(CASE WHEN r = 0 THEN 1 ELSE
+                    sqrt(u(r, 0, 'when')) END * {HISTORY_DAYS * 86400 - 60})::BIGINT) AS created_at
             FROM range({n_orders}) AS t(r)
             """
         )
