@@ -24,8 +24,8 @@ from headwater import discovery
 from headwater.dashboard import marts
 from headwater.dashboard.db import Reader
 from headwater.orchestration.local import RunOutcome
-from headwater.pipelines.b2b_commerce.expectations import read_log_events
 from headwater.orchestration.pipeline_run import run_pipeline_dags
+from headwater.pipelines.b2b_commerce.expectations import read_log_events
 from headwater.settings import Settings
 from headwater.spec import PipelineSpec
 from tests.e2e.support import SourceReader, moved, pipeline_home
