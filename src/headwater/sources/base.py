@@ -81,23 +81,27 @@ def typed_split(
     ``problem`` names a text column saying why a row could not even be split into columns
     (NULL when it could).
     """
-    checks = []  # (column, what a bad value is not, SQL true when the value is fine)
+    checks = []  # (column, what is wrong with a bad value, SQL true when the value is fine)
     patterns = dict(read.patterns)
     for name, type_ in read.columns:
         value = f"nullif(trim({duck.quote(name)}), '')"
         checks.append(
-            (name, f"a valid {type_}", f"({value} IS NULL OR {parsed(name, type_, read)} IS NOT NULL)")
+            (
+                name,
+                f" is not a valid {type_}",
+                f"({value} IS NULL OR {parsed(name, type_, read)} IS NOT NULL)",
+            )
         )
         if name in patterns:
             matches = f"regexp_full_match(trim({duck.quote(name)}), {duck.literal(patterns[name])})"
-            checks.append((name, f"matching {patterns[name]}", f"({value} IS NULL OR {matches})"))
+            checks.append((name, f" does not match read.patterns.{name}", f"({value} IS NULL OR {matches})"))
     all_ok = " AND ".join([*(c[2] for c in checks), *([f"{problem} IS NULL"] if problem else [])])
     typed_columns = ", ".join(f"{parsed(n, t, read)} AS {duck.quote(n)}" for n, t in read.columns)
     extra = "".join(f", {duck.quote(p)}" for p in provenance)
     good = f"SELECT {typed_columns}{extra} FROM {raw} WHERE {all_ok}"
     reasons = (f"{problem}, " if problem else "") + ", ".join(
         f"CASE WHEN NOT {ok} THEN {duck.literal(f'column {n}: ')} || "
-        f"left({duck.quote(n)}, 80) || {duck.literal(f' is not {what}')} END"
+        f"left({duck.quote(n)}, 80) || {duck.literal(what)} END"
         for n, what, ok in checks
     )
     first_bad = (f"WHEN {problem} IS NOT NULL THEN NULL " if problem else "") + " ".join(
