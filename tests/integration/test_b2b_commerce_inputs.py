@@ -164,3 +164,19 @@ def test_log_lines_not_combined_ipv6_or_not_text_are_quarantined_by_file_and_lin
     flow.run_el(spec_for("access_log"), settings, "run_2")
     assert len(quarantined(settings)) == 4
     assert query(settings, 'SELECT count(*) FROM wh."raw_b2b_drop".access_log') == [(3,)]
+
+
+def test_a_new_log_file_loads_alone_and_unchanged_files_are_skipped(drop, settings):
+    """The old file's rejected lines come back with every read (they carry no readable time):
+    they count against all the lines read, so a small new file does not trip the threshold;
+    files unchanged since the last load are not read at all."""
+    (drop / "access_1.log").write_bytes(b"\n".join(LOG_LINES) + b"\n")
+    flow.run_el(spec_for("access_log"), settings, "run_1")  # 4 of 7 rejected: under 60%
+    later = b'20.1.2.9 - - [01/Mar/2026:11:00:00 +0000] "GET /products/4 HTTP/1.1" 200 9 "-" "curl/8"'
+    (drop / "access_2.log").write_bytes(later + b"\n")
+    flow.run_el(spec_for("access_log"), settings, "run_2")  # 4 rejected of 8 lines read
+    flow.run_el(spec_for("access_log"), settings, "run_3")  # nothing changed
+    ledger = query(settings, "SELECT run_id, rows_changed FROM wh.headwater.load_ledger ORDER BY run_id")
+    assert ledger == [("run_1", 3), ("run_2", 1)]
+    assert query(settings, 'SELECT count(*) FROM wh."raw_b2b_drop".access_log') == [(4,)]
+    assert len(quarantined(settings)) == 4
