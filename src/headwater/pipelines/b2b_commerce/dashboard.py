@@ -202,10 +202,10 @@ def _kpis(totals: dict, months: pd.DataFrame, events: pd.DataFrame) -> None:
     last_year = float(months["revenue"].astype(float).sum()) if not months.empty else 0.0
     ui.kpi_row(
         [
-            ui.Kpi("Orders", fmt.count(int(totals["orders"])), months["paying_orders"].tolist(),
+            ui.Kpi("Orders", fmt.count(int(totals["orders"])), [],
                    "All orders in the data, whatever their payment status"),
             ui.Kpi("Paying orders", fmt.count(int(totals["paying_orders"])), months["paying_orders"].tolist(),
-                   "Orders whose payment is approved; the sparkline: per month"),
+                   "Orders whose payment is approved; the sparkline: per month, last 12 months"),
             ui.Kpi("Revenue, last 12 months", fmt.money(last_year, cents=False),
                    months["revenue"].astype(float).tolist(), "Approved payments, per month", "bar"),
             ui.Kpi("Web requests", fmt.count(int(events["requests"].sum()) if not events.empty else 0), [],
@@ -222,7 +222,7 @@ def _channels(channels: pd.DataFrame) -> None:
         alt.Chart(df)
         .mark_bar(cornerRadiusTopRight=3, cornerRadiusBottomRight=3)
         .encode(
-            y=alt.Y("campaign_channel:N", sort="-x", title=None),
+            y=alt.Y("campaign_channel:N", sort=df["campaign_channel"].tolist(), title=None),
             x=alt.X("revenue:Q", title="revenue", axis=alt.Axis(format=",.0f", tickCount=5)),
             color=alt.Color(
                 "campaign_channel:N",
@@ -252,7 +252,7 @@ def _monthly(months: pd.DataFrame) -> None:
         alt.Chart(df)
         .mark_bar(color="#3b6fb6")
         .encode(
-            x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0)),
+            x=alt.X("yearmonth(month):O", title=None, axis=alt.Axis(format="%b %y", labelAngle=0)),
             y=alt.Y("revenue:Q", title="revenue", axis=alt.Axis(format=",.0f", tickCount=5)),
             tooltip=[
                 alt.Tooltip("month:T", format="%B %Y"),
