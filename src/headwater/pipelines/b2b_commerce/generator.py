@@ -164,6 +164,9 @@ NO_RANGE_RATE = 0.02
 LEADS_FOLDER, LOGS_FOLDER = "leads", "weblogs"
 """The names of the two file sources in pipeline.yaml (keys of ``other_sources``)."""
 FILES_STATE = "_b2b_files.json"
+ID_COLUMNS = {"orders": "order_id", "products": "product_id", "order_line_item": "line_item_id",
+              "invoice": "invoice_id"}  # fmt: skip
+"""The tables whose ids ``advance`` continues, and their id columns."""
 
 
 @dataclass(frozen=True)
@@ -253,10 +256,9 @@ class B2BCommerceGenerator(SqlSourceGenerator):
         _order_rows(con, run.as_of, line_item_base=0, invoice_base=0)
 
     def read_state(self, target: Target) -> _State:
-        names = ("orders", "products", "order_line_item", "invoice")
-        extra = [f"(SELECT count(*) FROM {target.table('orders')})",
-                 f"(SELECT count(*) FROM {target.table('products')})"]  # fmt: skip
-        extra += [f"(SELECT max({_id_of(t)}) FROM {target.table(t)})" for t in names]
+        names = tuple(ID_COLUMNS)
+        extra = [f"(SELECT count(*) FROM {target.table(t)})" for t in ("orders", "products")]
+        extra += [f"(SELECT max({ID_COLUMNS[t]}) FROM {target.table(t)})" for t in names]
         row, newest = target.newest_and(SOURCE, extra)
         if int(row[0]) == 0 or newest is None:
             raise target.empty_error("orders")
@@ -300,11 +302,6 @@ class B2BCommerceGenerator(SqlSourceGenerator):
             "updated_orders": _count(con, "upd_orders"),
             "updated_products": _count(con, "upd_products"),
         }
-
-
-def _id_of(table: str) -> str:
-    return {"orders": "order_id", "products": "product_id", "order_line_item": "line_item_id",
-            "invoice": "invoice_id"}[table]  # fmt: skip
 
 
 GENERATOR = B2BCommerceGenerator()
