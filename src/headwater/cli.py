@@ -40,6 +40,15 @@ def _generator(pipeline: str):
     return spec, discovery.generator(spec)
 
 
+def _other_sources(settings: Settings, spec) -> dict[str, Any]:
+    """``other_sources={name: url}`` for a generator whose pipeline has sources beside its main
+    one (a leads folder, a log folder), so it writes them too; nothing for a single source."""
+    others = {
+        s.name: settings.source_url_for(spec, s.name) for s in spec.sources if s.name != spec.source.name
+    }
+    return {"other_sources": others} if others else {}
+
+
 def _source_exists(gen, url: str, **kwargs: Any) -> bool:
     """Whether the synthetic source was generated before (so a demo run advances it).
 
@@ -68,7 +77,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for name in names:
         spec, gen = _generator(name)
         url = args.url or settings.source_url_for(spec)
-        kwargs: dict[str, Any] = {"seed": args.seed, "as_of": as_of}
+        kwargs: dict[str, Any] = {"seed": args.seed, "as_of": as_of, **_other_sources(settings, spec)}
         if spec.source.schema:
             kwargs["schema"] = spec.source.schema
         started = time.monotonic()
@@ -209,10 +218,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             console.rule(f"{pipeline}: no generator; reading its source as it is")
         elif args.fresh or not _source_exists(gen, url, **kwargs):
             console.rule(f"{pipeline}: generating the synthetic source (scale {args.scale})")
-            _print_counts(f"{pipeline} source", gen.generate(url, scale=args.scale, **kwargs))
+            counts = gen.generate(url, scale=args.scale, **kwargs, **_other_sources(settings, spec))
+            _print_counts(f"{pipeline} source", counts)
         else:
             console.rule(f"{pipeline}: advancing the synthetic source (new and changed rows)")
-            _print_counts(f"{pipeline} source changes", gen.advance(url, **kwargs))
+            _print_counts(
+                f"{pipeline} source changes", gen.advance(url, **kwargs, **_other_sources(settings, spec))
+            )
         console.rule(f"{pipeline}: running the DAG")
         settings, spec, outcome = run_pipeline(pipeline)
         _summary(settings, spec, outcome)

@@ -37,7 +37,8 @@ class TablePlan:
     until: str | None = None
     """Backfills only: the exclusive upper cursor bound (the lower one is ``watermark``)."""
     files_fingerprint: str | None = None
-    """File sources: the files the last full read loaded (the same files again: skip)."""
+    """File sources: the files the last full or incremental read loaded (the same files
+    again: skip; their rejected lines would otherwise be reported again on every run)."""
 
     @classmethod
     def decide(cls, table: TableSpec, state: WatermarkState | None, full_refresh: bool) -> TablePlan:
@@ -54,6 +55,7 @@ class TablePlan:
             state.cursor_type,
             state.window_count,
             state.window_fingerprint,
+            files_fingerprint=state.files_fingerprint,
         )
 
 
@@ -81,7 +83,7 @@ def extract_table(
         lake.configure(con)
         source.check_table(con, table)
         files_fingerprint = _files_fingerprint(con, source, table)
-        if plan.mode == "full" and files_fingerprint and files_fingerprint == plan.files_fingerprint:
+        if plan.mode != "backfill" and files_fingerprint and files_fingerprint == plan.files_fingerprint:
             log.info("%s.%s: the same files as at the last load; skipping", spec.name, table.name)
             return None
         folder = lake.prepare_batch(spec.name, table.name, batch_id)
@@ -93,7 +95,12 @@ def extract_table(
         batch = parquet_relation(files) if files else None
         rows = duck.scalar(con, f"SELECT count(*) FROM {batch}") if batch else 0
         if rejected:
-            _check_rejected_share(con, spec, table, rows, rejected, folder)
+            # Rejected lines carry no readable cursor, so an incremental read of files reports
+            # those of every file it read: weigh them against all the rows read, not only the
+            # rows past the watermark.
+            read = getattr(source, "rows_before_cursor_filter", None)
+            readable = read(con) if read is not None and since is not None else None
+            _check_rejected_share(con, spec, table, rows if readable is None else readable, rejected, folder)
         if rows == 0 and rejected == 0:
             lake.discard_batch(spec.name, table.name, batch_id)
             log.info("%s.%s: no rows since %s; skipping", spec.name, table.name, plan.watermark)

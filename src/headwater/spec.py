@@ -63,6 +63,11 @@ class ReadSpec:
     differ from the declared columns: evolve (missing -> NULL, unknown -> extra VARCHAR
     column, with a warning) or fail (a clear error naming the file and the columns)."""
 
+    patterns: tuple[tuple[str, str], ...] = ()
+    """(column, regular expression) pairs: a non-empty value that does not match its column's
+    whole pattern is quarantined like a value of the wrong type (e.g. an access log's ``ip``
+    restricted to IPv4 addresses)."""
+
     required: tuple[str, ...] = ()
     """The table's key and cursor columns: missing from a file or API record, always an error
     (rows without their key cannot be loaded), whatever ``on_drift`` says."""
@@ -466,7 +471,7 @@ def _parse_read(read: Any, kind: str, where: str) -> ReadSpec | None:
     _known_keys(
         read,
         {"path", "endpoint", "format", "columns", "date_format", "timestamp_format", "delimiter",
-         "header", "sheet", "records", "since_param", "page_size"},
+         "header", "sheet", "records", "since_param", "page_size", "patterns"},
         rw,
     )  # fmt: skip
     cols = _require(read, "columns", rw)
@@ -492,6 +497,10 @@ def _parse_read(read: Any, kind: str, where: str) -> ReadSpec | None:
         raise SpecError(f"{rw}.page_size must be a whole number >= 1")
     since_param = read.get("since_param")
     records = read.get("records")
+    patterns = _parse_patterns(read.get("patterns"), [c[0] for c in columns], rw)
+    if patterns and fmt == "csv":
+        # CSV is typed by DuckDB's reader itself, not by the shared typed split
+        raise SpecError(f"{rw}.patterns: not supported for CSV (XLSX, JSON, access logs and APIs only)")
     return ReadSpec(
         columns=tuple(columns),
         path=path,
@@ -504,7 +513,29 @@ def _parse_read(read: Any, kind: str, where: str) -> ReadSpec | None:
         records=str(records) if records else None,
         since_param=str(since_param) if since_param else None,
         page_size=page_size,
+        patterns=patterns,
     )
+
+
+def _parse_patterns(patterns: Any, columns: list[str], where: str) -> tuple[tuple[str, str], ...]:
+    if patterns is None:
+        return ()
+    if not isinstance(patterns, dict):
+        raise SpecError(f"{where}.patterns must map column name to a regular expression")
+    out = []
+    for name, pattern in patterns.items():
+        if name not in columns:
+            raise SpecError(f"{where}.patterns: {name!r} is not one of read.columns {columns}")
+        if not isinstance(pattern, str) or not pattern:
+            raise SpecError(f"{where}.patterns.{name} must be a regular expression (text)")
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise SpecError(
+                f"{where}.patterns.{name}: {pattern!r} is not a valid regular expression ({e})"
+            ) from None
+        out.append((name, pattern))
+    return tuple(out)
 
 
 def _format_from_path(path: str, where: str) -> str:

@@ -219,3 +219,33 @@ def iter_dates(start: date, end: date) -> Iterator[date]:
     while d <= end:
         yield d
         d += timedelta(days=1)
+
+
+@dataclass
+class B2BWarehouse:
+    home: Path
+    settings: Settings
+    source: Path
+
+
+@pytest.fixture(scope="session")
+def b2b_warehouse(tmp_path_factory: pytest.TempPathFactory) -> B2BWarehouse:
+    """A b2b_commerce warehouse: its database, leads and logs generated, both DAGs run once
+    (the dbt DAG without the freshness, source-test and docs steps: the page needs the marts)."""
+    from headwater import discovery
+    from headwater.orchestration.pipeline_run import run_pipeline_dags
+
+    home = tmp_path_factory.mktemp("dashboard-b2b_commerce") / "hw"
+    home.mkdir()
+    spec = discovery.load_spec("b2b_commerce")
+    with pointing_at(home):
+        settings = Settings.from_env()
+        url = settings.source_url_for(spec)
+        others = {s.name: settings.source_url_for(spec, s.name) for s in spec.sources if s.name != "main"}
+        as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
+        discovery.generator(spec).generate(url, scale=0.05, seed=41, as_of=as_of, other_sources=others)
+        off = {"run_docs": False, "run_source_freshness": False, "run_source_tests": False}
+        outcomes = run_pipeline_dags(settings, spec, off)
+    for o in outcomes:
+        assert o.state == "success", f"the {o.dag_id} DAG run failed; log: {o.log}\n{o.tasks}"
+    return B2BWarehouse(home, settings, Path(url.removeprefix("sqlite:///")))

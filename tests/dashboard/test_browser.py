@@ -223,7 +223,7 @@ def test_pages_without_a_warehouse_in_chromium(browser_ready, tmp_path: Path):
     home = tmp_path / "hw"
     home.mkdir()
     with dashboard(home, tmp_path / "dashboard.log") as url, chromium(tmp_path) as page:
-        for path in ("", "travel_bookings", "flights"):
+        for path in ("", "travel_bookings", "flights", "b2b_commerce"):
             page.goto(f"{url}/{path}")
             settle(page, text="Nothing to show yet")
             no_exception(page)
@@ -256,3 +256,26 @@ def test_flights_in_chromium(browser_ready, flights_warehouse, tmp_path: Path):
         no_exception(page)
         assert page.get_by_text("Success", exact=False).first.is_visible()
         shoot(page, "overview_flights")
+
+
+def test_b2b_commerce_in_chromium(browser_ready, b2b_warehouse, tmp_path: Path):
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{b2b_warehouse.source}?mode=ro", uri=True)
+    try:
+        orders, paying = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE payment_status = 'APPROVED') FROM orders"
+        ).fetchone()
+    finally:
+        con.close()
+    with dashboard(b2b_warehouse.home, tmp_path / "dashboard.log") as url, chromium(tmp_path) as page:
+        page.goto(f"{url}/b2b_commerce")
+        settle(page, charts=4, text="Top 10 countries users log in from")
+        no_exception(page)
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
+        assert metric(page, "Orders") == fmt.count(orders)
+        assert metric(page, "Paying orders") == fmt.count(paying)
+        for title in ("Paying orders and revenue by campaign channel", "Revenue by month, last 12 months",
+                      "Top 10 products by revenue"):  # fmt: skip
+            assert page.get_by_text(title).first.is_visible()
+        shoot(page, "b2b_commerce")

@@ -10,7 +10,11 @@ built from these pieces.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import pytest
 
 
 class SourceReader:
@@ -62,3 +66,31 @@ def moved(wh: Any, run_id: str) -> dict[str, int]:
             [run_id],
         )
     )
+
+
+@contextmanager
+def pipeline_home(request: Any, tmp_path_factory: Any, spec: Any, backend: str) -> Iterator[Any]:
+    """Settings for a fresh HEADWATER_HOME of one pipeline and backend, the environment pointing
+    at it while the block runs. On ``postgres`` a new database holds the pipeline's main source
+    and the warehouse (dropped afterwards); on ``duckdb`` everything is embedded in the home."""
+    from headwater.settings import Settings, source_url_variable
+
+    home = tmp_path_factory.mktemp(f"e2e-{spec.name}-{backend}") / "hw"
+    home.mkdir()
+    database = None
+    if backend == "postgres":
+        admin = request.getfixturevalue("pg_server")  # skips (fails in CI) without Postgres
+        database = create_database(admin)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEADWATER_HOME", str(home))
+        for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
+            mp.delenv(var, raising=False)
+        if database is not None:
+            url = f"{admin.rsplit('/', 1)[0]}/{database}"
+            mp.setenv(source_url_variable(spec.name, spec.source.name), url)  # this pipeline only
+            mp.setenv("HEADWATER_WAREHOUSE_URL", url)
+        try:
+            yield Settings.from_env()
+        finally:
+            if database is not None:
+                drop_database(admin, database)

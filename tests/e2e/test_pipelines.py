@@ -21,9 +21,9 @@ import pytest
 from headwater import discovery
 from headwater.dashboard import marts
 from headwater.orchestration.local import RunOutcome, run_dag
-from headwater.settings import Settings, source_url_variable
+from headwater.settings import Settings
 from headwater.spec import PipelineSpec
-from tests.e2e.support import SourceReader, create_database, drop_database, moved
+from tests.e2e.support import SourceReader, moved, pipeline_home
 
 pytestmark = pytest.mark.e2e
 
@@ -81,54 +81,36 @@ def runs(request, tmp_path_factory) -> Iterator[Runs]:
     generator = discovery.pipeline_module(spec, "generator")
     if expectations is None or generator is None:
         pytest.fail(f"{pipeline}: the end-to-end test needs its expectations.py and generator.py")
-    home = tmp_path_factory.mktemp(f"e2e-{pipeline}-{backend}") / "hw"
-    home.mkdir()
-    database = None
-    if backend == "postgres":
-        admin = request.getfixturevalue("pg_server")  # skips (fails in CI) without Postgres
-        database = create_database(admin)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HEADWATER_HOME", str(home))
-        for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
-            mp.delenv(var, raising=False)
-        if database is not None:
-            url = f"{admin.rsplit('/', 1)[0]}/{database}"
-            mp.setenv(source_url_variable(pipeline, spec.source.name), url)  # this pipeline only
-            mp.setenv("HEADWATER_WAREHOUSE_URL", url)
-        try:
-            settings = Settings.from_env()
-            url = settings.source_url_for(spec)
-            schema = {"schema": spec.source.schema} if spec.source.schema else {}
-            seed = 11 if backend == "duckdb" else 12
-            as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - expectations.AS_OF_LAG
-            generator.generate(url, seed=seed, as_of=as_of, **expectations.GENERATE, **schema)
-            src = SourceReader(url, spec.source.schema)
-            wh = open_warehouse(settings.warehouse_url)
+    with pipeline_home(request, tmp_path_factory, spec, backend) as settings:
+        url = settings.source_url_for(spec)
+        schema = {"schema": spec.source.schema} if spec.source.schema else {}
+        seed = 11 if backend == "duckdb" else 12
+        as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - expectations.AS_OF_LAG
+        generator.generate(url, seed=seed, as_of=as_of, **expectations.GENERATE, **schema)
+        src = SourceReader(url, spec.source.schema)
+        wh = open_warehouse(settings.warehouse_url)
 
-            def run(conf: dict | None = None, advanced: Any = None) -> Run:
-                outcome = run_dag(settings, pipeline, conf)
-                assert outcome.state == "success", f"run failed; log: {outcome.log}\n{outcome.tasks}"
-                mart = lambda m: marts.relation(pipeline, m, settings.home)  # noqa: E731
-                return Run(
-                    outcome,
-                    expectations.from_source(src),
-                    expectations.from_marts(wh, mart),
-                    moved(wh, outcome.run_id or ""),
-                    advanced,
-                )
-
-            first = run()
-            watermarks = {t: s.watermark for t, s in wh.watermarks(pipeline).items()}
-            advanced = generator.advance(
-                url, seed=seed, as_of=as_of + expectations.ADVANCE_BY, **expectations.ADVANCE, **schema
+        def run(conf: dict | None = None, advanced: Any = None) -> Run:
+            outcome = run_dag(settings, pipeline, conf)
+            assert outcome.state == "success", f"run failed; log: {outcome.log}\n{outcome.tasks}"
+            mart = lambda m: marts.relation(pipeline, m, settings.home)  # noqa: E731
+            return Run(
+                outcome,
+                expectations.from_source(src),
+                expectations.from_marts(wh, mart),
+                moved(wh, outcome.run_id or ""),
+                advanced,
             )
-            second = run(advanced=advanced)
-            off = {f"run_{s}": False for s in ("docs", "seed") if s in spec.dbt_steps}
-            third = run(off)
-            yield Runs(pipeline, spec, expectations, settings, wh, [first, second, third], watermarks, src)
-        finally:
-            if database is not None:
-                drop_database(admin, database)
+
+        first = run()
+        watermarks = {t: s.watermark for t, s in wh.watermarks(pipeline).items()}
+        advanced = generator.advance(
+            url, seed=seed, as_of=as_of + expectations.ADVANCE_BY, **expectations.ADVANCE, **schema
+        )
+        second = run(advanced=advanced)
+        off = {f"run_{s}": False for s in ("docs", "seed") if s in spec.dbt_steps}
+        third = run(off)
+        yield Runs(pipeline, spec, expectations, settings, wh, [first, second, third], watermarks, src)
 
 
 def test_the_first_run_builds_marts_that_match_the_source(runs: Runs):

@@ -77,6 +77,8 @@ def ts(value) -> str:
 def normalise(value, declared: str):
     if isinstance(value, dt.datetime):
         return ts(value)
+    if isinstance(value, dt.date):  # Postgres gives a date, SQLite its ISO text
+        return value.isoformat()
     if declared.startswith("numeric") or declared == "double precision":
         # SQLite's NUMERIC affinity stores 75.00 as the integer 75 and 75.5 as a REAL
         return f"{Decimal(str(value)):.4f}"

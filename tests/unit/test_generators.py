@@ -13,7 +13,7 @@ import sqlite3
 import psycopg
 import pytest
 
-from tests.unit import test_flights_generator, test_travel_generator
+from tests.unit import test_b2b_generator, test_flights_generator, test_travel_generator
 from tests.unit.generator_support import (
     AS_OF,
     Case,
@@ -27,7 +27,7 @@ from tests.unit.generator_support import (
     user_tables,
 )
 
-CASES = [test_travel_generator.CASE, test_flights_generator.CASE]
+CASES = [test_travel_generator.CASE, test_flights_generator.CASE, test_b2b_generator.CASE]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: c.name)

@@ -86,3 +86,38 @@ def test_every_accepted_type_exists_in_duckdb_and_spellings_are_canonical():
     for canonical in set(COLUMN_TYPES.values()):
         type_ = "DECIMAL(18,3)" if canonical == "DECIMAL" else canonical
         con.execute(f"SELECT NULL::{type_}")  # raises if DuckDB does not know the type
+
+
+def _with_patterns(path: str, patterns: object):
+    return parse_spec(
+        {
+            "name": "p",
+            "source": {"kind": "files", "url": "{home}/drop"},
+            "tables": [
+                {
+                    "name": "t",
+                    "primary_key": "id",
+                    "read": {
+                        "path": path,
+                        "columns": {"id": "BIGINT", "ip": "VARCHAR"},
+                        "patterns": patterns,
+                    },
+                }
+            ],
+        }
+    )
+
+
+def test_read_patterns_are_checked_when_the_spec_is_parsed():
+    read = _with_patterns("logs/*.log", {"ip": r"\d+(\.\d+){3}"}).tables[0].read
+    assert read is not None and read.patterns == (("ip", r"\d+(\.\d+){3}"),)
+    for patterns, problem in [
+        ({"host": "x"}, "'host' is not one of read.columns"),
+        ({"ip": "(unclosed"}, "not a valid regular expression"),
+        ({"ip": ""}, "must be a regular expression"),
+        (["ip"], "must map column name"),
+    ]:
+        with pytest.raises(SpecError, match=problem):
+            _with_patterns("logs/*.log", patterns)
+    with pytest.raises(SpecError, match="not supported for CSV"):
+        _with_patterns("orders/*.csv", {"ip": "x"})

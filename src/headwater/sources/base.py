@@ -81,18 +81,28 @@ def typed_split(
     ``problem`` names a text column saying why a row could not even be split into columns
     (NULL when it could).
     """
-    checks = []
+    checks = []  # (column, what is wrong with a bad value, SQL true when the value is fine)
+    patterns = dict(read.patterns)
     for name, type_ in read.columns:
         value = f"nullif(trim({duck.quote(name)}), '')"
-        checks.append((name, type_, f"({value} IS NULL OR {parsed(name, type_, read)} IS NOT NULL)"))
+        checks.append(
+            (
+                name,
+                f" is not a valid {type_}",
+                f"({value} IS NULL OR {parsed(name, type_, read)} IS NOT NULL)",
+            )
+        )
+        if name in patterns:
+            matches = f"regexp_full_match(trim({duck.quote(name)}), {duck.literal(patterns[name])})"
+            checks.append((name, f" does not match read.patterns.{name}", f"({value} IS NULL OR {matches})"))
     all_ok = " AND ".join([*(c[2] for c in checks), *([f"{problem} IS NULL"] if problem else [])])
-    typed_columns = ", ".join(f"{parsed(n, t, read)} AS {duck.quote(n)}" for n, t, _ in checks)
+    typed_columns = ", ".join(f"{parsed(n, t, read)} AS {duck.quote(n)}" for n, t in read.columns)
     extra = "".join(f", {duck.quote(p)}" for p in provenance)
     good = f"SELECT {typed_columns}{extra} FROM {raw} WHERE {all_ok}"
     reasons = (f"{problem}, " if problem else "") + ", ".join(
         f"CASE WHEN NOT {ok} THEN {duck.literal(f'column {n}: ')} || "
-        f"left({duck.quote(n)}, 80) || {duck.literal(f' is not a valid {t}')} END"
-        for n, t, ok in checks
+        f"left({duck.quote(n)}, 80) || {duck.literal(what)} END"
+        for n, what, ok in checks
     )
     first_bad = (f"WHEN {problem} IS NOT NULL THEN NULL " if problem else "") + " ".join(
         f"WHEN NOT {ok} THEN {duck.literal(n)}" for n, _, ok in checks
@@ -137,8 +147,8 @@ def match_header(
     lost_keys = [c for c in missing if c in read.required]
     if lost_keys:
         raise SourceError(
-            f"{where}: key or cursor column(s) {lost_keys} are missing (renamed?); rows cannot "
-            f"be loaded without them. Found: {found}"
+            f"{where}: key or cursor column(s) {lost_keys} are missing (renamed? or a title row "
+            f"above the header?); rows cannot be loaded without them. Found: {found}"
         )
     if not (missing or unknown):
         return positions, missing, unknown

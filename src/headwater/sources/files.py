@@ -51,6 +51,7 @@ class FileSource:
         self._csv: CsvReader | None = None
         self._where = ""
         self._files: dict[str, list[str]] = {}
+        self._readable: str | None = None
 
     def __repr__(self) -> str:
         return f"FileSource({duck.mask_url(self.url)})"
@@ -113,7 +114,8 @@ class FileSource:
         where = cursor_filter(table, since, until)
         if read.format == "csv":
             self._csv, self._where = CsvReader(con, files, read, table.name), where
-            return f"SELECT * FROM ({self._csv.relation()}){where}"
+            self._readable = self._csv.relation()
+            return f"SELECT * FROM ({self._readable}){where}"
         self._csv = None
         raw = f"__hw_raw_{table.name}"
         record = problem = None
@@ -131,8 +133,14 @@ class FileSource:
             _load_access_log(con, raw, files, read)
             record, problem = "_raw_line", "_problem"
         good, rejects = typed_split(duck.quote(raw), read, PROVENANCE, record, problem)
-        self._rejects = rejects
+        self._rejects, self._readable = rejects, good
         return f"SELECT * FROM ({good}){where}"
+
+    def rows_before_cursor_filter(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """After ``relation``: the readable rows of the files, whatever their cursor."""
+        if self._readable is None:
+            return None
+        return int(duck.scalar(con, f"SELECT count(*) FROM ({self._readable})"))
 
     def rejects(self, con: duckdb.DuckDBPyConnection, table: TableSpec) -> str | None:
         if self._csv is not None:

@@ -67,6 +67,9 @@ def load_xlsx(con: duckdb.DuckDBPyConnection, raw: str, files: list[str], read: 
         try:
             header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         except duckdb.Error as e:
+            if "No rows found" in str(e):
+                sheet = f"sheet {read.sheet!r}" if read.sheet else "its first sheet"
+                raise SourceError(f"workbook {f}: {sheet} is empty (no header row, no data)") from None
             raise SourceError(f"workbook {f}: cannot be read as XLSX ({_first_line(e)})") from None
         positions, _, unknown = match_header(header, read, f"workbook {f}")
         extras |= {u for u, _ in unknown}

@@ -496,11 +496,11 @@ class Warehouse(ABC):
                 [spec.name, table.name],
             ).fetchone()
             return current[0] if current else None
-        # A full read of files remembers which files it read, so an unchanged delivery is
-        # skipped next time (see extract.py).
-        files = manifest.extra.get("files_fingerprint") if manifest.mode == "full" else None
+        # A read of files remembers which files it read, so an unchanged delivery is skipped
+        # next time (see extract.py).
+        files = manifest.extra.get("files_fingerprint") if manifest.mode != "backfill" else None
         if not table.cursor or manifest.cursor_max is None:
-            if files:
+            if files and manifest.mode == "full":
                 self._write_watermark(
                     con, spec.name, table.name, None, None, None, None, None, manifest.run_id, files
                 )

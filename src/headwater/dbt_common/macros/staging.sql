@@ -7,7 +7,9 @@
 
         {{ headwater_common.stage(source('travel', 'ticket')) }}
 
-    so names, types and documentation live in one place, the yml.
+    so names, types and documentation live in one place, the yml. Source columns are quoted:
+    an access log's `user` or `time` would otherwise read as SQL keywords (Postgres' `user` is
+    the session's user name).
 #}
 {% macro stage(source_relation) %}
     {%- set load_columns = ['loaded_at', 'load_run_id'] -%}
@@ -24,7 +26,7 @@
     {%- endif %}
     select
     {%- for column in declared %}
-        cast({{ column.meta.get('source_column', column.name) }} as {{ column.data_type }}) as {{ column.name }},
+        cast({{ adapter.quote(column.meta.get('source_column', column.name)) }} as {{ column.data_type }}) as {{ column.name }},
     {%- endfor %}
         cast(_loaded_at as timestamp) as loaded_at,
         cast(_run_id as varchar) as load_run_id

@@ -1,0 +1,3 @@
+-- Typed, renamed columns of the raw orders table (declared in _staging__models.yml).
+
+{{ headwater_common.stage(source('b2b', 'orders')) }}
