@@ -177,7 +177,7 @@ def test_two_dags_linked_by_an_asset_build_first_then_run_incrementally(hw_home,
     assert sum(t["rows"] for t in report.loaded.values()) == loaded
     dbt_counts = wh.query(
         "SELECT count(*) FILTER (WHERE resource_type = 'model' AND status = 'success'), "
-        "count(*) FILTER (WHERE resource_type = 'test' AND status = 'pass') "
+        "count(*) FILTER (WHERE resource_type IN ('test', 'unit_test') AND status = 'pass') "
         "FROM wh.headwater.dbt_results WHERE run_id = ?",
         [first[1].run_id],
     )
