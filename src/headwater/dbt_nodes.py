@@ -314,7 +314,7 @@ def prepare_node_plans(settings: Settings) -> list[str]:
     names = []
     for name in available_pipelines():
         spec = load_spec(name)
-        if spec.dbt_render == "per_model":
+        if settings.render_for(spec) == "per_model":
             node_plan(spec, settings)
             names.append(name)
     return names

@@ -70,6 +70,9 @@ class Settings:
     dbt_target: str = "pro"
     """HEADWATER_DBT_TARGET: dbt target, pro (the pipelines' schemas) or dev (separate
     <pipeline>_dev_* schemas), on whichever warehouse."""
+    dbt_render: str | None = None
+    """HEADWATER_DBT_RENDER: steps or per_model, for every pipeline whose DAGs allow it, over
+    its spec's ``transform.render`` (a deployment's choice; see :meth:`render_for`)."""
     source_urls: Mapping[str, str] = field(default_factory=dict)
     """HEADWATER_SOURCE_<PIPELINE>_<SOURCE>_URL: one source of one pipeline read from another
     URL (e.g. HEADWATER_SOURCE_FLIGHTS_MAIN_URL=postgresql://…; a ``source:`` is named main).
@@ -154,6 +157,7 @@ class Settings:
             s3_key_id=_env("AWS_ACCESS_KEY_ID"),
             s3_secret=_env("AWS_SECRET_ACCESS_KEY"),
             dbt_target=_dbt_target(_env("HEADWATER_DBT_TARGET") or "pro"),
+            dbt_render=_env("HEADWATER_DBT_RENDER"),
         )
 
     @property
@@ -183,6 +187,17 @@ class Settings:
             )
             return self.source_url
         return spec.source_url(self.home, None, source.name)
+
+    def render_for(self, spec: PipelineSpec) -> str:
+        """How the pipeline's dbt part becomes tasks: HEADWATER_DBT_RENDER when set, checked
+        against the spec as ``transform.render`` would be, else the spec's own."""
+        if not self.dbt_render:
+            return spec.dbt_render
+        from headwater.shapes import parse_render
+
+        return parse_render(
+            {"render": self.dbt_render}, spec.steps, spec.dags, "HEADWATER_DBT_RENDER, for transform"
+        )
 
     def source_token(self, name: str) -> str | None:
         """The bearer token of the HTTP source ``name`` (HEADWATER_SOURCE_<NAME>_TOKEN)."""

@@ -191,3 +191,28 @@ def test_per_model_refuses_a_first_build_branch():
     ]
     with pytest.raises(SpecError, match="first_build/regular_run"):
         parse_spec(copy.deepcopy(spec))
+
+
+def test_a_deployment_chooses_the_rendering_for_every_pipeline_it_can_draw(monkeypatch):
+    from headwater.settings import Settings
+
+    plain = parse_spec(_spec())
+    branching = _spec()
+    branching["dags"] = [
+        {"id": "shop", "ingest": "all", "steps": {"first_build": ["seed"], "regular_run": ["core"]}}
+    ]
+    monkeypatch.delenv("HEADWATER_DBT_RENDER", raising=False)
+    assert Settings.from_env().render_for(plain) == "steps"
+    monkeypatch.setenv("HEADWATER_DBT_RENDER", "per_model")
+    assert Settings.from_env().render_for(plain) == "per_model"
+    with pytest.raises(
+        SpecError, match="HEADWATER_DBT_RENDER, for transform.render: per_model does not render"
+    ):
+        Settings.from_env().render_for(parse_spec(branching))
+    monkeypatch.setenv("HEADWATER_DBT_RENDER", "per_node")
+    with pytest.raises(
+        SpecError, match="HEADWATER_DBT_RENDER, for transform.render: .per_node. is not one of"
+    ):
+        Settings.from_env().render_for(plain)
+    monkeypatch.setenv("HEADWATER_DBT_RENDER", "steps")
+    assert Settings.from_env().render_for(parse_spec(_spec(render="per_model"))) == "steps"

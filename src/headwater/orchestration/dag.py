@@ -117,7 +117,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
             previous = [_ingest(spec, None, pool)]
         elif shape.ingest == "by_source":
             previous = _ingest_by_source(spec, pool)
-        if spec.dbt_render == "per_model":
+        if _settings().render_for(spec) == "per_model":
             previous = _per_model_steps(spec, shape, pool, previous)
         else:
             previous = _steps(spec, shape, pool, previous)

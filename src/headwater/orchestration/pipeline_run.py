@@ -32,7 +32,7 @@ def run_pipeline_dags(
     on_poll: Callable[[str | None, dict[str, str]], None] | None = None,
 ) -> list[RunOutcome]:
     """Run the pipeline's DAGs in order; one outcome per DAG that ran."""
-    if spec.dbt_render == "per_model":
+    if settings.render_for(spec) == "per_model":
         from headwater.dbt_nodes import node_plan
 
         node_plan(spec, settings)  # parse the dbt project now if needed, not while Airflow parses the DAG
