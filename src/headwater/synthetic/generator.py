@@ -22,6 +22,7 @@ FolderSourceGenerator` is the other kind, for file and API sources.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -70,9 +71,15 @@ class SourceGenerator:
         seed: int = 42,
         as_of: datetime | None = None,
         schema: str | None = None,
+        other_sources: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
         """(Re)create the source at ``url`` (SQLite, a Postgres ``schema``, or a folder) with the
-        world at ``as_of`` (default: now, UTC, whole seconds); return row counts."""
+        world at ``as_of`` (default: now, UTC, whole seconds); return row counts.
+
+        ``other_sources`` (name -> URL) are the pipeline's sources beside the main one, which
+        ``headwater generate``/``demo`` pass to every generator of such a pipeline: one that
+        writes them too (files delivered beside a database) overrides this; the rest (an API
+        served by a stand-in) ignore them."""
         scale = check_scale(scale, at_most=self.max_scale)
         run = Run(self._target(url, schema), check_seed(seed), normalise_as_of(as_of), scale=scale)
         return self._generate(run)
@@ -86,6 +93,7 @@ class SourceGenerator:
         new_fraction: float | None = None,
         update_fraction: float | None = None,
         schema: str | None = None,
+        other_sources: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
         """Play the source forward to ``as_of``: new rows and changes, stamped after the newest
         moment already there and at most ``as_of``; return what changed."""
