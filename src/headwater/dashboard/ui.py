@@ -208,3 +208,13 @@ class PipelinePage:
 
     def fetch_one(self, name: str, *args: Any) -> Any:
         return self.fetch((name, *args))[0]
+
+    def opened(self, title: str) -> bool:
+        """The page's title and sidebar; False (after saying so) while any of its marts is
+        missing, so ``render()`` starts with ``if not PAGE.opened(TITLE): return``."""
+        st.title(title)
+        sidebar()
+        (missing,) = self.fetch(("missing_tables", self.located()))
+        if missing:
+            not_run_yet(self.pipeline, title, missing)
+        return not missing

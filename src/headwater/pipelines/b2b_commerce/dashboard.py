@@ -159,13 +159,9 @@ def journey_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def render() -> None:
-    st.title(TITLE)
-    ui.sidebar()
-    ui.style()
-    (missing,) = PAGE.fetch(("missing_tables", PAGE.located()))
-    if missing:
-        ui.not_run_yet(PIPELINE, TITLE, missing)
+    if not PAGE.opened(TITLE):
         return
+    ui.style()
     totals, channels, products, countries, months, events = PAGE.fetch(
         ("sales_totals",),
         ("channel_attribution",),

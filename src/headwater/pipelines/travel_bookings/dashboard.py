@@ -181,11 +181,7 @@ def carriers_by_revenue(
 
 
 def render() -> None:
-    st.title(TITLE)
-    ui.sidebar()
-    (missing,) = PAGE.fetch(("missing_tables", PAGE.located()))
-    if missing:
-        ui.not_run_yet(PIPELINE, TITLE, missing)
+    if not PAGE.opened(TITLE):
         return
     lo, hi = PAGE.fetch_one("travel_date_bounds")
     if lo is None:
