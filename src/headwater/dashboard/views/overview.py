@@ -12,17 +12,17 @@ from headwater.dashboard import fmt, ui
 from headwater.dashboard.links import airflow_dag_url, dbt_target_dir, last_dag_runs, pipeline_dag_run
 from headwater.dashboard.registry import pages as dashboard_pages
 from headwater.errors import HeadwaterError
-from headwater.spec import available_pipelines, load_spec
+from headwater.spec import PipelineSpec, available_pipelines, load_spec
 
 FRESHNESS = {"pass": "fresh", "warn": "stale (warn)", "error": "stale (error)"}
 
 
-def _dag_ids(pipeline: str) -> list[str]:
-    """The pipeline's DAGs, producers first; its own name for one known only from the warehouse."""
+def _spec_or_none(pipeline: str) -> PipelineSpec | None:
+    """The pipeline's spec; None for one known only from the warehouse."""
     try:
-        return [d.dag_id for d in load_spec(pipeline).dags_in_order()]
+        return load_spec(pipeline)
     except HeadwaterError:
-        return [pipeline]
+        return None
 
 
 def run_status(row: dict[str, Any] | None, airflow_state: str | None) -> str:
@@ -50,7 +50,10 @@ def render() -> None:
     known = available_pipelines()
     pipelines = known + sorted(set(overview["pipeline"]) - set(known))
     rows = {r["pipeline"]: r for r in overview.to_dict("records")}
-    dag_ids = {name: _dag_ids(name) for name in pipelines}
+    specs = {name: _spec_or_none(name) for name in pipelines}  # read once per render
+    dag_ids = {  # producers first; a pipeline known only from the warehouse: its own name
+        name: [d.dag_id for d in spec.dags_in_order()] if spec else [name] for name, spec in specs.items()
+    }
     dag_runs = last_dag_runs(settings, [d for ids in dag_ids.values() for d in ids])
     st.caption(
         f"{len(rows)} of {len(pipelines)} pipelines have run · times in UTC · "
@@ -67,10 +70,9 @@ def render() -> None:
             with head:
                 st.subheader(name, anchor=False)
                 ui.status_badge(status)
-                try:
-                    st.caption(load_spec(name).description)
-                except Exception:  # a pipeline known only from the warehouse
-                    pass
+                spec = specs[name]
+                if spec is not None:
+                    st.caption(spec.description)
             with links:
                 cols = st.columns(3)
                 cols[0].link_button(
