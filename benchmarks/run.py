@@ -16,6 +16,8 @@ machine's absolute speed drifts:
 * ``dag`` (dag_scale.py): the travel_bookings DAG end to end at several scales, cold and warm;
 * ``dbt`` (dbt_overhead.py): dbt's eight steps in-process vs one CLI process per step;
 * ``render`` (render.py): the DAG with dbt as steps vs one task per model, DuckDB and Postgres.
+* ``reconcile`` (reconcile_family.py): reconcile of an equal and a 0.1%-drifted table vs a
+  full extract, and the delete check's cost on a 1% incremental run.
 
 Nothing is asserted: the targets are reported as met or not, with the margin. A failed
 child or a wrong row count at a destination fails the run.
@@ -37,13 +39,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import alternatives  # noqa: E402
+import chunked  # noqa: E402
 import dag_scale  # noqa: E402
 import dbt_overhead  # noqa: E402
 import el  # noqa: E402
+import reconcile_family  # noqa: E402
 import render as render_family  # noqa: E402
 from harness import STARTED, Results, log, machine_info, pip_freeze, render  # noqa: E402
 
-FAMILIES = ("el", "alternatives", "dag", "dbt", "render")
+FAMILIES = ("el", "alternatives", "dag", "dbt", "chunked", "render", "reconcile")
 FULL_ROWS = el.FULL_ROWS
 QUICK_ROWS = 50_000
 FULL_SCALES = "1,10,100"
@@ -97,6 +101,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--alt-python",
         default=str(alternatives.DEFAULT_PYTHON),
         help="python of the alternatives' venv (default .venv-bench/bin/python, made by make bench-venv)",
+    )
+    ap.add_argument(
+        "--chunked-rows",
+        type=int,
+        default=None,
+        help="chunked family: rows in the delivery (default 1M; quick 20k)",
     )
     ap.add_argument("--warehouses", default="duckdb,postgres", help="el family: duckdb and/or postgres")
     ap.add_argument(
@@ -197,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"work folder {work}; families {', '.join(o.families)}")
     bench: el.Bench | None = None
     try:
-        if "el" in o.families or "alternatives" in o.families:
+        if {"el", "alternatives", "reconcile"} & set(o.families):
             info["source"] = el.prepare_source(o)
             info["versions"]["postgres"] = info["source"]["postgres"].split(" ")[0]
             bench = el.Bench(o, results, work)
@@ -205,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.run(info)
         if "alternatives" in o.families:
             alternatives.run_family(o, results, info, work, bench)
+        if "chunked" in o.families:
+            chunked.run_family(o, results, info, work)
         home = None
         if "dag" in o.families:
             home = dag_scale.run_family(o, results, info, work)
@@ -216,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             dbt_overhead.run_family(o, results, info, home)
         if "render" in o.families:
             render_family.run_family(o, results, info, work)
+        if "reconcile" in o.families:  # last: it drifts the source (and puts it back)
+            reconcile_family.run_family(o, results, info, work)
     finally:
         if bench is not None:
             bench.cleanup()
@@ -229,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_end"] = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else ""
     info["total_seconds"] = round(time.time() - STARTED, 1)
     targets = [
-        t for t in [*el.evaluate(results, o.warehouses), *alternatives.evaluate(results)] if t is not None
+        t
+        for t in [
+            *el.evaluate(results, o.warehouses),
+            *alternatives.evaluate(results),
+            *reconcile_family.evaluate(results),
+        ]
+        if t is not None
     ]
     comparisons = (
         alternatives.compare(results) + dbt_overhead.summary(results) + render_family.summary(results)

@@ -139,7 +139,10 @@ def test_travel_bookings_dag_has_the_seed_flow_in_order():
     ]
     for before, after in zip(steps, steps[1:], strict=False):
         assert after in dag.get_task(before).downstream_task_ids
-    assert "dbt_seed" in dag.get_task("load").downstream_task_ids
+    # its tables have deletes: detect, so the key-set check sits between the loads and dbt
+    assert dag.get_task("load").downstream_task_ids == {"detect_deletes"}
+    assert "dbt_seed" in dag.get_task("detect_deletes").downstream_task_ids
+    assert dag.get_task("detect_deletes").trigger_rule == "none_failed"
     assert {f"run_{s.removeprefix('dbt_')}" for s in steps} | {"full_refresh", "tables"} == set(
         dag.params.keys()
     )

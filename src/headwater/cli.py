@@ -113,7 +113,8 @@ def _progress_table(pipeline: str, states: dict[str, str], elapsed: float) -> Ta
 def run_pipeline(
     pipeline: str, full_refresh: bool = False, skip: list[str] | None = None, progress: bool = True
 ):
-    from headwater.orchestration.pipeline_run import combined, run_pipeline_dags
+    from headwater.orchestration.fixtures import fixture_services
+    from headwater.orchestration.pipeline_run import combined
 
     settings = Settings.from_env()
     spec = load_spec(pipeline)
@@ -123,9 +124,19 @@ def run_pipeline(
             raise HeadwaterError(f"--skip {step}: not a step of {pipeline} ({', '.join(spec.dbt_steps)})")
         conf[f"run_{step}"] = False
     started = time.monotonic()
+    # A pipeline whose source is a service may serve a stand-in for the run (generator.serve).
+    with fixture_services(spec, settings) as settings:
+        outcomes = _run_dags(settings, spec, conf, progress, started)
+    return settings, spec, combined(outcomes)  # every DAG of the pipeline, producers first
+
+
+def _run_dags(settings: Settings, spec, conf: dict[str, Any], progress: bool, started: float):
+    from headwater.orchestration.pipeline_run import run_pipeline_dags
+
+    pipeline = spec.name
     if progress and console.is_terminal:
         with Live(_progress_table(pipeline, {}, 0), console=console, refresh_per_second=4) as live:
-            outcomes = run_pipeline_dags(
+            return run_pipeline_dags(
                 settings,
                 spec,
                 conf,
@@ -141,8 +152,7 @@ def run_pipeline(
                     console.print(f"  {escape(task)}: {state}")
                     seen[task] = state
 
-        outcomes = run_pipeline_dags(settings, spec, conf, report if progress else None)
-    return settings, spec, combined(outcomes)  # every DAG of the pipeline, producers first
+        return run_pipeline_dags(settings, spec, conf, report if progress else None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -401,6 +411,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from headwater.reconcile import reconcile_pipeline
+    from headwater.reconcile.output import print_reports
+
+    spec = load_spec(args.pipeline)
+    tables = [spec.table(args.table).name] if args.table else None
+    reports = reconcile_pipeline(spec, Settings.from_env(), tables)
+    print_reports(console, spec.name, reports, args.json)
+    # 0: equal (or not listable); 1: differences found; 2: a comparison could not run
+    if any(r.status == "error" for r in reports):
+        return 2
+    return 1 if any(r.status in ("different", "empty_source") for r in reports) else 0
+
+
 def cmd_pipelines(args: argparse.Namespace) -> int:
     for name in available_pipelines():
         console.print(f"{name}: {load_spec(name).description}")
@@ -493,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--from", dest="start", help="inclusive lower cursor bound")
     bf.add_argument("--to", dest="end", help="exclusive upper cursor bound")
     bf.set_defaults(func=cmd_backfill)
+
+    rc = sub.add_parser(
+        "reconcile", help="compare each table's source and warehouse copy (missing/extra/different)"
+    )
+    rc.add_argument("pipeline")
+    rc.add_argument("--table", help="only this table")
+    rc.add_argument("--json", action="store_true", help="JSON instead of a table")
+    rc.set_defaults(func=cmd_reconcile)
 
     sub.add_parser("pipelines", help="list the pipelines").set_defaults(func=cmd_pipelines)
     return p

@@ -139,8 +139,11 @@ def extract_table(
                 lake.discard_batch(spec.name, table.name, batch_id)
                 log.info("%s.%s: only already-loaded rows at the watermark; skipping", spec.name, table.name)
                 return None
-            window = lower_bound(hi, cursor_type, spec.lookback_seconds)
-            manifest.window_count, manifest.window_fingerprint = window_fingerprint(con, batch, table, window)
+            if table.effective_mode == "incremental":  # a full table's cursor only orders versions
+                window = lower_bound(hi, cursor_type, spec.lookback_seconds)
+                manifest.window_count, manifest.window_fingerprint = window_fingerprint(
+                    con, batch, table, window
+                )
         lake.write_manifest(manifest)
         log.info("%s.%s: extracted %d rows (%s) to %s", spec.name, table.name, rows, plan.mode, folder)
         return manifest

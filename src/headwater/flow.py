@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from headwater.extract import TablePlan, extract_table
-from headwater.lake import Lake, batch_id_for
+from headwater.lake import Lake, Manifest, batch_id_for
 from headwater.settings import Settings
 from headwater.sources import Source, open_source
 from headwater.spec import PipelineSpec
@@ -62,12 +62,31 @@ def batches(spec: PipelineSpec, tables: list[str], run_id: str, settings: Settin
     """
     lake = Lake(settings.lake_url)
     batch_id = batch_id_for(run_id)
-    found = []
+    found: list[dict[str, Any]] = []
     for table in tables:
         manifest = lake.read_manifest(spec.name, table, batch_id)
-        if manifest is not None:
-            found.append({"table": table, "batch_id": batch_id, "rows": manifest.rows})
+        if manifest is None:
+            continue
+        found.extend(split_for_load(spec, manifest, lake, settings))
     return found
+
+
+def split_for_load(
+    spec: PipelineSpec, manifest: Manifest, lake: Lake, settings: Settings
+) -> list[dict[str, Any]]:
+    """The loads a batch takes: itself, or its chunks when the table's ``load.chunk_rows`` says
+    so (written into the lake, the raw table prepared for them; see headwater.chunking)."""
+    from headwater import chunking
+
+    chunk_rows = spec.table(manifest.table).chunk_rows
+    if chunk_rows is not None and settings.load_chunk_rows is not None:
+        chunk_rows = settings.load_chunk_rows
+    chunks = chunking.chunk_count(manifest.rows, chunk_rows)
+    if chunks == 1:
+        return [{"table": manifest.table, "batch_id": manifest.batch_id, "rows": manifest.rows}]
+    rows = chunking.split(lake, manifest, spec.table(manifest.table), chunks)
+    open_warehouse(settings.warehouse_url).prepare_chunks(spec, manifest, lake)
+    return chunking.batch_refs(manifest, rows)
 
 
 def load(
@@ -83,6 +102,10 @@ def load(
             f"batch {batch['batch_id']} of {spec.name}.{batch['table']} has no manifest in "
             f"{lake.url}: the extract did not finish; re-run the extract task"
         )
+    if "chunk" in batch:
+        from headwater.chunking import chunk_manifest
+
+        manifest = chunk_manifest(manifest, int(batch["chunk"]), int(batch["chunks"]), int(batch["rows"]))
     result = open_warehouse(settings.warehouse_url).load(spec, manifest, lake, force=force)
     return asdict(result)
 

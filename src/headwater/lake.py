@@ -21,6 +21,7 @@ from pyarrow import fs as pafs
 
 REJECTS_FILE = "_rejects.parquet"
 MANIFEST = "_manifest.json"
+CHUNK_LEDGER_PREFIX = "chunk-"
 
 
 def batch_id_for(run_id: str) -> str:
@@ -57,6 +58,21 @@ class Manifest:
     rejected: int = 0
     """Rows the source could not read (kept in the batch's _rejects.parquet, then quarantined)."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chunk(self) -> tuple[int, int] | None:
+        """(chunk, chunks) when this manifest loads one chunk of a split batch (chunking.py)."""
+        if "chunk" not in self.extra:
+            return None
+        return int(self.extra["chunk"]), int(self.extra["chunks"])
+
+    @property
+    def ledger_id(self) -> str:
+        """The id the load ledger knows this load by: the batch's, or one chunk of it."""
+        if self.chunk is None:
+            return self.batch_id
+        i, n = self.chunk
+        return f"{self.batch_id}/{CHUNK_LEDGER_PREFIX}{i + 1:04d}-of-{n:04d}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

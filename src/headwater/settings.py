@@ -42,6 +42,11 @@ def source_url_variable(pipeline: str, source: str) -> str:
     return f"HEADWATER_SOURCE_{pipeline.upper()}_{source.upper()}_URL"
 
 
+def source_token_variable(source: str) -> str:
+    """The variable holding an HTTP source's bearer token, e.g. HEADWATER_SOURCE_CURRENCY_TOKEN."""
+    return f"HEADWATER_SOURCE_{source.upper()}_TOKEN"
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value else default
@@ -70,6 +75,9 @@ class Settings:
     dbt_target: str = "pro"
     """HEADWATER_DBT_TARGET: dbt target, pro (the pipelines' schemas) or dev (separate
     <pipeline>_dev_* schemas), on whichever warehouse."""
+    dbt_target_chosen: bool = False
+    """Whether HEADWATER_DBT_TARGET was set: then it wins over a pipeline's own default
+    (``transform.dbt_target`` in its spec; see :meth:`dbt_target_for`)."""
     dbt_render: str | None = None
     """HEADWATER_DBT_RENDER: steps or per_model, for every pipeline whose DAGs allow it, over
     its spec's ``transform.render`` (a deployment's choice; see :meth:`render_for`)."""
@@ -83,6 +91,9 @@ class Settings:
     """HEADWATER_PIPELINE_PATHS: extra pipeline folders (os.pathsep-separated), each holding
     ``<name>/pipeline.yaml`` folders (or being one), found beside the bundled pipelines."""
     retries: int | None = None
+    load_chunk_rows: int | None = None
+    """HEADWATER_LOAD_CHUNK_ROWS: replaces the ``load.chunk_rows`` of every table that declares
+    one (tests and benchmarks force many small chunks with it); unset: the spec's."""
     """HEADWATER_RETRIES: overrides every spec's ``retries`` (``headwater run`` sets 0)."""
     digest_schedule: str = "0 7 * * *"
     """HEADWATER_DIGEST_SCHEDULE: cron schedule of the (paused by default) digest DAG."""
@@ -140,6 +151,7 @@ class Settings:
             source_tokens=per_source["TOKEN"],
             pipeline_paths=_paths(_env("HEADWATER_PIPELINE_PATHS")),
             retries=int(retries) if retries else None,
+            load_chunk_rows=_positive_int("HEADWATER_LOAD_CHUNK_ROWS", _env("HEADWATER_LOAD_CHUNK_ROWS")),
             digest_schedule=_env("HEADWATER_DIGEST_SCHEDULE") or defaults.digest_schedule,
             duckdb_extensions=Path(_env("HEADWATER_DUCKDB_EXTENSIONS") or defaults.duckdb_extensions),
             duckdb_memory_limit=_env("HEADWATER_DUCKDB_MEMORY_LIMIT") or defaults.duckdb_memory_limit,
@@ -157,6 +169,7 @@ class Settings:
             s3_key_id=_env("AWS_ACCESS_KEY_ID"),
             s3_secret=_env("AWS_SECRET_ACCESS_KEY"),
             dbt_target=_dbt_target(_env("HEADWATER_DBT_TARGET") or "pro"),
+            dbt_target_chosen=bool(_env("HEADWATER_DBT_TARGET")),
             dbt_render=_env("HEADWATER_DBT_RENDER"),
         )
 
@@ -199,6 +212,13 @@ class Settings:
             {"render": self.dbt_render}, spec.steps, spec.dags, "HEADWATER_DBT_RENDER, for transform"
         )
 
+    def dbt_target_for(self, spec: PipelineSpec) -> str:
+        """The dbt target a pipeline builds: HEADWATER_DBT_TARGET when set, else the spec's
+        ``transform.dbt_target``, else pro."""
+        if self.dbt_target_chosen or spec.dbt_target is None:
+            return self.dbt_target
+        return spec.dbt_target
+
     def source_token(self, name: str) -> str | None:
         """The bearer token of the HTTP source ``name`` (HEADWATER_SOURCE_<NAME>_TOKEN)."""
         return self.source_tokens.get(name.upper())
@@ -234,6 +254,14 @@ class Settings:
         for key, url in sorted(self.source_urls.items()):
             out[f"source {key.lower()}"] = mask_url(url)
         return out
+
+
+def _positive_int(name: str, value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} is {value!r}; expected a whole number >= 1")
+    return int(value)
 
 
 def _dbt_target(value: str) -> str:

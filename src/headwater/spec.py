@@ -28,6 +28,7 @@ from headwater.shapes import (
 
 MODES = ("incremental", "full")
 SOURCE_KINDS = ("sql", "files", "http")
+TABLE_KEYS = {"name", "primary_key", "cursor", "mode", "depends_on", "source", "read", "deletes", "load"}
 FILE_FORMATS = ("csv", "xlsx", "json", "access_log")
 MAIN_SOURCE = "main"
 DBT_STEPS = tuple(s.name for s in PRESETS[DEFAULT_PRESET])
@@ -78,6 +79,22 @@ class ReadSpec:
 
 
 @dataclass(frozen=True)
+class DeletesSpec:
+    """``deletes: detect``: find keys that vanished from the source and mark them in raw.
+
+    After the loads, the DAG compares the source's key set with the raw table's (hashes per
+    key bucket, computed in each database) and stamps ``_deleted_at`` on keys the source no
+    longer has (un-marking keys that come back). An unreachable source or one that answers
+    with no rows marks nothing, unless ``allow_empty``.
+    """
+
+    every_runs: int = 1
+    """Check on every N-th run (1: every run); the runs between skip the check, visibly."""
+    allow_empty: bool = False
+    """An empty source table marks every key deleted (otherwise: refused, nothing marked)."""
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str
     primary_key: tuple[str, ...]
@@ -90,6 +107,12 @@ class TableSpec:
     """Name of the pipeline source the table comes from."""
     read: ReadSpec | None = None
     """File and API sources only: where the table is and its declared columns."""
+    deletes: DeletesSpec | None = None
+    """Delete detection (``deletes: detect``); None: deletes at the source are not looked for."""
+    chunk_rows: int | None = None
+    """``load.chunk_rows``: a batch with more rows is split into chunks of about this many rows
+    (by a hash of the key), each loaded by its own task, in parallel where the warehouse allows
+    it (see warehouse/chunks.py). None: one load per batch."""
 
     @property
     def effective_mode(self) -> str:
@@ -127,6 +150,9 @@ class PipelineSpec:
     dbt_render: str = "steps"
     """``transform.render``: ``steps`` (one task per dbt step) or ``per_model`` (one task per
     dbt node, see headwater.dbt_nodes)."""
+    dbt_target: str | None = None
+    """``transform.dbt_target``: the pipeline's default dbt target (dev or pro) when
+    HEADWATER_DBT_TARGET is not set; None: pro, like every pipeline."""
     folder: Path = field(default=Path("."), compare=False)
 
     def __post_init__(self) -> None:
@@ -253,7 +279,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         tw = f"{where}.tables[{i}]"
         if not isinstance(t, dict):
             raise SpecError(f"{tw} must be a mapping")
-        _known_keys(t, {"name", "primary_key", "cursor", "mode", "depends_on", "source", "read"}, tw)
+        _known_keys(t, TABLE_KEYS, tw)
         tname = _identifier(_require(t, "name", tw), f"{tw}.name")
         tw = f"{where}, table {tname!r}"
         pk = _require(t, "primary_key", tw)
@@ -285,7 +311,11 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
             missing = [c for c in (*pk_cols, *([cursor] if cursor else [])) if c not in known]
             if missing:
                 raise SpecError(f"{tw}: key/cursor column(s) {missing} are not among read.columns")
-        tables.append(TableSpec(tname, pk_cols, cursor, mode, tuple(deps), source_name, read))
+        deletes = _parse_deletes(t.get("deletes"), kind, mode, tw)
+        chunk_rows = _chunk_rows(t.get("load"), tw)
+        tables.append(
+            TableSpec(tname, pk_cols, cursor, mode, tuple(deps), source_name, read, deletes, chunk_rows)
+        )
     names = [t.name for t in tables]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -327,7 +357,10 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     transform = data.get("transform") or {}
     if not isinstance(transform, dict):
         raise SpecError(f"{where}.transform must be a mapping")
-    _known_keys(transform, {"dbt_project", "preset", "steps", "render"}, f"{where}.transform")
+    _known_keys(transform, {"dbt_project", "preset", "steps", "render", "dbt_target"}, f"{where}.transform")
+    dbt_target = transform.get("dbt_target")
+    if dbt_target is not None and dbt_target not in ("dev", "pro"):
+        raise SpecError(f"{where}.transform.dbt_target: {dbt_target!r} is not one of ('dev', 'pro')")
     steps = parse_steps(transform, f"{where}.transform")
     dags = parse_dags(
         data.get("dags"),
@@ -360,8 +393,24 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         steps=steps,
         dbt_render=render,
         dags=dags,
+        dbt_target=dbt_target,
         folder=folder,
     )
+
+
+def _chunk_rows(load: Any, where: str) -> int | None:
+    """A table's ``load: {chunk_rows: N}``: split batches above N rows into parallel chunks."""
+    if load is None:
+        return None
+    if not isinstance(load, dict):
+        raise SpecError(f"{where}.load must be a mapping")
+    _known_keys(load, {"chunk_rows"}, f"{where}.load")
+    n = load.get("chunk_rows")
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SpecError(f"{where}.load.chunk_rows must be a whole number >= 1, got {n!r}")
+    return n
 
 
 def _parse_source(src: Any, name: str, where: str) -> SourceSpec:
@@ -377,6 +426,33 @@ def _parse_source(src: Any, name: str, where: str) -> SourceSpec:
         schema=_identifier(src["schema"], f"{where}.schema") if src.get("schema") else None,
         name=name,
     )
+
+
+def _parse_deletes(value: Any, kind: str, mode: str, where: str) -> DeletesSpec | None:
+    """``deletes: detect`` or ``{detect: true, every_runs: N, allow_empty: false}``."""
+    if value in (None, "ignore", False):
+        return None
+    dw = f"{where}.deletes"
+    if value == "detect":
+        value = {"detect": True}
+    if not isinstance(value, dict):
+        raise SpecError(
+            f"{dw}: use detect, ignore or a mapping {{detect: true, every_runs: N, allow_empty: false}}"
+        )
+    _known_keys(value, {"detect", "every_runs", "allow_empty"}, dw)
+    if value.get("detect", True) is not True:
+        return None
+    if mode == "full":
+        raise SpecError(f"{dw}: a full-mode table already loses the keys its source lost; remove deletes")
+    if kind != "sql":
+        raise SpecError(f"{dw}: only a SQL source can be listed whole to find deletes (this is {kind})")
+    every = value.get("every_runs", 1)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise SpecError(f"{dw}.every_runs must be a whole number >= 1")
+    allow_empty = value.get("allow_empty", False)
+    if not isinstance(allow_empty, bool):
+        raise SpecError(f"{dw}.allow_empty must be true or false")
+    return DeletesSpec(every_runs=every, allow_empty=allow_empty)
 
 
 def _parse_sources(data: dict[str, Any], where: str) -> tuple[SourceSpec, ...]:

@@ -45,7 +45,7 @@ def dbt_environment(spec: PipelineSpec, settings: Settings) -> dict[str, str]:
     """
     kind, target = parse_url(settings.warehouse_url)
     env = {
-        "HEADWATER_DBT_TARGET": settings.dbt_target,
+        "HEADWATER_DBT_TARGET": settings.dbt_target_for(spec),
         "HEADWATER_DBT_SCHEMA_PRO": dbt_schema(spec, "pro"),
         "HEADWATER_DBT_SCHEMA_DEV": dbt_schema(spec, "dev"),
         "HEADWATER_DBT_COMMON": str(DBT_COMMON_DIR),
@@ -88,6 +88,11 @@ def dbt_schema(spec: PipelineSpec, dbt_target: str) -> str:
     return spec.name if dbt_target == "pro" else f"{spec.name}_{dbt_target}"
 
 
+def target_folder(dbt_target: str) -> str:
+    """The folder (under HEADWATER_HOME/dbt/<pipeline>/) of a target's dbt artifacts."""
+    return "target" if dbt_target == "pro" else f"target_{dbt_target}"
+
+
 def dbt_paths(spec: PipelineSpec, settings: Settings) -> dict[str, Path]:
     """Where dbt reads the project and writes its artifacts, all outside the source tree.
 
@@ -102,7 +107,7 @@ def dbt_paths(spec: PipelineSpec, settings: Settings) -> dict[str, Path]:
     return {
         "project": project,
         "profiles": DBT_COMMON_DIR,
-        "target": work / ("target" if settings.dbt_target == "pro" else f"target_{settings.dbt_target}"),
+        "target": work / target_folder(settings.dbt_target_for(spec)),
         "logs": work / "logs",
         "packages": work / "dbt_packages",
     }
@@ -134,7 +139,9 @@ def install_dbt_packages(spec: PipelineSpec, settings: Settings) -> Path:
 
 
 @contextmanager
-def _environ(values: dict[str, str]):
+def environment(values: dict[str, str]):
+    """``values`` set in this process's environment for the block, what was there restored
+    after (child processes, e.g. Airflow's, inherit them)."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -223,21 +230,27 @@ def dbt_schema_built(spec: PipelineSpec, settings: Settings) -> bool:
     from headwater.warehouse import open_warehouse
     from headwater.warehouse.base import ALIAS
 
-    schema = dbt_schema(spec, settings.dbt_target)
+    target = settings.dbt_target_for(spec)
+    schema = dbt_schema(spec, target)
     # A dev build (<pipeline>_dev*) says nothing about pro's schemas (NUL: no schema name
     # starts with it, so under dev nothing is excluded).
-    other = dbt_schema(spec, "dev") if settings.dbt_target == "pro" else "\x00"
+    other = dbt_schema(spec, "dev") if target == "pro" else "\x00"
+    # A SQL source kept in the warehouse's own database (one Postgres for both) may sit in a
+    # schema named like the dbt target (the source schema is often the pipeline's name): its
+    # tables are the source, not a dbt build.
+    sources = [
+        s.schema
+        for s in spec.sources
+        if s.kind == "sql" and s.schema and settings.source_url_for(spec, s.name) == settings.warehouse_url
+    ]
+    where = (
+        "database_name = ? AND (schema_name = ? OR starts_with(schema_name, ?)) "
+        "AND NOT starts_with(schema_name, ?) AND NOT list_contains(?, schema_name)"
+    )
+    params = [ALIAS, schema, f"{schema}_", other, sources]
     with open_warehouse(settings.warehouse_url).session(read_only=True) as con:
-        row = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-            "AND (schema_name = ? OR starts_with(schema_name, ?)) AND NOT starts_with(schema_name, ?)",
-            [ALIAS, schema, f"{schema}_", other],
-        ).fetchone()
-        views = con.execute(
-            "SELECT count(*) FROM duckdb_views() WHERE database_name = ? "
-            "AND (schema_name = ? OR starts_with(schema_name, ?)) AND NOT starts_with(schema_name, ?)",
-            [ALIAS, schema, f"{schema}_", other],
-        ).fetchone()
+        row = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE {where}", params).fetchone()
+        views = con.execute(f"SELECT count(*) FROM duckdb_views() WHERE {where}", params).fetchone()
     return bool((row and row[0]) or (views and views[0]))
 
 
@@ -248,7 +261,7 @@ def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str], target: 
     from dbt.cli.main import dbtRunner
 
     install_dbt_packages(spec, settings)
-    with _environ(dbt_environment(spec, settings)):
+    with environment(dbt_environment(spec, settings)):
         try:
             return dbtRunner().invoke([*args, *dbt_location_args(spec, settings, target)])
         finally:

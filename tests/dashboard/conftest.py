@@ -95,7 +95,8 @@ def con(request: pytest.FixtureRequest) -> Iterator[duckdb.DuckDBPyConnection]:
 def _built(tmp_path_factory: pytest.TempPathFactory, pipeline: str, scale: float, seed: int):
     """A pipeline's source generated into a fresh home and its real DAG run once by Airflow."""
     from headwater import discovery
-    from headwater.orchestration.local import run_dag
+    from headwater.orchestration.fixtures import fixture_services
+    from headwater.orchestration.pipeline_run import combined, run_pipeline_dags
 
     home = tmp_path_factory.mktemp(f"dashboard-{pipeline}") / "hw"
     home.mkdir()
@@ -105,7 +106,9 @@ def _built(tmp_path_factory: pytest.TempPathFactory, pipeline: str, scale: float
         url = settings.source_url_for(spec)
         as_of = datetime.utcnow().replace(microsecond=0) - timedelta(hours=2)
         discovery.generator(spec).generate(url, scale=scale, seed=seed, as_of=as_of)
-        outcome = run_dag(settings, pipeline)
+        # every DAG of the pipeline, with the stand-in services its source needs (if any)
+        with fixture_services(spec, settings) as served:
+            outcome = combined(run_pipeline_dags(served, spec))
     assert outcome.state == "success", f"the {pipeline} DAG run failed; log: {outcome.log}\n{outcome.tasks}"
     return spec, home, settings, Path(url.removeprefix("sqlite:///")), outcome
 
@@ -142,6 +145,20 @@ class FlightsWarehouse:
 def flights_warehouse(tmp_path_factory: pytest.TempPathFactory) -> FlightsWarehouse:
     """A flights warehouse built by one real run of the flights DAG (its own home)."""
     _spec, home, settings, source, outcome = _built(tmp_path_factory, "flights", 0.4, 31)
+    return FlightsWarehouse(home, settings, source, outcome.run_id)
+
+
+@pytest.fixture(scope="session")
+def forex_warehouse(tmp_path_factory: pytest.TempPathFactory) -> FlightsWarehouse:
+    """A forex warehouse (its default dev target) built by one real run of its DAG."""
+    _spec, home, settings, source, outcome = _built(tmp_path_factory, "forex", 0.05, 37)
+    return FlightsWarehouse(home, settings, source, outcome.run_id)
+
+
+@pytest.fixture(scope="session")
+def pacbikes_warehouse(tmp_path_factory: pytest.TempPathFactory) -> FlightsWarehouse:
+    """A pacbikes warehouse built by one run of its two DAGs (staging, then warehouse)."""
+    _spec, home, settings, source, outcome = _built(tmp_path_factory, "pacbikes", 0.05, 41)
     return FlightsWarehouse(home, settings, source, outcome.run_id)
 
 

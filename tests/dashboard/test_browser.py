@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,26 @@ def test_flights_in_chromium(browser_ready, flights_warehouse, tmp_path: Path):
         shoot(page, "overview_flights")
 
 
+def test_forex_in_chromium(browser_ready, forex_warehouse, tmp_path: Path):
+    from headwater import discovery
+
+    expect = discovery.pipeline_module(discovery.load_spec("forex"), "expectations")
+    truth = expect.Truth(forex_warehouse.source)  # the generator's true values
+    try:
+        ((transactions, revenue),) = truth.rows("SELECT count(*), sum(revenue) FROM usable")
+        outcomes = expect.outcomes(truth)  # usable, each quarantine reason, unkeyed lines
+    finally:
+        truth.close()
+    with dashboard(forex_warehouse.home, tmp_path / "dashboard.log") as url, chromium(tmp_path) as page:
+        page.goto(f"{url}/forex")
+        settle(page, charts=2, text="Where the delivered rows went")
+        no_exception(page)
+        assert metric(page, "Transactions") == fmt.count(transactions)
+        assert metric(page, "Revenue") == fmt.money(revenue)
+        assert metric(page, "Usable rows") == fmt.percent(outcomes["usable"] / sum(outcomes.values()))
+        shoot(page, "forex")
+
+
 def test_b2b_commerce_in_chromium(browser_ready, b2b_warehouse, tmp_path: Path):
     import sqlite3
 
@@ -279,3 +300,21 @@ def test_b2b_commerce_in_chromium(browser_ready, b2b_warehouse, tmp_path: Path):
                       "Top 10 products by revenue"):  # fmt: skip
             assert page.get_by_text(title).first.is_visible()
         shoot(page, "b2b_commerce")
+
+
+def test_pacbikes_in_chromium(browser_ready, pacbikes_warehouse, tmp_path: Path):
+    src = pacbikes_warehouse
+    by_month: dict[str, Decimal] = {}
+    for ordered, total in src.rows(
+        "SELECT h.orderdate, d.linetotal FROM salesorderdetail d JOIN salesorderheader h USING (salesorderid)"
+    ):
+        by_month[ordered[:7]] = by_month.get(ordered[:7], Decimal(0)) + Decimal(str(total))
+    *_, before, last = sorted(by_month)
+    with dashboard(src.home, tmp_path / "dashboard.log") as url, chromium(tmp_path) as page:
+        page.goto(f"{url}/pacbikes")
+        settle(page, charts=1, text="Top 10 salespeople")
+        no_exception(page)
+        assert metric(page, "Revenue") == fmt.money(sum(by_month.values()), "$")
+        assert metric(page, "Latest month") == fmt.money(by_month[last], "$")
+        assert metric(page, "Month-over-month") == fmt.percent(float(by_month[last] / by_month[before]) - 1)
+        shoot(page, "pacbikes")

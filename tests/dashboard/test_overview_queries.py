@@ -203,3 +203,43 @@ def test_formatting_for_people():
     assert fmt.ago(now - timedelta(days=3), now) == "3 days ago"
     assert fmt.ago(None) == "never"
     assert fmt.timestamp(now) == "2026-03-02 12:00 UTC"
+
+
+def test_the_reconcile_line_sums_each_tables_latest_check(meta_url: str, monkeypatch):
+    from headwater.dashboard.views.overview import reconcile_text
+    from headwater.reconcile import DELETES, RECONCILE, TableReport, record
+    from headwater.reconcile.compare import Comparison
+    from headwater.settings import Settings
+
+    settings = Settings(
+        home=Path("."), warehouse_url=meta_url, lake_url=".", source_url=None, dags_folder=Path(".")
+    )
+    record(
+        settings,
+        [TableReport("alpha", "orders", "different", comparison=Comparison(missing=5))],
+        RECONCILE,
+        "x",
+    )
+    record(
+        settings,
+        [TableReport("alpha", "orders", "different", comparison=Comparison(extra=2))],
+        RECONCILE,
+        "y",
+    )
+    record(
+        settings,
+        [TableReport("alpha", "customers", "different", comparison=Comparison(different=1))],
+        RECONCILE,
+        "y",
+    )
+    record(settings, [TableReport("alpha", "orders", "equal", marked=3)], DELETES, "y")
+    with Reader(meta_url).session() as con:
+        summary = queries.reconcile_summary(con)
+    [alpha] = summary.to_dict("records")
+    got = tuple(alpha[k] for k in ("tables", "missing", "extra", "different", "marked_deleted"))
+    assert got == (2, 0, 2, 1, 3)
+    line = reconcile_text(alpha)
+    assert (
+        "2 tables" in line and "0 missing · 2 extra · 1 different" in line and "3 rows marked deleted" in line
+    )
+    assert "never reconciled" in reconcile_text(None)

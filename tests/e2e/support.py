@@ -12,9 +12,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from headwater.settings import source_url_variable
 
 
 class SourceReader:
@@ -68,29 +71,35 @@ def moved(wh: Any, run_id: str) -> dict[str, int]:
     )
 
 
+def isolate(mp: pytest.MonkeyPatch, home: Path, pipeline: str, source: str, database_url: str | None) -> None:
+    """A run environment of its own: HEADWATER_HOME at ``home`` and nothing inherited; with a
+    ``database_url`` (Postgres), the pipeline's ``source`` and the warehouse live there."""
+    mp.setenv("HEADWATER_HOME", str(home))
+    for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
+        mp.delenv(var, raising=False)
+    if database_url is not None:
+        mp.setenv(source_url_variable(pipeline, source), database_url)  # this pipeline only
+        mp.setenv("HEADWATER_WAREHOUSE_URL", database_url)
+
+
 @contextmanager
 def pipeline_home(request: Any, tmp_path_factory: Any, spec: Any, backend: str) -> Iterator[Any]:
     """Settings for a fresh HEADWATER_HOME of one pipeline and backend, the environment pointing
     at it while the block runs. On ``postgres`` a new database holds the pipeline's main source
     and the warehouse (dropped afterwards); on ``duckdb`` everything is embedded in the home."""
-    from headwater.settings import Settings, source_url_variable
+    from headwater.settings import Settings
 
     home = tmp_path_factory.mktemp(f"e2e-{spec.name}-{backend}") / "hw"
     home.mkdir()
-    database = None
+    admin = database = None
     if backend == "postgres":
         admin = request.getfixturevalue("pg_server")  # skips (fails in CI) without Postgres
         database = create_database(admin)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HEADWATER_HOME", str(home))
-        for var in ("HEADWATER_WAREHOUSE_URL", "HEADWATER_LAKE_URL", "HEADWATER_SOURCE_URL", "AIRFLOW_HOME"):
-            mp.delenv(var, raising=False)
-        if database is not None:
-            url = f"{admin.rsplit('/', 1)[0]}/{database}"
-            mp.setenv(source_url_variable(spec.name, spec.source.name), url)  # this pipeline only
-            mp.setenv("HEADWATER_WAREHOUSE_URL", url)
+        url = f"{admin.rsplit('/', 1)[0]}/{database}" if admin and database else None
+        isolate(mp, home, spec.name, spec.source.name, url)
         try:
             yield Settings.from_env()
         finally:
-            if database is not None:
+            if admin and database:
                 drop_database(admin, database)

@@ -170,6 +170,44 @@ def test_the_run_ledger_has_one_row_per_run_consistent_with_the_load_ledger(runs
     assert rows[1][2] == changed[0][0] > 0 and rows[2][2] == 0
 
 
+def test_deletes_at_the_source_are_marked_in_raw_and_left_out_downstream(runs: Runs):
+    """Tables with ``deletes: detect``: after the advance deleted rows at the source, the raw
+    table's live keys are exactly the source's keys (read with the source's own driver), the
+    rest are marked ``_deleted_at`` by the second run's check (recorded in the ledger), and
+    staging leaves them out (the marts follow: the figures compared above)."""
+    tables = [t for t in runs.spec.tables if t.deletes is not None]
+    if not tables:
+        assert "detect_deletes" not in runs.runs[0].tasks
+        return
+    second = runs.runs[1]
+    assert second.tasks["detect_deletes"] == "success"
+    marked_total = 0
+    for t in tables:
+        keys = ", ".join(f'"{c}"' for c in t.primary_key)
+        source_keys = {tuple(map(str, r)) for r in runs.src.rows(f'SELECT {keys} FROM "{t.name}"')}
+        raw = runs.wh.query(
+            f'SELECT {keys}, "_deleted_at" IS NOT NULL FROM wh."{runs.spec.raw_schema}"."{t.name}"'
+        )
+        live = {tuple(map(str, r[:-1])) for r in raw if not r[-1]}
+        marked = {tuple(map(str, r[:-1])) for r in raw if r[-1]}
+        assert live == source_keys, t.name
+        assert not marked & source_keys, t.name
+        ledger = runs.wh.query(
+            "SELECT sum(rows_marked_deleted) FROM wh.headwater.reconciliations "
+            "WHERE pipeline = ? AND table_name = ? AND kind = 'deletes'",
+            [runs.pipeline, t.name],
+        )
+        assert ledger[0][0] == len(marked), t.name
+        marked_total += len(marked)
+    assert marked_total > 0, "the advance deleted rows at the source and the check marked them"
+    third_checks = runs.wh.query(
+        "SELECT count(*) FROM wh.headwater.reconciliations "
+        "WHERE pipeline = ? AND run_id = ? AND kind = 'deletes'",
+        [runs.pipeline, runs.runs[2].outcome.run_id],
+    )
+    assert third_checks[0][0] == len(tables), "the third run checked every table again"
+
+
 def test_every_bundled_pipeline_has_what_this_test_needs():
     for name in PIPELINES:
         spec = discovery.load_spec(name)

@@ -53,3 +53,17 @@ def test_only_a_relation_in_the_pipelines_dbt_schemas_counts_as_built(kind, hw_h
     run("DROP VIEW travel_bookings_core.v")
     run("CREATE TABLE travel_bookings_core.fct (x INT)")
     assert dbt_schema_built(SPEC, settings) is True
+
+
+def test_a_source_kept_in_the_warehouse_database_is_not_a_dbt_build(pg_database, hw_home, monkeypatch):
+    """One Postgres for source and warehouse: the source's schema (named like the pipeline,
+    hence like the dbt target schema) holds tables, and still nothing of dbt's was built."""
+    monkeypatch.setenv("HEADWATER_WAREHOUSE_URL", pg_database)
+    _postgres(pg_database, "CREATE SCHEMA travel_bookings")
+    _postgres(pg_database, "CREATE TABLE travel_bookings.booking (booking_id INT)")
+    assert dbt_schema_built(SPEC, Settings.from_env()) is True, "elsewhere, the source is not this database"
+    monkeypatch.setenv("HEADWATER_SOURCE_TRAVEL_BOOKINGS_MAIN_URL", pg_database)
+    assert dbt_schema_built(SPEC, Settings.from_env()) is False
+    _postgres(pg_database, "CREATE SCHEMA travel_bookings_core")
+    _postgres(pg_database, "CREATE TABLE travel_bookings_core.fct (x INT)")
+    assert dbt_schema_built(SPEC, Settings.from_env()) is True

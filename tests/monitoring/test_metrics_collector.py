@@ -116,3 +116,23 @@ def test_an_unreadable_source_is_reported_down_not_raised(tmp_path):
     assert got[("headwater_warehouse_up", ())] == 0
     assert got[("headwater_airflow_up", ())] == 0
     assert not any(name.startswith("headwater_runs") for name, _ in got)
+
+
+def test_reconcile_results_become_metrics_per_table(warehouse_url):
+    """The latest reconcile of each table (missing/extra/different) and the delete marks."""
+    from headwater.reconcile import DELETES, RECONCILE, TableReport, record
+    from headwater.reconcile.compare import Comparison
+
+    settings = Settings.from_env()
+    old = TableReport("p", "orders", "different", comparison=Comparison(missing=9, extra=9, different=9))
+    record(settings, [old], RECONCILE, "r1")
+    latest = TableReport("p", "orders", "different", comparison=Comparison(missing=1, extra=2, different=3))
+    record(settings, [latest], RECONCILE, "r2")
+    record(settings, [TableReport("p", "orders", "equal", marked=4)], DELETES, "r2")
+    record(settings, [TableReport("p", "orders", "equal", marked=5)], DELETES, "r3")
+    got = _samples(HeadwaterCollector(settings.warehouse_url, None))
+    for difference, n in (("missing", 1), ("extra", 2), ("different", 3)):
+        labels = (("difference", difference), ("pipeline", "p"), ("table", "orders"))
+        assert got[("headwater_reconcile_rows", labels)] == n
+    assert got[("headwater_rows_marked_deleted_total", (("pipeline", "p"), ("table", "orders")))] == 9
+    assert ("headwater_reconcile_timestamp_seconds", (("pipeline", "p"), ("table", "orders"))) in got

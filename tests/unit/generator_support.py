@@ -75,10 +75,14 @@ def ts(value) -> str:
 
 
 def normalise(value, declared: str):
+    if value is None:  # a nullable column (e.g. a salesperson's quota)
+        return None
     if isinstance(value, dt.datetime):
         return ts(value)
-    if isinstance(value, dt.date):  # Postgres gives a date, SQLite its ISO text
+    if isinstance(value, dt.date):  # psycopg's date; SQLite holds 'YYYY-MM-DD'
         return value.isoformat()
+    if declared == "boolean":  # psycopg's bool; SQLite holds 0/1
+        return int(value)
     if declared.startswith("numeric") or declared == "double precision":
         # SQLite's NUMERIC affinity stores 75.00 as the integer 75 and 75.5 as a REAL
         return f"{Decimal(str(value)):.4f}"

@@ -13,7 +13,12 @@ import sqlite3
 import psycopg
 import pytest
 
-from tests.unit import test_b2b_generator, test_flights_generator, test_travel_generator
+from tests.unit import (
+    test_b2b_generator,
+    test_flights_generator,
+    test_pacbikes_generator,
+    test_travel_generator,
+)
 from tests.unit.generator_support import (
     AS_OF,
     Case,
@@ -27,7 +32,12 @@ from tests.unit.generator_support import (
     user_tables,
 )
 
-CASES = [test_travel_generator.CASE, test_flights_generator.CASE, test_b2b_generator.CASE]
+CASES = [
+    test_travel_generator.CASE,
+    test_flights_generator.CASE,
+    test_b2b_generator.CASE,
+    test_pacbikes_generator.CASE,
+]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: c.name)

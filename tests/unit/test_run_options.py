@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,3 +66,14 @@ def test_the_example_files_import_with_the_airflow_cli(tmp_path):
         timeout=120,
     )
     assert got.stdout.strip().splitlines()[-1] == "incremental"
+    # Everything reads back as the files say; the example files hold placeholders, never a secret.
+    exported = tmp_path / "variables.json"
+    subprocess.run([*airflow, "variables", "export", str(exported)], env=env, check=True, timeout=120)
+    assert json.loads(exported.read_text()) == json.loads((DEPLOY / "variables.example.json").read_text())
+    connections = json.loads((DEPLOY / "connections.example.json").read_text())
+    assert all(c["password"].startswith("REPLACE_WITH_") for c in connections.values())
+    exported = tmp_path / "connections.json"
+    subprocess.run([*airflow, "connections", "export", str(exported)], env=env, check=True, timeout=120)
+    back = json.loads(exported.read_text())
+    for conn_id, fields in connections.items():
+        assert {k: back[conn_id][k] for k in fields} == fields, conn_id

@@ -152,3 +152,60 @@ def test_bad_read_sections_are_refused(read, message):
     with pytest.raises(SpecError) as err:
         parse_spec(data)
     assert message in str(err.value)
+
+
+def test_deletes_option_parses_and_refuses_what_cannot_be_listed():
+    from headwater.spec import DeletesSpec
+
+    assert parse_spec(GOOD).table("orders").deletes is None
+    spec = parse_spec(_with(["tables", 0, "deletes"], "detect"))
+    assert spec.table("orders").deletes == DeletesSpec(every_runs=1, allow_empty=False)
+    spec = parse_spec(_with(["tables", 1, "deletes"], {"detect": True, "every_runs": 3, "allow_empty": True}))
+    assert spec.table("order_lines").deletes == DeletesSpec(every_runs=3, allow_empty=True)
+    assert parse_spec(_with(["tables", 0, "deletes"], "ignore")).table("orders").deletes is None
+    refused = [
+        (_with(["tables", 2, "deletes"], "detect"), "full-mode table already loses"),
+        (_with(["tables", 0, "deletes"], {"every_runs": 0}), "every_runs must be a whole number >= 1"),
+        (_with(["tables", 0, "deletes"], {"allow_empty": "yes"}), "allow_empty must be true or false"),
+        (_with(["tables", 0, "deletes"], {"cadence": 2}), "unknown field"),
+        (_with(["tables", 0, "deletes"], "sometimes"), "use detect, ignore or a mapping"),
+    ]
+    for data, message in refused:
+        with pytest.raises(SpecError, match=message):
+            parse_spec(data)
+    for pipeline in ("travel_bookings", "flights"):  # their sources really delete
+        assert any(t.deletes for t in load_spec(pipeline).tables), pipeline
+
+
+def test_chunked_loads_and_a_default_dbt_target_are_spec_options():
+    data = copy.deepcopy(GOOD)
+    data["tables"][0]["load"] = {"chunk_rows": 1000}
+    data["transform"] = {"dbt_target": "dev"}
+    spec = parse_spec(data)
+    assert spec.table("orders").chunk_rows == 1000 and spec.table("countries").chunk_rows is None
+    assert spec.dbt_target == "dev" and parse_spec(GOOD).dbt_target is None
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (["tables", 0, "load"], {"chunk_rows": 0}, "chunk_rows must be a whole number >= 1"),
+        (["tables", 0, "load"], {"chunk_rows": "many"}, "chunk_rows must be a whole number >= 1"),
+        (["tables", 0, "load"], {"chunks": 4}, "chunks"),
+        (["transform"], {"dbt_target": "prod"}, "dbt_target: 'prod' is not one of"),
+    ],
+)
+def test_bad_chunk_and_target_options_are_refused(path, value, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(_with(path, value))
+
+
+def test_the_environment_target_wins_over_the_pipelines_own(monkeypatch: pytest.MonkeyPatch):
+    from headwater.settings import Settings
+
+    forex = load_spec("forex")
+    monkeypatch.delenv("HEADWATER_DBT_TARGET", raising=False)
+    assert Settings.from_env().dbt_target_for(forex) == "dev"
+    assert Settings.from_env().dbt_target_for(load_spec("flights")) == "pro"
+    monkeypatch.setenv("HEADWATER_DBT_TARGET", "pro")
+    assert Settings.from_env().dbt_target_for(forex) == "pro"

@@ -260,8 +260,20 @@ def test_advance_adds_new_bookings_and_updates_others(generated, tmp_path):
                 )
                 == 0
             )
+        for t in generator.TABLES:
+            assert len(after[t]) - len(before[t]) == result[f"new_{t}s"] - result[f"purged_{t}s"], t
+
+        # purged: bookings cancelled at least PURGE_AFTER before as_of, with every row they own
+        cutoff = gs.ts(as_of - generator.PURGE_AFTER)
+        purged = {r[0] for r in before["booking"] if r[5] == "cancelled" and r[2] <= cutoff}
+        assert purged and len(purged) == result["purged_bookings"]
+        assert not purged & {r[0] for r in after["booking"]}
+        purged_tickets = {r[0] for r in before["ticket"] if r[1] in purged}
+        assert not purged_tickets & {r[0] for r in after["ticket"]}
+        for t in ("passenger", "segment"):
+            assert not purged & {r[1] for r in after[t]}, t
         for t in ("ticket_passenger", "ticket_segment"):
-            assert len(after[t]) - len(before[t]) == result[f"new_{t}s"]
+            assert not purged_tickets & {r[0] for r in after[t]}, t
 
         # updated bookings: allowed transitions only, strictly newer updated_at, <= as_of
         changed = {
@@ -291,6 +303,12 @@ def test_advance_adds_new_bookings_and_updates_others(generated, tmp_path):
             assert old[:2] == new[:2] and old[3:6] == new[3:6]
             assert old[6] < new[6] <= gs.ts(as_of) and new[6] > newest_before
             assert new[1] in changed and changed[new[1]][1][2] == new[6]
-        # nothing else changed
+        # nothing else changed (beyond the purge)
+        owner = {"segment": 1, "passenger": 1}
         for t in ("segment", "passenger", "ticket_passenger", "ticket_segment"):
-            assert set(before[t]) <= set(after[t])
+            kept = [
+                r
+                for r in before[t]
+                if (r[owner[t]] not in purged if t in owner else r[0] not in purged_tickets)
+            ]
+            assert set(kept) <= set(after[t]), t

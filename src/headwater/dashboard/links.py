@@ -82,7 +82,9 @@ def pipeline_dag_run(runs: dict[str, DagRun], dag_ids: list[str]) -> tuple[str, 
 
 def dbt_target_dir(settings: Settings, pipeline: str) -> Path:
     """Where `headwater run` writes the pipeline's dbt artifacts, docs included."""
-    return settings.home / "dbt" / pipeline / "target"
+    from headwater.dashboard.marts import manifest_path
+
+    return manifest_path(pipeline, settings.home).parent
 
 
 def dbt_docs_html(target: Path) -> str | None:

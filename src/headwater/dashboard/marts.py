@@ -16,6 +16,7 @@ from pathlib import Path
 from headwater.dashboard.db import ALIAS
 from headwater.duck import qualified
 from headwater.settings import Settings
+from headwater.transform import target_folder
 
 NOT_BUILT = "(not built yet)"
 """The schema reported for a model the manifest does not list (the pipeline has not run)."""
@@ -23,7 +24,26 @@ _RELATION_TYPES = ("model", "snapshot", "seed")
 
 
 def manifest_path(pipeline: str, home: Path | None = None) -> Path:
-    return (home or Settings.from_env().home) / "dbt" / pipeline / "target" / "manifest.json"
+    """The manifest of the target the pipeline builds (its spec's default, or
+    HEADWATER_DBT_TARGET), so a page reads the marts of the run that built them."""
+    settings = Settings.from_env()
+    return (
+        (home or settings.home)
+        / "dbt"
+        / pipeline
+        / target_folder(_target_of(pipeline, settings))
+        / "manifest.json"
+    )
+
+
+def _target_of(pipeline: str, settings: Settings) -> str:
+    from headwater import discovery
+    from headwater.errors import SpecError
+
+    try:
+        return settings.dbt_target_for(discovery.load_spec(pipeline))
+    except (SpecError, OSError):  # an unknown pipeline has no manifest either way
+        return settings.dbt_target
 
 
 @cache

@@ -263,3 +263,32 @@ def quarantine_summary(con: duckdb.DuckDBPyConnection, pipeline: str | None = No
         """,
         params,
     )
+
+
+def reconcile_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per pipeline: the latest reconcile of each table summed (missing, extra, different, when)
+    and the rows the delete check has marked deleted so far."""
+    columns = ["pipeline", "tables", "missing", "extra", "different", "checked_at", "marked_deleted"]
+    if missing_tables(con, [(META, "reconciliations")]):
+        return pd.DataFrame(columns=columns)
+    return frame(
+        con,
+        f"""
+        WITH latest AS (
+            SELECT * FROM {ALIAS}.{META}.reconciliations WHERE kind = 'reconcile' AND status <> 'error'
+            QUALIFY row_number() OVER (PARTITION BY pipeline, table_name ORDER BY checked_at DESC) = 1
+        ),
+        checked AS (
+            SELECT pipeline, count(*) AS tables, sum(rows_missing) AS missing, sum(rows_extra) AS extra,
+                sum(rows_different) AS different, max(checked_at) AS checked_at
+            FROM latest GROUP BY pipeline
+        ),
+        marked AS (
+            SELECT pipeline, sum(coalesce(rows_marked_deleted, 0)) AS marked_deleted
+            FROM {ALIAS}.{META}.reconciliations WHERE kind = 'deletes' GROUP BY pipeline
+        )
+        SELECT coalesce(c.pipeline, m.pipeline) AS pipeline, c.tables, c.missing, c.extra, c.different,
+            c.checked_at, coalesce(m.marked_deleted, 0) AS marked_deleted
+        FROM checked AS c FULL OUTER JOIN marked AS m USING (pipeline)
+        """,
+    )

@@ -76,6 +76,13 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Failing rows of each failed dbt test, latest run",
         ("pipeline", "test"),
     ),
+    "headwater_reconcile_rows": (
+        "gauge",
+        "Rows the latest headwater reconcile found differing, by difference (missing, extra, different)",
+        ("pipeline", "table", "difference"),
+    ),
+    "headwater_reconcile_timestamp_seconds": ("gauge", "When the table was last reconciled", PT),
+    "headwater_rows_marked_deleted": ("counter", "Raw rows marked deleted by the delete check", PT),
     "headwater_airflow_up": ("gauge", "1 when Airflow's metadata database could be read on this scrape", ()),
     "headwater_airflow_scheduler_heartbeat_age_seconds": (
         "gauge",
@@ -202,6 +209,8 @@ def warehouse_metrics(con, out: _Families, now: float) -> None:
                 "headwater_source_freshness_seconds", (pipeline, table), _timestamp_age(now, max_loaded_at)
             )
             out.add("headwater_source_freshness_sla_seconds", (pipeline, table), error_after)
+    if "reconciliations" in tables:
+        _reconcile_metrics(con, out)
     if "dbt_results" in tables:
         latest = (
             "WITH latest AS (SELECT pipeline, arg_max(run_id, recorded_at) AS run_id "
@@ -224,6 +233,24 @@ def warehouse_metrics(con, out: _Families, now: float) -> None:
             "AND r.status IN ('fail', 'error') ORDER BY 1, 2"
         ).fetchall():
             out.add("headwater_dbt_test_failures", (pipeline, node), failures)
+
+
+def _reconcile_metrics(con, out: _Families) -> None:
+    """The latest ``headwater reconcile`` per table, and the delete check's marks so far."""
+    for pipeline, table, missing, extra, different, checked in con.execute(
+        "SELECT pipeline, table_name, rows_missing, rows_extra, rows_different, checked_at "
+        "FROM wh.headwater.reconciliations WHERE kind = 'reconcile' AND status <> 'error' "
+        "QUALIFY row_number() OVER (PARTITION BY pipeline, table_name ORDER BY checked_at DESC) = 1 "
+        "ORDER BY 1, 2"
+    ).fetchall():
+        for difference, n in (("missing", missing), ("extra", extra), ("different", different)):
+            out.add("headwater_reconcile_rows", (pipeline, table, difference), n or 0)
+        out.add("headwater_reconcile_timestamp_seconds", (pipeline, table), _epoch(checked))
+    for pipeline, table, marked in con.execute(
+        "SELECT pipeline, table_name, sum(coalesce(rows_marked_deleted, 0)) "
+        "FROM wh.headwater.reconciliations WHERE kind = 'deletes' GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall():
+        out.add("headwater_rows_marked_deleted", (pipeline, table), marked)
 
 
 def airflow_metrics(url: str, out: _Families, now: float) -> None:

@@ -166,11 +166,15 @@ def _ingest(spec: PipelineSpec, tables: list[str] | None, pool: str):
 
         from headwater import flow
 
-        get_current_context()["table_label"] = batch["table"]  # type: ignore[typeddict-unknown-key]
+        label = batch["table"] + (
+            f" chunk {batch['chunk'] + 1}/{batch['chunks']}" if "chunk" in batch else ""
+        )
+        get_current_context()["table_label"] = label  # type: ignore[typeddict-unknown-key]
 
         return flow.load(spec, batch, _settings())
 
-    @task(trigger_rule="none_failed")
+    # In the warehouse pool: splitting a batch into chunks prepares the raw table for them.
+    @task(pool=pool, trigger_rule="none_failed")
     def batches(level: list[str], run_id: str | None = None) -> list[dict[str, Any]]:
         from headwater import flow
 
@@ -187,7 +191,42 @@ def _ingest(spec: PipelineSpec, tables: list[str] | None, pool: str):
         found = batches.override(task_id=f"batches{suffix}")(level)
         previous >> found
         previous = load.override(task_id=f"load{suffix}", trigger_rule="none_failed").expand(batch=found)
-    return previous
+    return _deletes_after(spec, tables, pool, previous)
+
+
+def _deletes_after(spec: PipelineSpec, tables: list[str] | None, pool: str, previous: Any) -> Any:
+    """``detect_deletes`` after the loads, for tables with ``deletes: detect`` (else nothing).
+
+    One task for the DAG's tables: it compares key sets and marks vanished keys in raw; it is
+    skipped (visibly) when no table's ``every_runs`` cadence is due this run.
+    """
+    from airflow.sdk import task
+
+    if not any(t.deletes is not None and (tables is None or t.name in tables) for t in spec.tables):
+        return previous
+
+    @task(task_id="detect_deletes", pool=pool, trigger_rule="none_failed")
+    def detect_deletes(
+        params: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from headwater.reconcile import deletes
+
+        settings = _settings()
+        chosen = deletes.tables_with_deletes(spec, tables)
+        asked = (params or {}).get("tables") or None
+        if asked:
+            chosen = [t for t in chosen if t.name in asked]
+        due = deletes.due(spec, chosen, settings)
+        if not due:
+            raise AirflowSkipException("no table's delete check is due this run (deletes.every_runs)")
+        reports = deletes.detect_deletes(spec, due, settings, str(run_id))
+        return [{"table": r.table, "marked": r.marked, "unmarked": r.unmarked} for r in reports]
+
+    task_ = detect_deletes()
+    previous >> task_
+    return task_
 
 
 def _ingest_by_source(spec: PipelineSpec, pool: str) -> list[Any]:

@@ -8,7 +8,8 @@ Pagination follows what the server says: a ``Link: <...>; rel="next"`` header or
 URL in the body; without either, ``page``/``page_size`` query parameters until a short page.
 429 and 5xx answers (and dropped connections) are retried with exponential backoff, honouring
 ``Retry-After``; other 4xx answers fail at once with the status (never the token).
-A bearer token, if the API needs one, comes from ``HEADWATER_SOURCE_<NAME>_TOKEN``.
+A bearer token, if the API needs one, comes from ``HEADWATER_SOURCE_<NAME>_TOKEN`` or else the
+password of the Airflow connection ``headwater_source_<name>``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class HttpApiSource:
             raise SourceError(f"table {table.name!r} of an HTTP source has no read: section in its spec")
 
     def _headers(self) -> dict[str, str]:
-        token = Settings.from_env().source_token(self.name)
+        token = Settings.from_env().source_token(self.name) or connection_token(self.name)
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -165,6 +166,17 @@ class HttpApiSource:
                 log.warning("%s: %s; retry %d in %.1fs", where, problem, attempt, wait)
                 time.sleep(wait)
         raise TransientError(f"{where}: {problem} after {MAX_ATTEMPTS} attempts")
+
+
+def connection_token(source: str) -> str | None:
+    """The password of the Airflow connection ``headwater_source_<source>``, if Airflow has one
+    (a connection from the metadata DB, a secrets backend or ``AIRFLOW_CONN_...``)."""
+    try:
+        from airflow.sdk import BaseHook
+
+        return BaseHook.get_connection(f"headwater_source_{source}").password or None
+    except Exception:  # no Airflow here, or no such connection: no token
+        return None
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

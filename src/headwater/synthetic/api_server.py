@@ -13,7 +13,8 @@ Each ``<resource>.json`` file (a JSON array of objects, e.g. from
 - deliberate failures: a request is answered 429 (with ``Retry-After: 0``) or 503 at
   ``failure_rate``, chosen by a hash of (seed, request path, attempt number for that path), so
   the same sequence of requests meets the same failures; a retry of a failed request is
-  answered (at most ``max_failures_in_a_row`` failures in a row per URL).
+  answered (at most ``max_failures_in_a_row`` failures in a row per URL); ``failure_status``
+  fixes the status of every failure (a test of "429 twice, then the page").
 
 Start it with :func:`serve` (a context manager: tests, the demo) or ``python -m
 headwater.synthetic.api_server DIR --port N``; it stops cleanly on exit, SIGINT or SIGTERM.
@@ -49,6 +50,8 @@ class ApiConfig:
     default_page_size: int = 100
     failure_rate: float = 0.0
     max_failures_in_a_row: int = 2
+    failure_status: int | None = None
+    """Always answer failures with this status (e.g. 429); None: 429 or 503 by the draw."""
     seed: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
     served: Counter[int] = field(default_factory=Counter)
@@ -85,6 +88,8 @@ class ApiConfig:
             with self.lock:
                 self.attempts[key] = 0
             return None
+        if self.failure_status is not None:
+            return self.failure_status
         return 429 if digest[8] % 2 == 0 else 503
 
 

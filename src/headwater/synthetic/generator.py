@@ -132,6 +132,9 @@ class SqlSourceGenerator(SourceGenerator):
     """Per table that ``advance`` updates: its key and the columns it changes."""
     inserts: ClassVar[tuple[str, ...]] = ()
     """The tables ``advance`` adds rows to (``out_<table>``); empty: every table."""
+    deletes: ClassVar[tuple[str, ...]] = ()
+    """The tables ``advance`` deletes rows from: ``build_changes`` fills ``del_<table>`` with
+    their keys (applied after the inserts and updates, children first, same transaction)."""
 
     # --- hooks -------------------------------------------------------------------------------
 
@@ -161,7 +164,7 @@ class SqlSourceGenerator(SourceGenerator):
     def _advance(self, run: Run) -> dict[str, int]:
         state = self.read_state(run.target)
         self.check_forward(run.as_of, state.newest)
-        with run.target.staged_changes(self.source, self.updates) as staging:
+        with run.target.staged_changes(self.source, self.updates, self.deletes) as staging:
             con = duck.connect()
             try:
                 duck.attach(con, run.target.url, "src")

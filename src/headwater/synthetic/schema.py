@@ -36,6 +36,10 @@ class Column:
     nullable: bool = False
 
 
+FILE_PROVENANCE = ("_source_file", "_source_line")
+"""Columns a file source adds to every row, usable as key or cursor without being declared."""
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -52,7 +56,8 @@ class Table:
         if len(set(names)) != len(names):
             raise ValueError(f"table {self.name}: a column is declared twice")
         wanted = [*self.key, *([self.cursor] if self.cursor else []), *(c for i in self.indexes for c in i)]
-        missing = [c for c in wanted if c not in names]
+        # A file source adds where each row came from; a delivery's file name can order rows.
+        missing = [c for c in wanted if c not in names and c not in FILE_PROVENANCE]
         if missing or not self.key:
             raise ValueError(f"table {self.name}: key/cursor/index names undeclared columns {missing}")
 

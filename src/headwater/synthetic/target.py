@@ -24,6 +24,7 @@ from headwater.synthetic.schema import Schema, Table
 
 NEW_PREFIX = "_hw_new_"
 UPD_PREFIX = "_hw_upd_"
+DEL_PREFIX = "_hw_del_"
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class Target:
         return SourceError(f"the {table} table at {duck.mask_url(self.url)} is empty; run generate() first")
 
     @contextmanager
-    def staged_changes(self, source: Schema, updates: Schema) -> Iterator[Any]:
+    def staged_changes(self, source: Schema, updates: Schema, deletes: Sequence[str] = ()) -> Iterator[Any]:
         """Stage an advance's rows next to the real tables, then apply them in one transaction.
 
         Inside the block, rows are written with ``bulk_write`` through the returned
@@ -173,18 +174,21 @@ class Target:
         staging tables dropped, atomically. On an error the staging tables are dropped (best
         effort) and the source is left as it was.
         """
-        staging = Staging(self, source, updates)
+        staging = Staging(self, source, updates, tuple(deletes))
         names = staging.names
         self.run_in_transaction(
             [f"DROP TABLE IF EXISTS {self.table(s)}" for s in names]
             + [t.create_sql(self.table(NEW_PREFIX + t.name)) for t in source]
             + [t.create_sql(self.table(UPD_PREFIX + t.name)) for t in updates]
+            + [source[d].subset([]).create_sql(self.table(DEL_PREFIX + d)) for d in deletes]
         )
         try:
             yield staging
+            # Deletes children first (the source lists parents first), after the updates.
             self.run_in_transaction(
                 [_insert_select_sql(self, t) for t in source]
                 + [_update_from_sql(self, t) for t in updates]
+                + [_delete_sql(self, source[d]) for d in reversed(source.names) if d in deletes]
                 + [f"DROP TABLE {self.table(s)}" for s in names]
             )
         except BaseException:
@@ -199,17 +203,24 @@ class Staging:
     target: Target
     source: Schema
     updates: Schema
+    deletes: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
-        return [NEW_PREFIX + t.name for t in self.source] + [UPD_PREFIX + t.name for t in self.updates]
+        return (
+            [NEW_PREFIX + t.name for t in self.source]
+            + [UPD_PREFIX + t.name for t in self.updates]
+            + [DEL_PREFIX + d for d in self.deletes]
+        )
 
     def write(self, con: Any, new: Sequence[str], updated: Sequence[str]) -> None:
-        """Copy ``out_<table>`` (new rows) and ``upd_<table>`` (changed columns) into staging."""
+        """Copy ``out_<table>`` (new rows), ``upd_<table>`` (changed columns) and ``del_<table>``
+        (keys to delete) into staging."""
         self.target.bulk_write(
             con,
             [(self.source[t], NEW_PREFIX + t, f"out_{t}") for t in new]
-            + [(self.updates[t], UPD_PREFIX + t, f"upd_{t}") for t in updated],
+            + [(self.updates[t], UPD_PREFIX + t, f"upd_{t}") for t in updated]
+            + [(self.source[d].subset([]), DEL_PREFIX + d, f"del_{d}") for d in self.deletes],
         )
 
 
@@ -225,6 +236,12 @@ def _update_from_sql(target: Target, table: Table) -> str:
     on = " AND ".join(f"t.{duck.quote(c)} = s.{duck.quote(c)}" for c in table.key)
     staging = target.table(UPD_PREFIX + table.name)
     return f"UPDATE {target.table(table.name)} AS t SET {sets} FROM {staging} AS s WHERE {on}"
+
+
+def _delete_sql(target: Target, table: Table) -> str:
+    keys = ", ".join(duck.quote(c) for c in table.key)
+    staging = target.table(DEL_PREFIX + table.name)
+    return f"DELETE FROM {target.table(table.name)} WHERE ({keys}) IN (SELECT {keys} FROM {staging})"
 
 
 def count(con: Any, table: str) -> int:

@@ -22,7 +22,7 @@ import duckdb
 
 from headwater import duck
 from headwater.errors import TerminalError, connection_error
-from headwater.lake import REJECTS_FILE, Lake, Manifest, parquet_relation
+from headwater.lake import CHUNK_LEDGER_PREFIX, REJECTS_FILE, Lake, Manifest, parquet_relation
 from headwater.spec import PipelineSpec, TableSpec
 from headwater.warehouse.capabilities import Capabilities
 from headwater.warehouse.migrations import migrate
@@ -71,6 +71,9 @@ class Warehouse(ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._scratch_suffix = ""
+        """Appended to scratch relations in the warehouse, so parallel chunk loads of one
+        table never share one (Postgres)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({duck.mask_url(self.url)})"
@@ -100,10 +103,14 @@ class Warehouse(ABC):
         Which rows may be replaced is :func:`replace_guard`'s rule, shared by every dialect.
         """
 
-    def _lock_table(self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str) -> None:  # noqa: B027
+    def _lock_table(  # noqa: B027
+        self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str, shared: bool = False
+    ) -> None:
         """Serialize concurrent loads of one table until the transaction ends (if needed).
 
-        DuckDB needs nothing: one process holds the file. Postgres takes an advisory lock.
+        DuckDB needs nothing: one process holds the file. Postgres takes an advisory lock;
+        chunks of one batch (disjoint keys) take it ``shared``, so they run side by side while
+        any other load of the table waits for them.
         """
 
     def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:  # noqa: B027 (optional hook)
@@ -184,7 +191,11 @@ class Warehouse(ABC):
         """
         for attempt in range(1, 6):
             try:
-                return self._load_once(spec, manifest, lake, force, fill_gaps)
+                result = self._load_once(spec, manifest, lake, force, fill_gaps)
+                if result.replayed and manifest.chunk is not None:
+                    # A chunk killed after its commit: the watermark may still be due.
+                    self._finish_chunks(spec, spec.table(manifest.table), manifest)
+                return result
             except duckdb.Error as e:
                 if "could not serialize access" not in str(e) or attempt == 5:
                     raise
@@ -206,20 +217,22 @@ class Warehouse(ABC):
         files = [f"{folder}/{f}" for f in manifest.files]
         source = parquet_relation(files)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        chunk = manifest.chunk
+        self._scratch_suffix = f"_c{chunk[0]}" if chunk else ""
         with self.session() as con:
             lake.configure(con)
             self.ensure_metadata(con)
             batch_bytes = _parquet_bytes(con, files)  # the files' footers, outside the transaction
             con.execute("BEGIN")
             try:
-                self._lock_table(con, spec.name, table.name)
+                self._lock_table(con, spec.name, table.name, shared=chunk is not None)
                 if not force and self._already_loaded(con, spec.name, table.name, manifest):
                     con.execute("ROLLBACK")
                     log.info(
                         "%s.%s batch %s already loaded: nothing to do",
                         spec.name,
                         table.name,
-                        manifest.batch_id,
+                        manifest.ledger_id,
                     )
                     return LoadResult(
                         table.name,
@@ -259,10 +272,12 @@ class Warehouse(ABC):
                     drift = self._reconcile_schema(con, spec, schema, table.name, manifest, existing)
                     stage = self._stage(con, schema, table.name, select)
                     columns = [c[0] for c in manifest.columns] + list(SYSTEM_COLUMNS)
-                    if manifest.mode == "full" and not older:  # an older full read misses newer keys
+                    # An older full read misses newer keys; a chunk sees only its share of them.
+                    if manifest.mode == "full" and not older and chunk is None:
                         deleted = self._delete_missing(con, schema, table, stage)
                     changed = self._upsert(con, schema, table, stage, columns, table.primary_key, older)
-                watermark = self._advance_watermark(con, spec, table, manifest, older)
+                # A chunk leaves the watermark to the last chunk of its batch (_finish_chunks).
+                watermark = None if chunk else self._advance_watermark(con, spec, table, manifest, older)
                 duration = time.monotonic() - started
                 con.execute(
                     f"INSERT INTO {ALIAS}.{META}.load_ledger ({', '.join(LEDGER_COLUMNS)}) "
@@ -271,7 +286,7 @@ class Warehouse(ABC):
                         spec.name,
                         table.name,
                         manifest.run_id,
-                        manifest.batch_id,
+                        manifest.ledger_id,
                         manifest.mode,
                         manifest.rows,
                         changed,
@@ -296,6 +311,8 @@ class Warehouse(ABC):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        if chunk is not None:
+            watermark = self._finish_chunks(spec, table, manifest)
         log.info(
             "%s.%s: %d rows in batch, %d inserted/changed, %d deleted, %d quarantined",
             spec.name,
@@ -325,9 +342,77 @@ class Warehouse(ABC):
             con,
             f"SELECT count(*) FROM {ALIAS}.{META}.load_ledger "
             "WHERE pipeline = ? AND table_name = ? AND batch_id = ? AND extracted_at = ?",
-            [pipeline, table, manifest.batch_id, manifest.extracted_at],
+            [pipeline, table, manifest.ledger_id, manifest.extracted_at],
         )
         return bool(n)
+
+    def prepare_chunks(self, spec: PipelineSpec, manifest: Manifest, lake: Lake) -> None:
+        """Before a batch's chunks load side by side: the raw table exists and has the batch's
+        columns (created empty, or altered by the schema-change policy), in one transaction
+        holding the table's lock, so no two chunks ever race to create or alter it."""
+        table = spec.table(manifest.table)
+        schema = spec.raw_schema
+        folder = lake.batch_uri(spec.name, manifest.table, manifest.batch_id)
+        source = parquet_relation([f"{folder}/{f}" for f in manifest.files])
+        with self.session() as con:
+            lake.configure(con)
+            self.ensure_metadata(con)
+            con.execute("BEGIN")
+            try:
+                self._lock_table(con, spec.name, table.name)
+                self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
+                self._refresh_catalog(con)
+                existing = self.column_types_of(con, schema, table.name)
+                if existing:
+                    self._reconcile_schema(con, spec, schema, table.name, manifest, existing)
+                elif manifest.rows:
+                    empty = (
+                        f"SELECT *, NULL::TIMESTAMP AS _loaded_at, NULL::VARCHAR AS _run_id "
+                        f"FROM {source} LIMIT 0"
+                    )
+                    self._create_raw_from(con, schema, table, empty)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def _finish_chunks(self, spec: PipelineSpec, table: TableSpec, manifest: Manifest) -> str | None:
+        """Advance the watermark once every chunk of the batch is in the ledger.
+
+        Runs after a chunk's commit, in a transaction of its own: whichever chunk commits last
+        sees all the others and moves the watermark (a watermark moved before every chunk
+        was in would let the next run skip the rest). Two chunks finishing at once both write
+        the same value; Postgres makes one of them retry.
+        """
+        assert manifest.chunk is not None
+        chunks = manifest.chunk[1]
+        prefix = f"{manifest.batch_id}/{CHUNK_LEDGER_PREFIX}"
+        for attempt in range(1, 6):
+            try:
+                with self.session() as con:
+                    con.execute("BEGIN")
+                    try:
+                        done = duck.scalar(
+                            con,
+                            f"SELECT count(DISTINCT batch_id) FROM {ALIAS}.{META}.load_ledger "
+                            "WHERE pipeline = ? AND table_name = ? AND starts_with(batch_id, ?) "
+                            "AND extracted_at = ?",
+                            [spec.name, table.name, prefix, manifest.extracted_at],
+                        )
+                        if int(done) < chunks:
+                            con.execute("ROLLBACK")
+                            return None
+                        older = _is_older(manifest, self._last_loaded_batch(con, spec.name, table.name))
+                        watermark = self._advance_watermark(con, spec, table, manifest, older)
+                        con.execute("COMMIT")
+                        return watermark
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+            except duckdb.Error as e:
+                if "could not serialize access" not in str(e) or attempt == 5:
+                    raise
+        raise AssertionError("unreachable")
 
     def _last_loaded_batch(self, con, pipeline: str, table: str) -> tuple[str, str] | None:
         """(batch id, extracted_at) of the table's most recently extracted loaded batch."""

@@ -110,6 +110,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             checked_at TIMESTAMP);
         """,
     ),
+    Migration(
+        6,
+        "reconciliations: per table, what a source/warehouse comparison or a delete check found",
+        f"""
+        CREATE TABLE IF NOT EXISTS {META}.reconciliations (
+            pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, kind VARCHAR,
+            checked_at TIMESTAMP, source_rows BIGINT, warehouse_rows BIGINT, rows_missing BIGINT,
+            rows_extra BIGINT, rows_different BIGINT, rows_marked_deleted BIGINT,
+            rows_unmarked BIGINT, buckets_compared BIGINT, duration_seconds DOUBLE PRECISION,
+            status VARCHAR, message VARCHAR, examples VARCHAR);
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -29,21 +29,29 @@ class PostgresWarehouse(Warehouse):
         text = statement if isinstance(statement, str) else statement.as_string()
         con.execute(f"CALL postgres_execute('{ALIAS}', {duck.literal(text)})")
 
-    def _lock_table(self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str) -> None:
+    def _lock_table(
+        self, con: duckdb.DuckDBPyConnection, pipeline: str, table: str, shared: bool = False
+    ) -> None:
         # Two runs loading one table would otherwise interleave: the later commit could carry
-        # the older watermark. The lock is released when the load transaction ends.
+        # the older watermark. The lock is released when the load transaction ends. Chunks of
+        # one batch hold disjoint keys: they share the lock, every other load waits for them.
         import hashlib
 
         key = int.from_bytes(
             hashlib.sha256(f"headwater:{pipeline}.{table}".encode()).digest()[:8], "big", signed=True
         )
-        self.native(con, f"SELECT pg_advisory_xact_lock({key})")
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        self.native(con, f"SELECT {function}({key})")
+
+    def _scratch_name(self, base: str) -> str:
+        """A scratch relation's name within Postgres' 63 characters, unique per chunk."""
+        return base[: 63 - len(self._scratch_suffix)] + self._scratch_suffix
 
     def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CALL pg_clear_cache()")
 
     def _stage(self, con, schema: str, table: str, select: str) -> str:
-        name = f"_hw_stage_{table}"[:63]
+        name = self._scratch_name(f"_hw_stage_{table}")
         self.native(con, sql.SQL("DROP TABLE IF EXISTS {}").format(ident(schema, name)))
         self._refresh_catalog(con)
         con.execute(f"CREATE TABLE {ALIAS}.{duck.quote(schema)}.{duck.quote(name)} AS {select}")
@@ -129,7 +137,8 @@ class PostgresWarehouse(Warehouse):
         postgres_execute returns no result set, so Postgres writes the count into a scratch
         table that we read back and drop, all inside the load's transaction.
         """
-        counter = ident(schema, scratch[:63])
+        scratch = self._scratch_name(scratch)
+        counter = ident(schema, scratch)
         self.native(
             con,
             sql.SQL(
@@ -138,9 +147,7 @@ class PostgresWarehouse(Warehouse):
             ).format(counter=counter, dml=dml),
         )
         self._refresh_catalog(con)
-        n = con.execute(f"SELECT n FROM {ALIAS}.{duck.quote(schema)}.{duck.quote(scratch[:63])}").fetchone()[
-            0
-        ]
+        n = con.execute(f"SELECT n FROM {ALIAS}.{duck.quote(schema)}.{duck.quote(scratch)}").fetchone()[0]
         self.native(con, sql.SQL("DROP TABLE {}").format(counter))
         self._refresh_catalog(con)
         return int(n)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from headwater.errors import TerminalError
 
 POLICIES = ("evolve", "fail")
-IGNORED = ("_loaded_at", "_run_id")
+IGNORED = ("_loaded_at", "_run_id", "_deleted_at")
+"""Columns Headwater keeps in raw tables itself (``_deleted_at``: the delete check's mark)."""
 
 
 class SchemaChangeError(TerminalError):

@@ -46,7 +46,9 @@ def render() -> None:
     st.title("Overview")
     ui.sidebar()
     settings = ui.settings()
-    overview, quarantine = ui.fetch(("pipeline_overview",), ("quarantine_summary",))
+    overview, quarantine, reconciled = ui.fetch(
+        ("pipeline_overview",), ("quarantine_summary",), ("reconcile_summary",)
+    )
     known = available_pipelines()
     pipelines = known + sorted(set(overview["pipeline"]) - set(known))
     rows = {r["pipeline"]: r for r in overview.to_dict("records")}
@@ -105,6 +107,7 @@ def render() -> None:
                     )
                 continue
             _run_tiles(row, dag_run)
+            _reconcile_line(name, reconciled)
             _details(name, row, quarantine)
 
 
@@ -160,6 +163,28 @@ def _run_tiles(row: dict[str, Any], dag_run) -> None:
         f"source freshness: {FRESHNESS.get(fresh, 'not checked')}",
         border=True,
     )
+
+
+def reconcile_text(r: dict[str, Any] | None) -> str:
+    """One line: does the warehouse equal the source (latest ``headwater reconcile``), deletes."""
+    if r is None:
+        return "Source vs warehouse: never reconciled (`headwater reconcile <pipeline>`)."
+    marked = f" · {fmt.count(r['marked_deleted'])} rows marked deleted by the delete check"
+    if pd.isna(r.get("tables")) or not r.get("tables"):
+        return "Source vs warehouse: never reconciled" + marked
+    differing = int(r["missing"] or 0) + int(r["extra"] or 0) + int(r["different"] or 0)
+    verdict = (
+        "equal"
+        if differing == 0
+        else f"{fmt.count(r['missing'])} missing · {fmt.count(r['extra'])} extra · "
+        f"{fmt.count(r['different'])} different"
+    )
+    return f"Source vs warehouse ({int(r['tables'])} tables, {fmt.ago(r['checked_at'])}): {verdict}" + marked
+
+
+def _reconcile_line(name: str, reconciled: pd.DataFrame) -> None:
+    rows = reconciled[reconciled["pipeline"] == name].to_dict("records")
+    st.caption(reconcile_text(rows[0] if rows else None))
 
 
 def _details(name: str, row: dict[str, Any], quarantine: pd.DataFrame) -> None:

@@ -38,3 +38,26 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+
+{#
+    An incremental model's post-hook that follows deletes at the source: remove the rows
+    whose key no longer exists in `relation` (the staging model the fact is built from, which
+    leaves out rows Headwater marked deleted in raw). The look-back filter only ever re-reads
+    rows that still exist, so without this a purged row would stay in the fact forever.
+    Nothing happens on a full build (the table was just built from `relation`).
+
+        config:
+          post_hook: "{{ headwater_common.remove_vanished(['ticket_id'], ref('stg_travel__tickets')) }}"
+#}
+{% macro remove_vanished(keys, relation) %}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as target
+    where not exists (
+        select 1 from {{ relation }} as kept
+        where {% for key in keys %}kept.{{ key }} = target.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+    )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{% endmacro %}

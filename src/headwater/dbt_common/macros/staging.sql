@@ -10,6 +10,10 @@
     so names, types and documentation live in one place, the yml. Source columns are quoted:
     an access log's `user` or `time` would otherwise read as SQL keywords (Postgres' `user` is
     the session's user name).
+
+    Rows Headwater marked deleted in raw (`_deleted_at`, a table with `deletes: detect` whose
+    key vanished from the source) are left out, so every model downstream follows the delete
+    and snapshots with `hard_deletes: invalidate` close the key's current version.
 #}
 {% macro stage(source_relation) %}
     {%- set load_columns = ['loaded_at', 'load_run_id'] -%}
@@ -31,4 +35,20 @@
         cast(_loaded_at as timestamp) as loaded_at,
         cast(_run_id as varchar) as load_run_id
     from {{ source_relation }}
+    {%- if headwater_common.has_deleted_marks(source_relation) %}
+    where _deleted_at is null
+    {%- endif %}
+{% endmacro %}
+
+{#- Does the raw table carry delete marks? (The column appears on the first delete check.) -#}
+{% macro has_deleted_marks(source_relation) %}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(source_relation.database, source_relation.schema, source_relation.identifier) -%}
+    {%- if relation is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {{ return('_deleted_at' in names) }}
 {% endmacro %}

@@ -188,3 +188,13 @@ def check_after_advance(wh, mart, before: dict[str, Any], after: dict[str, Any],
     )
     assert set(versions) == set(new)
     assert all(versions[fid] >= 2 for fid in changed)
+    # flights withdrawn from the schedule: gone from the source, marked in raw, snapshot closed
+    withdrawn = set(old) - set(new)
+    assert withdrawn and len(withdrawn) == adv["withdrawn_flights"]
+    closed = wh.query(
+        f"SELECT flight_id FROM {mart('flights_snapshot')} GROUP BY flight_id "
+        "HAVING count(*) FILTER (WHERE dbt_valid_to IS NULL) = 0"
+    )
+    assert {r[0] for r in closed} == withdrawn
+    marked = wh.query("SELECT flight_id FROM wh.raw_flights.flights WHERE _deleted_at IS NOT NULL")
+    assert {r[0] for r in marked} == withdrawn

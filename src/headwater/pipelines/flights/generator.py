@@ -93,6 +93,9 @@ HISTORY_DAYS = 30
 """Flights depart from midnight (UTC) this many days before as_of onwards."""
 PUBLISH_DAYS = 14
 """A flight is published (and bookable) this many days before its scheduled departure."""
+WITHDRAW_UNSOLD_BEFORE = timedelta(days=7)
+"""``advance`` deletes a scheduled flight with no seat sold when it departs later than this
+after ``as_of`` (the airline's schedule review): the source really deletes flights."""
 PAIRS_PER_SCALE = 10
 """Route pairs (two flight numbers each) flown at scale 1: about 430 flights in the 44 days."""
 _MAX_PAIRS = 4_900  # flight numbers HW0100-HW9899
@@ -256,6 +259,7 @@ class FlightsGenerator(SqlSourceGenerator):
         """
     )
     inserts = ("flights", "bookings", "tickets", "ticket_flights", "boarding_passes")
+    deletes = ("flights",)
     new_fraction = 1.0
     update_fraction = 0.01
     max_scale = _MAX_PAIRS / PAIRS_PER_SCALE
@@ -349,6 +353,18 @@ class FlightsGenerator(SqlSourceGenerator):
             WHERE status NOT IN ('arrived', 'cancelled') OR scheduled_departure > {newest}
             """
         )
+        # Schedule review: a flight that has sold no seat a week before departure is withdrawn
+        # (deleted from the timetable, not cancelled), before this period's bookings are made.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE del_flights AS
+            SELECT flight_id FROM {src_flights} AS f
+            WHERE f.status = 'scheduled'
+                AND f.scheduled_departure > {_ts(as_of + WITHDRAW_UNSOLD_BEFORE)}
+                AND NOT EXISTS (SELECT 1 FROM {src_ticket_flights} AS tf WHERE tf.flight_id = f.flight_id)
+            """
+        )
+        con.execute("DELETE FROM ex WHERE flight_id IN (SELECT flight_id FROM del_flights)")
         earliest = duck.scalar(con, "SELECT min(scheduled_departure) FROM ex")
         first_day = min(state.newest.date(), _as_datetime(earliest).date() if earliest else as_of.date())
         first_day -= timedelta(days=1)
@@ -448,6 +464,7 @@ class FlightsGenerator(SqlSourceGenerator):
             row = con.execute("SELECT count(*) FROM upd_flights WHERE status = ?", [status]).fetchone()
             result[f"{status}_flights"] = int(row[0]) if row else 0
         result["updated_tickets"] = _count(con, "upd_tickets")
+        result["withdrawn_flights"] = _count(con, "del_flights")
         return result
 
 

@@ -95,16 +95,22 @@ def from_marts(wh, mart) -> dict[str, Any]:
 
 
 def check_after_advance(wh, mart, before: dict[str, Any], after: dict[str, Any], run) -> None:
-    """Status changes made by ``advance`` closed the snapshot's old versions (one current each)."""
+    """Status changes made by ``advance`` closed the snapshot's old versions (one current each);
+    bookings it purged (cancelled long ago: gone from the source) are marked deleted in raw
+    and have no current snapshot version left."""
     old, new = before["booking status"], after["booking status"]
     changed = {b for b, s in new.items() if b in old and old[b] != s}
     assert changed, "advance changed some booking statuses"
+    purged = set(old) - set(new)  # read from the source before and after the advance
+    assert purged and all(old[b] == "cancelled" for b in purged), "advance purged cancelled bookings"
     versions = wh.query(
         "SELECT booking_id, count(*), count(*) FILTER (WHERE dbt_valid_to IS NULL), "
         "max(CASE WHEN dbt_valid_to IS NOT NULL THEN booking_status END) "
         f"FROM {mart('bookings_snapshot')} GROUP BY booking_id"
     )
     for booking_id, n_versions, n_current, closed_status in versions:
-        assert n_current == 1, booking_id
+        assert n_current == (0 if booking_id in purged else 1), booking_id
         if booking_id in changed:
             assert n_versions >= 2 and closed_status == old[booking_id], booking_id
+    marked = wh.query("SELECT booking_id FROM wh.raw_travel_bookings.booking WHERE _deleted_at IS NOT NULL")
+    assert {r[0] for r in marked} == purged

@@ -38,6 +38,9 @@ from headwater.synthetic.sqltext import create_id_step, create_normal, create_un
 
 BOOKINGS_PER_SCALE = 5_000
 HISTORY_DAYS = 90
+PURGE_AFTER = timedelta(days=60)
+"""The agency purges a cancelled booking (and its tickets, passengers, segments and links)
+this long after the cancellation: ``advance`` deletes those rows, as its cleanup job would."""
 
 SOURCE = declare(
     """
@@ -141,6 +144,7 @@ class TravelBookingsGenerator(SqlSourceGenerator):
     new_fraction = 0.05
     update_fraction = 0.05
     new_fraction_at_most = None
+    deletes = ("booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment")
 
     def build(self, con: Any, run: Run) -> None:
         _create_macros(con, run.seed, run.as_of)
@@ -167,7 +171,9 @@ class TravelBookingsGenerator(SqlSourceGenerator):
             segment_base=state.max_ids["segment"],
         )
         _build_updates(con, run.target, round(run.update_fraction * state.bookings), state.newest, run.as_of)
+        _build_purges(con, run.target, run.as_of)
         result = {f"new_{t}s": _count(con, f"out_{t}") for t in TABLES}
+        result.update({f"purged_{t}s": _count(con, f"del_{t}") for t in TABLES})
         result["updated_bookings"] = _count(con, "upd_booking")
         result["updated_tickets"] = _count(con, "upd_ticket")
         for status in ("confirmed", "cancelled"):
@@ -549,6 +555,26 @@ def _build_updates(con: Any, target: Target, n_wanted: int, newest: datetime, as
         FROM p
         """
     )
+
+
+def _build_purges(con: Any, target: Target, as_of: datetime) -> None:
+    """``del_<table>``: bookings cancelled at least PURGE_AFTER ago, with every row they own."""
+    src = {t: target.duck_table("src", t) for t in TABLES}
+    cutoff = _ts(as_of - PURGE_AFTER)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE del_booking AS SELECT booking_id FROM {src['booking']} "
+        f"WHERE status = 'cancelled' AND updated_at <= {cutoff}"
+    )
+    for table, key in (("ticket", "ticket_id"), ("segment", "segment_id"), ("passenger", "passenger_id")):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE del_{table} AS SELECT {key} FROM {src[table]} "
+            "WHERE booking_id IN (SELECT booking_id FROM del_booking)"
+        )
+    for link, other in (("ticket_passenger", "passenger_id"), ("ticket_segment", "segment_id")):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE del_{link} AS SELECT ticket_id, {other} FROM {src[link]} "
+            "WHERE ticket_id IN (SELECT ticket_id FROM del_ticket)"
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+{{ headwater_common.stage(source('pacbikes', 'specialoffer')) }}

@@ -1,0 +1,149 @@
+"""One table as one database holds it: the SQL each side runs, in its own dialect.
+
+A side answers three questions, always inside its own database: counts and hash sums per key
+bucket (``buckets``), key and row hashes of the rows in some buckets (``rows``), and the
+canonical values of a few keys (``values``). A Postgres side sends the whole query to Postgres
+through ``postgres_query`` (so Postgres does the scan and the aggregate; only the buckets
+travel); a DuckDB side (a DuckDB warehouse, a SQLite source through DuckDB's scanner, a file
+source) runs it in DuckDB next to the data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from headwater import duck
+from headwater.reconcile.canonical import SEPARATOR, as_text, hash_int, row_text, type_class, value_text
+
+_HEX = re.compile(r"^[0-9a-f]{1,32}$")
+
+
+@dataclass
+class Side:
+    name: str
+    """source or warehouse: named in messages."""
+    con: duckdb.DuckDBPyConnection
+    dialect: str
+    """duckdb or postgres: the dialect of ``from_clause`` and of the expressions."""
+    from_clause: str
+    """The relation in the side's dialect, aliased (``... AS r``)."""
+    alias: str | None = None
+    """Postgres: the attached database to send queries to."""
+    where: str = ""
+    """A condition in the side's dialect (the warehouse: rows not marked deleted)."""
+
+    def relation(self, native: str) -> str:
+        """DuckDB SQL reading the result of ``native`` (run by the side's own database)."""
+        if self.dialect == "postgres":
+            assert self.alias is not None
+            return f"SELECT * FROM postgres_query({duck.literal(self.alias)}, {duck.literal(native)})"
+        return native
+
+    def fetch(self, native: str) -> pa.Table:
+        return self.con.execute(self.relation(native)).to_arrow_table()
+
+    def _filtered(self, key: list[tuple[str, str]], condition: str | None = None) -> str:
+        conditions = [c for c in (self.where, condition) if c]
+        return f"FROM {self.from_clause}" + (" WHERE " + " AND ".join(conditions) if conditions else "")
+
+    def buckets(
+        self,
+        key: list[tuple[str, str]],
+        columns: list[tuple[str, str]],
+        depth: int,
+        within: tuple[int, list[Any]] | None = None,
+    ) -> pa.Table:
+        """(bucket, n, s): rows and the sum of row hashes per bucket of ``depth`` hex digits."""
+        d = self.dialect
+        condition = in_buckets(d, key, *within) if within else None
+        if columns == key and _integer(key):
+            rh = f"CAST({duck.quote(key[0][0])} AS BIGINT)"  # a key set: the keys' sum will do
+        else:
+            rh = hash_int(d, row_text(d, columns))
+        inner = f"SELECT {bucket_of(d, key, depth)} AS bucket, {rh} AS rh " + self._filtered(key, condition)
+        native = f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(rh)')} AS s FROM ({inner}) AS x GROUP BY 1"
+        return self.fetch(native)
+
+    def rows(
+        self, key: list[tuple[str, str]], columns: list[tuple[str, str]], depth: int, buckets: list[Any]
+    ) -> pa.Table:
+        """(kh, rh, key): each row's key identity, row hash and key text, in the given buckets."""
+        d = self.dialect
+        native = (
+            f"SELECT {key_identity(d, key)} AS kh, md5({row_text(d, columns)}) AS rh, "
+            f"{key_text(d, key, readable=True)} AS key_text "
+            + self._filtered(key, in_buckets(d, key, depth, buckets))
+        )
+        return self.fetch(native)
+
+    def values(
+        self, key: list[tuple[str, str]], columns: list[tuple[str, str]], identities: list[str]
+    ) -> pa.Table:
+        """(kh, <column>...): the canonical text of every column of the rows with these keys."""
+        d = self.dialect
+        listed = ", ".join(f"{value_text(d, n, t)} AS {duck.quote(n)}" for n, t in columns)
+        native = f"SELECT {key_identity(d, key)} AS kh, {listed} " + self._filtered(
+            key, with_identities(d, key, identities)
+        )
+        return self.fetch(native)
+
+
+# Keys: one integer column (the common key) is bucketed by its lowest hex digits, a bitwise
+# AND: no function call per row, which is what Postgres spends its time on, and consecutive
+# ids spread over every bucket. Any other key is bucketed by the leading hex digits of the
+# MD5 of its canonical text. Either way a bucket of depth d+2 lies inside one of depth d.
+_FITS_BIGINT = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                "INT", "INT2", "INT4", "INT8"}  # fmt: skip
+
+
+def _integer(key: list[tuple[str, str]]) -> bool:
+    return len(key) == 1 and type_class(key[0][1]) == "int" and key[0][1].upper() in _FITS_BIGINT
+
+
+def bucket_of(dialect: str, key: list[tuple[str, str]], depth: int) -> str:
+    """SQL of a row's bucket at ``depth`` hex digits (BIGINT for integer keys, else text)."""
+    if _integer(key):
+        return f"(CAST({duck.quote(key[0][0])} AS BIGINT) & {16 ** int(depth) - 1})"
+    return f"substr(md5({key_text(dialect, key)}), 1, {int(depth)})"
+
+
+def in_buckets(dialect: str, key: list[tuple[str, str]], depth: int, buckets: list[Any]) -> str:
+    """SQL condition: the row lies in one of ``buckets`` (of ``depth`` digits)."""
+    return f"{bucket_of(dialect, key, depth)} IN ({_listed(key, buckets)})"
+
+
+def key_identity(dialect: str, key: list[tuple[str, str]]) -> str:
+    """SQL text naming one key, equal on both sides: the integer itself, or its key MD5."""
+    if _integer(key):
+        return as_text(dialect, f"CAST({duck.quote(key[0][0])} AS BIGINT)")
+    return f"md5({key_text(dialect, key)})"
+
+
+def with_identities(dialect: str, key: list[tuple[str, str]], identities: list[str]) -> str:
+    """SQL condition: the row's key is one of ``identities`` (as ``key_identity`` names them);
+    an integer key is compared as a number, so an index on it serves the lookup."""
+    if _integer(key):
+        return f"CAST({duck.quote(key[0][0])} AS BIGINT) IN ({_listed(key, identities)})"
+    return f"md5({key_text(dialect, key)}) IN ({_listed(key, identities)})"
+
+
+def _listed(key: list[tuple[str, str]], values: list[Any]) -> str:
+    """A literal list of buckets or identities, each checked: they come from our own queries,
+    so anything else is a bug, never something to quote and pass on."""
+    if _integer(key):
+        return ", ".join(str(int(v)) for v in values)
+    for v in values:
+        if not isinstance(v, str) or not _HEX.match(v):
+            raise ValueError(f"not a key hash: {v!r}")
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def key_text(dialect: str, key: list[tuple[str, str]], readable: bool = False) -> str:
+    """The canonical text of a key (its columns never NULL); ``readable`` joins them with ', '."""
+    sep = "', '" if readable else SEPARATOR
+    return f" || {sep} || ".join(value_text(dialect, n, t) for n, t in key)
