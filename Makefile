@@ -21,9 +21,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/headwater demo
 
-## The whole test suite (unit, Postgres integration, end-to-end Airflow runs).
+## The whole test suite (unit, Postgres integration, end-to-end Airflow runs), on
+## TEST_WORKERS pytest-xdist workers (tests/conftest.py decides what each takes).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests dags benchmarks examples

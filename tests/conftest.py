@@ -78,3 +78,46 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if os.environ.get("CI") and reporter and reporter.stats.get("skipped"):
         session.exitstatus = 1
+
+
+# -- running the suite on several workers (pytest-xdist; `make test` uses -n 2) -----------------
+# The unit of work a worker takes is a "scope": a module, except that the dashboard's modules
+# form one scope, since they share session-scoped warehouses that each cost a real DAG run.
+# Scopes are handed out longest first (roughly, from measured module times), so the long
+# end-to-end modules do not end up alone at the tail of the run.
+SHARED_SCOPES = ("tests/dashboard/",)
+LONGEST_FIRST = (
+    "tests/dashboard/",
+    "tests/e2e/test_pipelines.py",
+    "tests/e2e/test_pacbikes.py",
+    "tests/e2e/test_b2b_commerce.py",
+    "tests/e2e/test_forex.py",
+    "tests/e2e/",
+    "tests/integration/",
+    "tests/monitoring/",
+)
+
+
+def scope_of(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((shared for shared in SHARED_SCOPES if path.startswith(shared)), path)
+
+
+def _rank(nodeid: str) -> int:
+    ranks = (i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix))
+    return next(ranks, len(LONGEST_FIRST))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: _rank(item.nodeid))  # stable: module order is kept within a rank
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN201
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return SharedFixtureScopes(config, log)

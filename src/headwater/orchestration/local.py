@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,16 +84,45 @@ def _airflow(
 
 
 def ensure_airflow(settings: Settings, env: dict[str, str]) -> None:
-    """Create Airflow's metadata database and the DuckDB pool once."""
+    """Create Airflow's metadata database and the DuckDB pool once.
+
+    ``airflow db migrate`` and ``pools set`` cost two Airflow start-ups (about 9 s) for every new
+    home. An embedded (SQLite) metadata database is therefore copied from a template migrated
+    once per Airflow version and kept in the user's cache; other databases are migrated in place.
+    """
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     marker = home / ".headwater-ready"
     if marker.exists():
         return
-    log = home / "setup.log"
+    db = _metadata_db(env)
+    if db is not None and not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_metadata_template(env, home / "setup.log"), db)
+    else:
+        _migrate(env, home / "setup.log")
+    marker.write_text("ok\n")
+
+
+def _migrate(env: dict[str, str], log: Path) -> None:
     _airflow(["db", "migrate"], env, log)
     _airflow(["pools", "set", DUCKDB_POOL, "1", "One writer at a time for the DuckDB warehouse"], env, log)
-    marker.write_text("ok\n")
+
+
+def _metadata_template(env: dict[str, str], log: Path) -> Path:
+    """A migrated SQLite metadata database with Headwater's pool, built once per Airflow version."""
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "headwater"
+    template = cache / f"airflow-{version('apache-airflow')}-{DUCKDB_POOL}.db"
+    if template.exists():
+        return template
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as scratch:
+        db = Path(scratch) / "airflow.db"
+        _migrate({**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"}, log)
+        os.replace(db, template)  # atomic: a concurrent builder's copy is just as good
+    return template
 
 
 @dataclass
