@@ -119,6 +119,7 @@ def test_the_transform_dag_is_scheduled_by_the_asset_and_branches_on_first_build
     assert dag.get_task("report_run").upstream_task_ids == {first[-1], regular[-1]}
     assert set(dag.params.keys()) == {
         "full_refresh",
+        "force_transform",
         *(f"run_{s}" for s in ("seed", "bronze", "silver", "test_all")),
     }
 
@@ -143,9 +144,8 @@ def test_travel_bookings_dag_has_the_seed_flow_in_order():
     assert dag.get_task("load").downstream_task_ids == {"detect_deletes"}
     assert "dbt_seed" in dag.get_task("detect_deletes").downstream_task_ids
     assert dag.get_task("detect_deletes").trigger_rule == "none_failed"
-    assert {f"run_{s.removeprefix('dbt_')}" for s in steps} | {"full_refresh", "tables"} == set(
-        dag.params.keys()
-    )
+    run_params = {f"run_{s.removeprefix('dbt_')}" for s in steps}
+    assert run_params | {"full_refresh", "force_transform", "tables"} == set(dag.params.keys())
     assert dag.max_active_runs == 1
     assert dag.get_task("load").pool == "headwater_duckdb"
     assert dag.get_task("dbt_seed").trigger_rule == "none_failed"

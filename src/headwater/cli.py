@@ -111,14 +111,18 @@ def _progress_table(pipeline: str, states: dict[str, str], elapsed: float) -> Ta
 
 
 def run_pipeline(
-    pipeline: str, full_refresh: bool = False, skip: list[str] | None = None, progress: bool = True
+    pipeline: str,
+    full_refresh: bool = False,
+    skip: list[str] | None = None,
+    progress: bool = True,
+    force_transform: bool = False,
 ):
     from headwater.orchestration.fixtures import fixture_services
     from headwater.orchestration.pipeline_run import combined
 
     settings = Settings.from_env()
     spec = load_spec(pipeline)
-    conf: dict[str, Any] = {"full_refresh": full_refresh}
+    conf: dict[str, Any] = {"full_refresh": full_refresh, "force_transform": force_transform}
     for step in skip or []:
         if step not in spec.dbt_steps:
             raise HeadwaterError(f"--skip {step}: not a step of {pipeline} ({', '.join(spec.dbt_steps)})")
@@ -156,7 +160,9 @@ def _run_dags(settings: Settings, spec, conf: dict[str, Any], progress: bool, st
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings, spec, outcome = run_pipeline(args.pipeline, args.full_refresh, args.skip, not args.quiet)
+    settings, spec, outcome = run_pipeline(
+        args.pipeline, args.full_refresh, args.skip, not args.quiet, args.force_transform
+    )
     _summary(settings, spec, outcome)
     return 0 if outcome.state == "success" else 1
 
@@ -453,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="STEP",
         help="switch off a dbt step for this run (repeatable)",
+    )
+    r.add_argument(
+        "--force-transform",
+        action="store_true",
+        help="run the dbt steps even if nothing changed since the last transform",
     )
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.set_defaults(func=cmd_run)

@@ -3,9 +3,10 @@
 One parametrized test module for all pipelines, on the embedded default (SQLite source, Parquet
 lake, DuckDB warehouse) and production-like (Postgres source and warehouse). Per pipeline and
 backend, one fixture runs the DAG three times, shared by the tests below: a first load; a run
-after the generator advanced the source; a run with nothing new and two dbt steps switched
-off. What the marts must show comes from the pipeline's ``expectations.py``, computed from the
-source database with its own driver, never read back from what the pipeline produced.
+after the generator advanced the source; a run with nothing new (whose dbt steps are skipped:
+nothing changed since the last transform). What the marts must show comes from the
+pipeline's ``expectations.py``, computed from the source database with its own driver, never
+read back from what the pipeline produced.
 """
 
 from __future__ import annotations
@@ -108,8 +109,7 @@ def runs(request, tmp_path_factory) -> Iterator[Runs]:
             url, seed=seed, as_of=as_of + expectations.ADVANCE_BY, **expectations.ADVANCE, **schema
         )
         second = run(advanced=advanced)
-        off = {f"run_{s}": False for s in ("docs", "seed") if s in spec.dbt_steps}
-        third = run(off)
+        third = run()
         yield Runs(pipeline, spec, expectations, settings, wh, [first, second, third], watermarks, src)
 
 
@@ -143,15 +143,27 @@ def test_the_second_run_moves_only_what_changed_and_the_marts_follow(runs: Runs)
     runs.expectations.check_after_advance(runs.wh, runs.mart, runs.runs[0].expected, second.expected, second)
 
 
-def test_a_run_with_nothing_new_skips_every_extract_and_steps_can_be_switched_off(runs: Runs):
+def test_a_run_with_nothing_new_skips_every_extract_and_every_dbt_step_but_freshness(runs: Runs):
+    from headwater import transform_gate
+
     _, second, third = runs.runs
     extracts = {k: v for k, v in third.tasks.items() if k.startswith("extract[")}
     assert len(extracts) == len(runs.spec.tables) and set(extracts.values()) == {"skipped"}
-    for step in ("docs", "seed"):
-        if step in runs.spec.dbt_steps:
-            assert third.tasks[f"dbt_{step}"] == "skipped"
-    if "test_all" in runs.spec.dbt_steps:
-        assert third.tasks["dbt_test_all"] == "success"
+    for step in runs.spec.dbt_steps:
+        expected = "skipped" if transform_gate.is_gated(runs.spec, step) else "success"
+        assert third.tasks[f"dbt_{step}"] == expected, step
+    decisions = runs.wh.query(
+        "SELECT run_id, decision, reason, outcome FROM wh.headwater.transforms WHERE pipeline = ? "
+        "ORDER BY decided_at",
+        [runs.pipeline],
+    )
+    ids = [r.outcome.run_id for r in runs.runs]
+    assert [(d[0], d[1], d[3]) for d in decisions] == [
+        (ids[0], "run", "success"),
+        (ids[1], "run", "success"),
+        (ids[2], "skip", "success"),
+    ]
+    assert "rows were loaded" in decisions[1][2] and "nothing changed" in decisions[2][2]
     assert not any(third.moved.values())
     assert third.actual == second.actual == third.expected
 

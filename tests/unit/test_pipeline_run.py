@@ -14,8 +14,14 @@ from tests.unit.test_dag_shapes_spec import BASE
 def test_each_dag_gets_only_the_options_it_has_params_for():
     ingest, warehouse = parse_spec(copy.deepcopy(BASE)).dags
     conf = {"full_refresh": True, "tables": ["orders"], "run_seed": False, "run_test_all": False}
+    conf["force_transform"] = True
     assert conf_for(ingest, conf) == {"full_refresh": True, "tables": ["orders"]}
-    assert conf_for(warehouse, conf) == {"full_refresh": True, "run_seed": False, "run_test_all": False}
+    assert conf_for(warehouse, conf) == {
+        "full_refresh": True,
+        "force_transform": True,
+        "run_seed": False,
+        "run_test_all": False,
+    }
 
 
 def _outcome(dag_id: str, state: str, tasks: dict[str, str]) -> RunOutcome:

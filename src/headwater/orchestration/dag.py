@@ -33,6 +33,7 @@ from typing import Any
 
 from headwater.shapes import DagShape
 from headwater.spec import PipelineSpec, load_spec
+from headwater.transform_gate import FORCE_PARAM
 
 DUCKDB_POOL = "headwater_duckdb"
 BRANCH_TASK = "first_build_or_regular"
@@ -90,6 +91,12 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
     if shape.ingest:
         params["tables"] = Param(
             [], type="array", description="Only these tables this run (empty: all, or the Variable's list)."
+        )
+    if shape.all_steps:
+        params[FORCE_PARAM] = Param(
+            False,
+            type="boolean",
+            description="Run the dbt steps even if nothing changed since the last transform.",
         )
     for step in shape.all_steps:
         params[f"run_{step}"] = Param(True, type="boolean", description=f"Run the dbt {step} step.")
@@ -322,6 +329,8 @@ def _node_task(spec: PipelineSpec, node_task: Any, node_steps: tuple[str, ...], 
         full_refresh = bool(params.get("full_refresh")) and any(
             spec.step(s).full_refresh for _, steps in node_task.members for s in steps if s in active
         )
+        mine = sorted({s for _, steps in node_task.members for s in steps if s in active})
+        _skip_unless_changed(spec, mine, str(run_id), {**params, "full_refresh": full_refresh})
         summary = run_node_task(spec, node_task, active, _settings(), str(run_id), full_refresh)
         if summary is None:
             owners = sorted({s for _, steps in node_task.members for s in steps})
@@ -380,6 +389,7 @@ def _report_task(spec: PipelineSpec, pool: str):
         context = get_current_context()
         facts = facts_from_airflow(dict(context), spec.name)
         record = finish_run(spec, _settings(), facts, _airflow_base_url())
+        _finish_transform(spec, dict(context), facts, record.outcome == "success")
         if record.outcome != "success":
             failed = ", ".join(f.label for f in facts.failed) or "upstream tasks"
             raise AirflowFailException(
@@ -388,6 +398,20 @@ def _report_task(spec: PipelineSpec, pool: str):
         return {"outcome": record.outcome, "rows_loaded": record.rows_loaded, "alert": record.alert}
 
     return report_run()
+
+
+def _finish_transform(spec: PipelineSpec, context: dict[str, Any], facts: Any, succeeded: bool) -> None:
+    """A transform is done (later runs may skip theirs) only when the run succeeded with none
+    of its model-building steps (seed, run, snapshot, build) switched off."""
+    from headwater import transform_gate
+
+    params = context.get("params") or {}
+    dbt_tasks = [t for t in facts.tasks if t.task_id.split(".")[-1].startswith("dbt_")]
+    if not dbt_tasks and not any(t.task_id.startswith("nodes.") for t in facts.tasks):
+        return  # a DAG without dbt steps (an ingest DAG)
+    building = [s for s in spec.dbt_steps if spec.step(s).command[0] in ("run", "seed", "snapshot", "build")]
+    switched_off = any(not params.get(f"run_{s}", True) for s in building)
+    transform_gate.finish(spec, _settings(), facts.run_id, succeeded and not switched_off)
 
 
 def _airflow_base_url() -> str | None:
@@ -422,6 +446,21 @@ def _dbt_task(spec: PipelineSpec, step: str, pool: str, path: str | None = None)
             full_refresh = full_refresh or path == "first_build"
         if not params.get(f"run_{step}", True):
             raise AirflowSkipException(f"dbt {step} switched off for this run (param run_{step})")
+        _skip_unless_changed(spec, [step], str(run_id), {**params, "full_refresh": full_refresh})
         return run_step(spec, step, _settings(), str(run_id), full_refresh)
 
     return dbt_step()
+
+
+def _skip_unless_changed(spec: PipelineSpec, steps: list[str], run_id: str, params: dict[str, Any]) -> None:
+    """Skip a task of dbt ``steps`` when the run's transform decision is that nothing changed
+    (headwater.transform_gate); source freshness is never skipped for that."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from headwater import transform_gate
+
+    if not any(transform_gate.is_gated(spec, s) for s in steps):
+        return
+    decision = transform_gate.decide(spec, _settings(), run_id, params)
+    if not decision.run:
+        raise AirflowSkipException(decision.reason)

@@ -15,13 +15,17 @@ from headwater.orchestration.local import RunOutcome, run_dag
 from headwater.settings import Settings
 from headwater.shapes import DagShape, upstream_dags
 from headwater.spec import PipelineSpec
+from headwater.transform_gate import FORCE_PARAM
 
 REPORT_TASK = "report_run"
 
 
 def conf_for(shape: DagShape, conf: dict[str, Any]) -> dict[str, Any]:
     """The part of a pipeline-wide run conf that the DAG has params for."""
-    known = {"full_refresh", *(["tables"] if shape.ingest else []), *(f"run_{s}" for s in shape.all_steps)}
+    steps = shape.all_steps
+    known = {"full_refresh", *(["tables"] if shape.ingest else []), *(f"run_{s}" for s in steps)}
+    if steps:
+        known.add(FORCE_PARAM)
     return {k: v for k, v in conf.items() if k in known}
 
 

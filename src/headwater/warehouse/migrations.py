@@ -122,6 +122,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             status VARCHAR, message VARCHAR, examples VARCHAR);
         """,
     ),
+    Migration(
+        7,
+        "transforms: per DAG run, whether its dbt steps ran (and why) and how they ended",
+        f"""
+        CREATE TABLE IF NOT EXISTS {META}.transforms (
+            pipeline VARCHAR NOT NULL, dbt_target VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+            decided_at TIMESTAMP, decision VARCHAR, reason VARCHAR, project_fingerprint VARCHAR,
+            changes_seen BIGINT, outcome VARCHAR, finished_at TIMESTAMP);
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
