@@ -12,10 +12,11 @@ starts, and records the decision in ``headwater.transforms``. The steps run when
   unmarked some (counted from the load ledger and the reconciliations, which are written in
   the same transaction as the rows themselves, so a change counted here is visible to dbt).
 
-Otherwise every step that builds, tests or documents is skipped, visibly, with the reason;
-source freshness still runs (the sources age whether or not anything loaded). A transform
-counts as done only when the run ended in success with none of its steps switched off
-(``report_run`` records that): a failed or partial one leaves the next run to build again.
+Otherwise every step that builds, tests or documents is skipped, visibly, with the reason.
+Seeds are static files of the project, so changed rows alone do not load them again. Source
+freshness always runs (the sources age whether or not anything loaded). A transform counts
+as done only when the run ended in success with none of its model-building steps switched
+off (``report_run`` records that): a failed or partial one leaves the next run to build again.
 """
 
 from __future__ import annotations
@@ -39,9 +40,23 @@ class Decision:
     run: bool
     reason: str
 
+    @property
+    def rows_only(self) -> bool:
+        """Running only because rows changed: the project, seeds included, is as last built."""
+        return self.reason.startswith(ROWS_CHANGED)
+
+
+ROWS_CHANGED = "rows were loaded or deleted"
+
 
 def is_gated(spec: PipelineSpec, step: str) -> bool:
     return spec.step(step).command not in UNGATED_COMMANDS
+
+
+def needs_rows(spec: PipelineSpec, steps: list[str]) -> bool:
+    """Whether changed rows alone call for these steps: not for seeds, which are static files of
+    the project (loaded again only when the project changed, or on a full refresh)."""
+    return any(spec.step(s).command != ("seed",) for s in steps)
 
 
 def project_fingerprint(spec: PipelineSpec, settings: Settings) -> str:
@@ -141,7 +156,7 @@ def _decision(
     if last_fingerprint != fingerprint:
         return Decision(True, f"the dbt project changed since the last transform ({last_run})")
     if int(last_seen) != seen:
-        return Decision(True, f"rows were loaded or deleted since the last transform ({last_run})")
+        return Decision(True, f"{ROWS_CHANGED} since the last transform ({last_run})")
     if not dbt_schema_built(spec, settings):
         return Decision(True, "the warehouse holds none of the pipeline's dbt schemas")
     return Decision(

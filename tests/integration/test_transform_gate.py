@@ -56,7 +56,11 @@ def test_runs_first_then_only_when_rows_changed(gate):
     load(rows_changed=0)  # a load that changed nothing (rows already there) is no change
     assert not decide("r3").run
     load(rows_changed=5)
-    assert decide("r4").run
+    rows = decide("r4")
+    assert rows.run and rows.rows_only
+    spec = discovery.load_spec(PIPELINE)
+    assert not transform_gate.needs_rows(spec, ["seed"]), "seeds are static files of the project"
+    assert transform_gate.needs_rows(spec, ["staging"])
     finish("r4")
     load(rows_changed=0, rows_deleted=2)  # a full load that removed vanished keys
     assert decide("r5").run

@@ -464,3 +464,5 @@ def _skip_unless_changed(spec: PipelineSpec, steps: list[str], run_id: str, para
     decision = transform_gate.decide(spec, _settings(), run_id, params)
     if not decision.run:
         raise AirflowSkipException(decision.reason)
+    if decision.rows_only and not transform_gate.needs_rows(spec, steps):
+        raise AirflowSkipException("seeds are static: loaded again only when the dbt project changed")
