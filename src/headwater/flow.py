@@ -113,7 +113,8 @@ def load(
 def run_el(
     spec: PipelineSpec, settings: Settings, run_id: str, full_refresh: bool = False
 ) -> dict[str, dict[str, Any] | None]:
-    """Extract every table, then load in dependency order, without Airflow (tests, replays)."""
+    """Extract every table, load in dependency order, then check deletes where the spec asks
+    (``deletes: detect``, when due), as the DAG does, without Airflow (tests, replays)."""
     results: dict[str, dict[str, Any] | None] = {}
     for table_plan in plan(spec, settings, full_refresh):
         extract(spec, table_plan, run_id, settings)
@@ -121,6 +122,11 @@ def run_el(
     for level in spec.load_levels():
         for batch in batches(spec, level, run_id, settings):
             results[batch["table"]] = load(spec, batch, settings)
+    from headwater.reconcile import deletes
+
+    due = deletes.due(spec, deletes.tables_with_deletes(spec), settings)
+    if due:
+        deletes.detect_deletes(spec, due, settings, run_id)
     return results
 
 

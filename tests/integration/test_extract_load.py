@@ -57,9 +57,12 @@ def _ts(v):
 def raw_rows(settings: Settings, table: str) -> list[tuple]:
     wh = open_warehouse(settings.warehouse_url)
     with wh.session(read_only=True) as con:
-        cols = [c for c in wh.columns_of(con, "raw_travel_bookings", table) if not c.startswith("_")]
+        all_columns = wh.columns_of(con, "raw_travel_bookings", table)
+        cols = [c for c in all_columns if not c.startswith("_")]
         sel = ", ".join(f'"{c}"' for c in cols)
-        rows = con.execute(f'SELECT {sel} FROM wh.raw_travel_bookings."{table}"').fetchall()
+        # rows the delete check marked as gone from the source are not live rows
+        live = ' WHERE "_deleted_at" IS NULL' if "_deleted_at" in all_columns else ""
+        rows = con.execute(f'SELECT {sel} FROM wh.raw_travel_bookings."{table}"{live}').fetchall()
     return [tuple(_norm(v) for v in r) for r in rows]
 
 

@@ -7,6 +7,7 @@ in one process, no scheduler), which is also what the end-to-end tests use.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -95,6 +96,7 @@ def ensure_airflow(settings: Settings, env: dict[str, str]) -> None:
     marker = home / ".headwater-ready"
     if marker.exists():
         return
+    _write_config(env)
     db = _metadata_db(env)
     if db is not None and not db.exists():
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,40 @@ def ensure_airflow(settings: Settings, env: dict[str, str]) -> None:
     else:
         _migrate(env, home / "setup.log")
     marker.write_text("ok\n")
+
+
+SECRET_OPTIONS = (
+    ("api_auth", "jwt_secret", 16),  # signs the tokens tasks present to the execution API
+    ("api", "secret_key", 16),  # sessions and log-fetching tokens
+    ("core", "fernet_key", 32),  # encrypts connections and variables in the metadata
+)
+
+
+def _write_config(env: dict[str, str]) -> None:
+    """An airflow.cfg holding the secrets every process of this home must share (mode 0600).
+
+    Without one, each Airflow process that starts writes its own with fresh random secrets;
+    components started together (``headwater ui``) then disagree and a task's token is
+    refused ("Invalid auth token"). Everything else keeps Airflow's defaults; an existing
+    file, or one named by AIRFLOW_CONFIG, is left alone.
+    """
+    if env.get("AIRFLOW_CONFIG"):
+        return
+    path = Path(env["AIRFLOW_HOME"]) / "airflow.cfg"
+    if path.exists():
+        return
+    lines = ["# Written by Headwater: the secrets Airflow's processes of this home share."]
+    for section, option, size in SECRET_OPTIONS:
+        lines += [f"[{section}]", f"{option} = {base64.urlsafe_b64encode(os.urandom(size)).decode()}"]
+    scratch = path.with_name(f".airflow.cfg.{os.getpid()}")
+    scratch.write_text("\n".join(lines) + "\n")
+    scratch.chmod(0o600)
+    try:
+        os.link(scratch, path)  # the first writer wins: every process reads the same secrets
+    except FileExistsError:
+        pass
+    finally:
+        scratch.unlink()
 
 
 def _migrate(env: dict[str, str], log: Path) -> None:

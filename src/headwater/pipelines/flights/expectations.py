@@ -22,6 +22,10 @@ AS_OF_LAG = timedelta(days=1)
 """The source ends a day before now; the advance moves it most of a day: flights depart and
 arrive, new ones are published, bookings come in, passengers change their contact data."""
 ADVANCE_BY = timedelta(hours=23)
+AS_OF_HOUR = 12
+"""The source ends at noon (of the day AS_OF_LAG puts it on, or the day before). Flights are
+published and sold by day, so whether the advance's schedule review finds an unsold flight to
+withdraw depends on the hour the source ends at; at noon it does, on every day."""
 
 # mart -> (source table, what makes a row distinct): the marts hold one row per source entity
 COUNTS = {
