@@ -49,6 +49,17 @@ class Decision:
 ROWS_CHANGED = "rows were loaded or deleted"
 
 
+BUILDING_COMMANDS = ("run", "seed", "snapshot", "build")
+"""dbt commands that change models: a run with one of their steps switched off built a part."""
+
+
+def is_complete(spec: PipelineSpec, params: dict[str, Any], succeeded: bool) -> bool:
+    """A transform is done (later runs may skip theirs) only when the run succeeded with none
+    of its model-building steps switched off (``run_<step>``)."""
+    building = [s for s in spec.dbt_steps if spec.step(s).command[0] in BUILDING_COMMANDS]
+    return succeeded and all(params.get(f"run_{s}", True) for s in building)
+
+
 def is_gated(spec: PipelineSpec, step: str) -> bool:
     return spec.step(step).command not in UNGATED_COMMANDS
 

@@ -115,3 +115,11 @@ def test_the_fingerprint_follows_the_project_files(tmp_path, hw_home: Path):
     model = next((tmp_path / spec.dbt_project).rglob("*.sql"))
     model.write_text(model.read_text() + "\n-- edited\n")
     assert transform_gate.project_fingerprint(elsewhere, settings) != before
+
+
+def test_a_run_with_a_model_building_step_switched_off_is_not_a_whole_transform():
+    spec = discovery.load_spec(PIPELINE)
+    assert transform_gate.is_complete(spec, {}, succeeded=True)
+    assert not transform_gate.is_complete(spec, {}, succeeded=False)
+    assert not transform_gate.is_complete(spec, {"run_staging": False}, succeeded=True)
+    assert transform_gate.is_complete(spec, {"run_docs": False, "run_test_all": False}, succeeded=True)

@@ -132,7 +132,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
             publish = _publish_task(spec, shape)
             previous >> publish
         leaves = [t for t in dag.tasks if not t.downstream_list]
-        leaves >> _report_task(spec, pool)  # type: ignore[operator]
+        leaves >> _report_task(spec, pool, bool(shape.all_steps))  # type: ignore[operator]
     return dag
 
 
@@ -374,7 +374,7 @@ def _publish_task(spec: PipelineSpec, shape: DagShape):
     return publish_assets()
 
 
-def _report_task(spec: PipelineSpec, pool: str):
+def _report_task(spec: PipelineSpec, pool: str, transforms: bool):
     from airflow.sdk import task
 
     # all_done: it runs whatever happened upstream; no retries and no failure callback of its
@@ -389,7 +389,11 @@ def _report_task(spec: PipelineSpec, pool: str):
         context = get_current_context()
         facts = facts_from_airflow(dict(context), spec.name)
         record = finish_run(spec, _settings(), facts, _airflow_base_url())
-        _finish_transform(spec, dict(context), facts, record.outcome == "success")
+        if transforms:  # a DAG with dbt steps: how its transform ended decides the next run's
+            from headwater import transform_gate
+
+            done = transform_gate.is_complete(spec, context.get("params") or {}, record.outcome == "success")
+            transform_gate.finish(spec, _settings(), facts.run_id, done)
         if record.outcome != "success":
             failed = ", ".join(f.label for f in facts.failed) or "upstream tasks"
             raise AirflowFailException(
@@ -398,20 +402,6 @@ def _report_task(spec: PipelineSpec, pool: str):
         return {"outcome": record.outcome, "rows_loaded": record.rows_loaded, "alert": record.alert}
 
     return report_run()
-
-
-def _finish_transform(spec: PipelineSpec, context: dict[str, Any], facts: Any, succeeded: bool) -> None:
-    """A transform is done (later runs may skip theirs) only when the run succeeded with none
-    of its model-building steps (seed, run, snapshot, build) switched off."""
-    from headwater import transform_gate
-
-    params = context.get("params") or {}
-    dbt_tasks = [t for t in facts.tasks if t.task_id.split(".")[-1].startswith("dbt_")]
-    if not dbt_tasks and not any(t.task_id.startswith("nodes.") for t in facts.tasks):
-        return  # a DAG without dbt steps (an ingest DAG)
-    building = [s for s in spec.dbt_steps if spec.step(s).command[0] in ("run", "seed", "snapshot", "build")]
-    switched_off = any(not params.get(f"run_{s}", True) for s in building)
-    transform_gate.finish(spec, _settings(), facts.run_id, succeeded and not switched_off)
 
 
 def _airflow_base_url() -> str | None:
