@@ -17,6 +17,7 @@ from rich.table import Table
 
 from headwater import discovery
 from headwater.errors import HeadwaterError
+from headwater.orchestration import cluster_cli
 from headwater.settings import Settings
 from headwater.spec import available_pipelines, load_spec
 
@@ -538,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=cmd_reconcile)
 
     sub.add_parser("pipelines", help="list the pipelines").set_defaults(func=cmd_pipelines)
+    cluster_cli.add_commands(sub)
     return p
 
 

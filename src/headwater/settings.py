@@ -95,6 +95,12 @@ class Settings:
     """HEADWATER_LOAD_CHUNK_ROWS: replaces the ``load.chunk_rows`` of every table that declares
     one (tests and benchmarks force many small chunks with it); unset: the spec's."""
     """HEADWATER_RETRIES: overrides every spec's ``retries`` (``headwater run`` sets 0)."""
+    retry_delay_seconds: int | None = None
+    """HEADWATER_RETRY_DELAY_SECONDS: overrides every spec's ``retry_delay_minutes`` (the
+    cluster sets it low: a task lost with its worker is retried within a minute or two)."""
+    queues: Mapping[str, str] = field(default_factory=dict)
+    """HEADWATER_QUEUE_LOAD / HEADWATER_QUEUE_TRANSFORM: the Celery queue of every pipeline's
+    load and dbt tasks, over the spec's ``queues`` (a deployment's choice)."""
     digest_schedule: str = "0 7 * * *"
     """HEADWATER_DIGEST_SCHEDULE: cron schedule of the (paused by default) digest DAG."""
     duckdb_extensions: Path = field(default_factory=lambda: Path.home() / ".headwater-duckdb")
@@ -152,6 +158,10 @@ class Settings:
             pipeline_paths=_paths(_env("HEADWATER_PIPELINE_PATHS")),
             retries=int(retries) if retries else None,
             load_chunk_rows=_positive_int("HEADWATER_LOAD_CHUNK_ROWS", _env("HEADWATER_LOAD_CHUNK_ROWS")),
+            retry_delay_seconds=_non_negative_int(
+                "HEADWATER_RETRY_DELAY_SECONDS", _env("HEADWATER_RETRY_DELAY_SECONDS")
+            ),
+            queues={k: v for k in ("load", "transform") if (v := _env(f"HEADWATER_QUEUE_{k.upper()}"))},
             digest_schedule=_env("HEADWATER_DIGEST_SCHEDULE") or defaults.digest_schedule,
             duckdb_extensions=Path(_env("HEADWATER_DUCKDB_EXTENSIONS") or defaults.duckdb_extensions),
             duckdb_memory_limit=_env("HEADWATER_DUCKDB_MEMORY_LIMIT") or defaults.duckdb_memory_limit,
@@ -254,6 +264,20 @@ class Settings:
         for key, url in sorted(self.source_urls.items()):
             out[f"source {key.lower()}"] = mask_url(url)
         return out
+
+
+def _non_negative_int(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of seconds >= 0, not {value!r}")
+    return int(value)
+
+
+def queue_for(settings: Settings, spec: PipelineSpec, kind: str) -> str | None:
+    """The Celery queue of a pipeline's ``kind`` of task (load or transform): the deployment's
+    setting, else the spec's, else None (Airflow's default queue)."""
+    return settings.queues.get(kind) or spec.queues.get(kind)
 
 
 def _positive_int(name: str, value: str | None) -> int | None:

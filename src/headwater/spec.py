@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,9 @@ class PipelineSpec:
     schedule: str | None = None
     retries: int = 2
     retry_delay_minutes: int = 5
+    queues: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Celery queue per kind of task (``load``: plan/extract/load/deletes, ``transform``: dbt);
+    a kind not named goes to Airflow's default queue. Deployments override it (Settings)."""
     lookback_seconds: int = 0
     schema_changes: str = "evolve"
     """What a type change or a vanished source column does: evolve (alter / keep) or fail."""
@@ -259,6 +263,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
             "schedule",
             "retries",
             "retry_delay_minutes",
+            "queues",
             "source",
             "sources",
             "load",
@@ -377,6 +382,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
     delay = data.get("retry_delay_minutes", 5)
     if not isinstance(retries, int) or retries < 0 or not isinstance(delay, int) or delay < 0:
         raise SpecError(f"{where}: retries and retry_delay_minutes must be whole numbers >= 0")
+    queues = _parse_queues(data.get("queues") or {}, f"{where}.queues")
     return PipelineSpec(
         name=name,
         description=str(data.get("description", "")),
@@ -385,6 +391,7 @@ def parse_spec(data: Any, folder: Path = Path(".")) -> PipelineSpec:
         schedule=data.get("schedule"),
         retries=retries,
         retry_delay_minutes=delay,
+        queues=queues,
         lookback_seconds=lookback,
         schema_changes=schema_changes,
         max_rejected_share=float(max_rejected),
@@ -672,3 +679,19 @@ def load_spec_from(folder: Path) -> PipelineSpec:
 
     with path.open() as f:
         return parse_spec(yaml.safe_load(f), folder=path.parent)
+
+
+QUEUE_KINDS = ("load", "transform")
+
+
+def _parse_queues(raw: Any, where: str) -> dict[str, str]:
+    """``queues: {load: <queue>, transform: <queue>}``: Celery queue names per kind of task."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: a mapping of {' / '.join(QUEUE_KINDS)} to a queue name")
+    _known_keys(raw, set(QUEUE_KINDS), where)
+    queues = {}
+    for kind, name in raw.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise SpecError(f"{where}.{kind}: a queue name (letters, digits, '_', '.', '-'), not {name!r}")
+        queues[kind] = name
+    return queues

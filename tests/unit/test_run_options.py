@@ -33,6 +33,12 @@ def test_variables_choose_mode_and_tables_and_params_win():
     )
 
 
+def test_an_empty_table_list_means_every_table_as_the_example_variables_file_says():
+    # `airflow variables import` stores a JSON list as its text: "[]" must not mean "no table".
+    assert run_options(SPEC, {}, {"headwater_flights_tables": "[]"}) == (False, None)
+    assert run_options(SPEC, {"tables": []}, {"headwater_flights_tables": ""}) == (False, None)
+
+
 def test_bad_values_are_refused_with_the_name_of_what_is_wrong():
     with pytest.raises(SpecError, match="headwater_flights_mode='sometimes'"):
         run_options(SPEC, {}, {"headwater_flights_mode": "sometimes"})

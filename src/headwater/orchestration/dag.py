@@ -36,6 +36,9 @@ from headwater.spec import PipelineSpec, load_spec
 from headwater.transform_gate import FORCE_PARAM
 
 DUCKDB_POOL = "headwater_duckdb"
+POSTGRES_POOL = "headwater_postgres"
+WAREHOUSE_POOLS = {"duckdb": DUCKDB_POOL, "postgres": POSTGRES_POOL}
+"""Every task that touches the warehouse runs in its kind's pool (slots: deploy/airflow/pools.json)."""
 BRANCH_TASK = "first_build_or_regular"
 PUBLISH_TASK = "publish_assets"
 PATH_XCOM = "path"
@@ -43,10 +46,35 @@ PATH_XCOM = "path"
 
 
 def _warehouse_pool() -> str:
-    """DuckDB allows one writing process: every task that writes it shares a one-slot pool."""
-    from headwater.warehouse.capabilities import capabilities
+    """The warehouse's pool: one slot for DuckDB (one writing process), a few for Postgres."""
+    return WAREHOUSE_POOLS.get(_settings().warehouse_kind, "default_pool")
 
-    return DUCKDB_POOL if capabilities(_settings().warehouse_url).single_writer else "default_pool"
+
+def _route_queues(dag: Any, spec: PipelineSpec) -> None:
+    """Send dbt tasks and load tasks to their Celery queues (when set), so that heavy dbt work
+    never holds the workers the loads need. Ignored by LocalExecutor and ``dags test``."""
+    from headwater.settings import queue_for
+
+    settings = _settings()
+    for kind in ("load", "transform"):
+        queue = queue_for(settings, spec, kind)
+        if not queue:
+            continue
+        for task_ in dag.tasks:
+            if (kind == "transform") == is_transform_task(task_.task_id):
+                task_.queue = queue
+
+
+def is_transform_task(task_id: str) -> bool:
+    """The dbt side of a DAG (``transform`` queue): its steps (in a branch path or not), the
+    per-model node tasks and the branch deciding between paths; the rest is ``load``."""
+    name = task_id.rsplit(".", 1)[-1]
+    return name.startswith("dbt_") or task_id.startswith("nodes.") or task_id == BRANCH_TASK
+
+
+def _retry_delay(spec: PipelineSpec) -> timedelta:
+    seconds = _settings().retry_delay_seconds
+    return timedelta(minutes=spec.retry_delay_minutes) if seconds is None else timedelta(seconds=seconds)
 
 
 def _settings():
@@ -114,7 +142,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
         tags=["headwater", spec.name],
         default_args={
             "retries": retries,
-            "retry_delay": timedelta(minutes=spec.retry_delay_minutes),
+            "retry_delay": _retry_delay(spec),
             "retry_exponential_backoff": True,
             "on_failure_callback": task_failed,
         },
@@ -133,6 +161,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
             previous >> publish
         leaves = [t for t in dag.tasks if not t.downstream_list]
         leaves >> _report_task(spec, pool, bool(shape.all_steps))  # type: ignore[operator]
+    _route_queues(dag, spec)
     return dag
 
 

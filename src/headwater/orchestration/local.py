@@ -20,8 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from headwater.orchestration.dag import DUCKDB_POOL
-from headwater.settings import Settings
+from headwater.settings import REPO_ROOT, Settings
+
+PROVISIONING = REPO_ROOT / "deploy" / "airflow"
+"""Files the Airflow CLI imports into a new metadata database (pools; the cluster adds
+variables and connections): the same files a Docker deployment uses."""
+POOLS_FILE = PROVISIONING / "pools.json"
 
 
 def airflow_environ(settings: Settings) -> dict[str, str]:
@@ -141,16 +145,21 @@ def _write_config(env: dict[str, str]) -> None:
 
 
 def _migrate(env: dict[str, str], log: Path) -> None:
+    """Create or upgrade the metadata schema, then the pools every DAG's tasks name (a task
+    whose pool does not exist is never scheduled, silently)."""
     _airflow(["db", "migrate"], env, log)
-    _airflow(["pools", "set", DUCKDB_POOL, "1", "One writer at a time for the DuckDB warehouse"], env, log)
+    _airflow(["pools", "import", str(POOLS_FILE)], env, log)
 
 
 def _metadata_template(env: dict[str, str], log: Path) -> Path:
-    """A migrated SQLite metadata database with Headwater's pool, built once per Airflow version."""
+    """A migrated SQLite metadata database with Headwater's pools, built once per Airflow
+    version and pools file."""
+    import hashlib
     from importlib.metadata import version
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "headwater"
-    template = cache / f"airflow-{version('apache-airflow')}-{DUCKDB_POOL}.db"
+    pools = hashlib.sha256(POOLS_FILE.read_bytes()).hexdigest()[:12]
+    template = cache / f"airflow-{version('apache-airflow')}-pools-{pools}.db"
     if template.exists():
         return template
     cache.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,11 @@ def run_options(
     tables = params.get("tables") or variables.get(tables_var) or None
     if isinstance(tables, str):
         tables = (
-            json.loads(tables) if tables.strip().startswith("[") else [t.strip() for t in tables.split(",")]
+            json.loads(tables)
+            if tables.strip().startswith("[")
+            else [t.strip() for t in tables.split(",") if t.strip()]
         )
+    tables = tables or None  # an empty list (a Variable stores "[]" as text) means every table
     if tables is not None:
         known = [t.name for t in spec.tables]
         unknown = [t for t in tables if t not in known]

@@ -48,7 +48,10 @@ class Side:
         return self.con.execute(self.relation(native)).to_arrow_table()
 
     def _filtered(self, key: list[tuple[str, str]], condition: str | None = None) -> str:
-        conditions = [c for c in (self.where, condition) if c]
+        # A row without its key cannot be loaded (the loader quarantines it with the reason, as
+        # a messy file's line without its id): only keyed rows are compared.
+        keyed = " AND ".join(f"{duck.quote(n)} IS NOT NULL" for n, _ in key)
+        conditions = [c for c in (self.where, keyed, condition) if c]
         return f"FROM {self.from_clause}" + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
     def buckets(

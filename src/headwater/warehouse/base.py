@@ -113,6 +113,10 @@ class Warehouse(ABC):
         any other load of the table waits for them.
         """
 
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection, schema: str) -> None:
+        """Create ``schema`` if missing, in a transaction of its own (before a load's)."""
+        self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
+
     def _refresh_catalog(self, con: duckdb.DuckDBPyConnection) -> None:  # noqa: B027 (optional hook)
         """Forget cached catalog entries after native DDL (Postgres only)."""
 
@@ -223,6 +227,7 @@ class Warehouse(ABC):
             lake.configure(con)
             self.ensure_metadata(con)
             batch_bytes = _parquet_bytes(con, files)  # the files' footers, outside the transaction
+            self._ensure_schema(con, schema)
             con.execute("BEGIN")
             try:
                 self._lock_table(con, spec.name, table.name, shared=chunk is not None)
@@ -248,7 +253,6 @@ class Warehouse(ABC):
                 older = _is_older(manifest, last)
                 if older and not fill_gaps:
                     raise StaleBatchError(_stale_message(spec.name, table.name, manifest, last))
-                self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
                 self._refresh_catalog(con)
                 quarantined, select = 0, ""
                 if manifest.rejected:
@@ -357,10 +361,10 @@ class Warehouse(ABC):
         with self.session() as con:
             lake.configure(con)
             self.ensure_metadata(con)
+            self._ensure_schema(con, schema)
             con.execute("BEGIN")
             try:
                 self._lock_table(con, spec.name, table.name)
-                self.native(con, f"CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}")
                 self._refresh_catalog(con)
                 existing = self.column_types_of(con, schema, table.name)
                 if existing:

@@ -43,6 +43,20 @@ class PostgresWarehouse(Warehouse):
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         self.native(con, f"SELECT {function}({key})")
 
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection, schema: str) -> None:
+        # CREATE SCHEMA IF NOT EXISTS races in Postgres: two loads that both find the schema
+        # missing both insert it, and one fails on pg_namespace's unique index (seen with
+        # parallel first loads on Celery workers). Creators take turns on an advisory lock that
+        # the implicit transaction holds until the schema is committed.
+        import hashlib
+
+        key = int.from_bytes(
+            hashlib.sha256(f"headwater:schema:{schema}".encode()).digest()[:8], "big", signed=True
+        )
+        self.native(
+            con, f"SELECT pg_advisory_xact_lock({key}); CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}"
+        )
+
     def _scratch_name(self, base: str) -> str:
         """A scratch relation's name within Postgres' 63 characters, unique per chunk."""
         return base[: 63 - len(self._scratch_suffix)] + self._scratch_suffix
