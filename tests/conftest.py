@@ -87,6 +87,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 # end-to-end modules do not end up alone at the tail of the run.
 SHARED_SCOPES = ("tests/dashboard/",)
 LONGEST_FIRST = (
+    "tests/e2e/test_cluster.py",
     "tests/dashboard/",
     "tests/e2e/test_pipelines.py",
     "tests/e2e/test_pacbikes.py",
