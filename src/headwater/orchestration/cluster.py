@@ -62,6 +62,9 @@ LOAD_QUEUE, TRANSFORM_QUEUE = "headwater_load", "headwater_transform"
 class ClusterConfig:
     """What ``up`` starts. Each field has an environment variable (HEADWATER_CLUSTER_*)."""
 
+    executor: str = "celery"
+    """celery (the production profile) or local (LocalExecutor: the scheduler runs the tasks
+    itself, no broker and no workers; a one-machine deployment, and the benchmark's baseline)."""
     workers: int = 2
     concurrency: int = 2
     """Task slots per worker (Celery processes)."""
@@ -82,6 +85,7 @@ class ClusterConfig:
     def from_env(cls, **given: object) -> ClusterConfig:
         env = os.environ.get
         config = cls(
+            executor=env("HEADWATER_CLUSTER_EXECUTOR") or "celery",
             workers=int(env("HEADWATER_CLUSTER_WORKERS") or 2),
             concurrency=int(env("HEADWATER_CLUSTER_CONCURRENCY") or 2),
             port=int(env("HEADWATER_CLUSTER_PORT") or 8080),
@@ -94,7 +98,11 @@ class ClusterConfig:
         for key, value in given.items():
             if value is not None:
                 setattr(config, key, value)
-        if config.workers < 1 or config.concurrency < 1:
+        if config.executor not in ("celery", "local"):
+            raise ConfigError(f"HEADWATER_CLUSTER_EXECUTOR: celery or local, not {config.executor!r}")
+        if config.executor == "local":
+            config.workers = 0
+        elif config.workers < 1 or config.concurrency < 1:
             raise ConfigError("a cluster needs at least one worker with at least one slot")
         return config
 
@@ -188,7 +196,7 @@ def cluster_environ(
         {
             "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW_CONFIG": str(airflow_home / "airflow.cfg"),
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if config.executor == "celery" else "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(max(4, config.workers * config.concurrency)),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "headwater.orchestration.celery_worker.hostname",

@@ -22,6 +22,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     u = cs.add_parser(
         "up", help="start api-server, scheduler, dag-processor, triggerer, N Celery workers (+ lake)"
     )
+    u.add_argument(
+        "--executor",
+        choices=["celery", "local"],
+        help="celery (default) or local: LocalExecutor, no broker, no workers (HEADWATER_CLUSTER_EXECUTOR)",
+    )
     u.add_argument("--workers", type=int, help="Celery workers (HEADWATER_CLUSTER_WORKERS, default 2)")
     u.add_argument("--concurrency", type=int, help="task slots per worker (default 2)")
     u.add_argument(
@@ -62,6 +67,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     config = ClusterConfig.from_env(
+        executor=args.executor,
         workers=args.workers,
         concurrency=args.concurrency,
         port=args.port,
