@@ -163,3 +163,34 @@ def test_report_run_is_the_only_leaf_and_always_runs(pipeline):
     assert not report.on_failure_callback, "its own failure must not be recorded as a task failure"
     others = [t for t in dag.tasks if t.task_id != "report_run"]
     assert all(t.on_failure_callback for t in others), "every other task records its failure"
+
+
+def test_queues_route_dbt_and_loads_apart_and_the_deployment_wins_over_the_spec(monkeypatch):
+    import dataclasses
+
+    from headwater.orchestration import build_dag
+    from headwater.spec import load_spec
+
+    spec = dataclasses.replace(load_spec("pacbikes"), queues={"load": "spec_load"})
+    monkeypatch.delenv("HEADWATER_QUEUE_LOAD", raising=False)
+    monkeypatch.setenv("HEADWATER_QUEUE_TRANSFORM", "deploy_dbt")
+    dags = {d.dag_id: d for d in (build_dag(spec, s.dag_id) for s in spec.dags)}
+    queues = {t.task_id: t.queue for d in dags.values() for t in d.tasks}
+    assert queues["plan"] == queues["load"] == queues["report_run"] == "spec_load"
+    dbt = {k: v for k, v in queues.items() if k.rsplit(".", 1)[-1].startswith("dbt_")}
+    assert dbt and set(dbt.values()) == {"deploy_dbt"}
+    assert queues["first_build_or_regular"] == "deploy_dbt"
+    monkeypatch.delenv("HEADWATER_QUEUE_TRANSFORM")
+    plain = build_dag("travel_bookings")
+    assert {t.queue for t in plain.tasks} == {"default"}  # no queue set: Airflow's default
+
+
+def test_every_pool_a_dag_names_is_provisioned_from_the_pools_file():
+    import json
+
+    from headwater.orchestration.dag import WAREHOUSE_POOLS
+    from headwater.orchestration.local import POOLS_FILE
+
+    pools = json.loads(POOLS_FILE.read_text())
+    assert set(WAREHOUSE_POOLS.values()) <= set(pools)
+    assert pools["headwater_duckdb"]["slots"] == 1  # DuckDB: one writing process
