@@ -324,6 +324,8 @@ def up(
         raise ConfigError(
             f"a cluster is already running from {cluster_dir(settings)}: `headwater cluster down` first"
         )
+    if state is not None:  # a cluster that died (machine restart, killed processes): sweep its leftovers
+        down(settings, say=lambda _m: None)
     if not os.environ.get("HEADWATER_LAKE_URL") and config.lake_port is None:
         config.lake_port = _free_port()
     cluster_id = uuid.uuid4().hex
