@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             gen_env,
             logs / "generate.log",
         )
-        expected = _counts(source, None)
+        expected = _counts(source, PIPELINE)
         took = time.monotonic() - started
         log(f"source at scale {o.scale}: {sum(expected.values()):,} rows in {took:.0f} s")
         for setup in o.setups.split(","):

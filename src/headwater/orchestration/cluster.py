@@ -197,7 +197,10 @@ def cluster_environ(
             "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW_CONFIG": str(airflow_home / "airflow.cfg"),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if config.executor == "celery" else "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": str(max(4, config.workers * config.concurrency)),
+            # Tasks the executor has in flight. Celery: many more than the workers' slots (the
+            # broker holds the rest), or a slot frees only at the executor's next sync with
+            # Celery's results, seconds after the task ended. LocalExecutor: its processes.
+            "AIRFLOW__CORE__PARALLELISM": str(32 if config.executor == "celery" else 4),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "headwater.orchestration.celery_worker.hostname",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{HOST}:{config.port}/execution/",
@@ -220,6 +223,11 @@ def cluster_environ(
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "60"
             ),
             "HEADWATER_RETRY_DELAY_SECONDS": os.environ.get("HEADWATER_RETRY_DELAY_SECONDS", "15"),
+            # An idle scheduler looks again after 0.5 s, not 1 s: a DAG is a chain of short
+            # tasks, and each link waits for the scheduler's next look.
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get(
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.5"
+            ),
             # A busy api-server may answer a task's call slowly; Airflow gives up after 5 s.
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": os.environ.get(
                 "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "30"
