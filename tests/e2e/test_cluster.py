@@ -10,7 +10,7 @@ One cluster and one story, shared by the tests below (each checks one part of it
 2. Every pipeline is started at once through the scheduler (its DAGs unpaused: scheduled
    runs, and Asset-triggered ones for the two-DAG pipelines; never ``dags test``).
 3. While the test holds the load ledger locked, the loads block mid-transaction; the worker
-   running a travel_bookings load is SIGKILLed with its children. Its tasks must be retried on
+   running one of them is SIGKILLed with its children. Its tasks must be retried on
    the other worker within two minutes, and the warehouse must end exact.
 4. The scheduler is SIGKILLed and restarted while the runs go on: they complete.
 5. The cluster's road to Redis (a forwarder the test owns; the machine's Redis is never
@@ -51,7 +51,7 @@ from tests.tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 PIPELINES = [n for n in discovery.available_pipelines() if discovery.is_bundled(load_spec(n))]
-KILLED_PIPELINE = "travel_bookings"
+OUTAGE_PIPELINE = "travel_bookings"
 RETRY_WITHIN = 120  # seconds from the kill to the retry's start (the issue's bound)
 REDIS = ("127.0.0.1", 6379)
 
@@ -252,18 +252,19 @@ def _play(story: Story, proxy: TcpProxy) -> None:
         before = {name: cluster.start_pipeline(settings, name) for name in PIPELINES}
 
         def killed_load() -> dict[str, Any] | None:
+            """A load task running (any pipeline's) while loads wait on the ledger's lock."""
             if _waiting_on_ledger(settings.warehouse_url) == 0:
                 return None
             rows = _meta(
                 env,
-                "SELECT task_id, map_index, hostname, try_number FROM task_instance "
-                "WHERE dag_id = :d AND task_id = 'load' AND state = 'running' AND hostname IS NOT NULL",
-                d=KILLED_PIPELINE,
+                "SELECT dag_id, task_id, map_index, hostname, try_number FROM task_instance "
+                "WHERE state = 'running' AND hostname IS NOT NULL",
             )
-            return {"task": rows[0]} if rows else None
+            loads = [r for r in rows if r[1].rsplit(".", 1)[-1].startswith("load")]
+            return {"task": loads[0]} if loads else None
 
-        target = _wait(killed_load, 600, f"a running {KILLED_PIPELINE} load blocked in its transaction")
-        worker = target["task"][2].split("@", 1)[0]
+        target = _wait(killed_load, 600, "a running load blocked in its transaction")
+        worker = target["task"][3].split("@", 1)[0]
         running = _meta(env, "SELECT dag_id, task_id, map_index, try_number FROM task_instance "
                              "WHERE state = 'running' AND hostname LIKE :h", h=f"{worker}@%")  # fmt: skip
         story.killed = {
@@ -278,14 +279,14 @@ def _play(story: Story, proxy: TcpProxy) -> None:
         ledger.close()
 
     # The killed load is retried on the other worker (the killed one stays down meanwhile).
-    _, map_index, _, try_number = story.killed["task"]
+    dag_id, task_id, map_index, _, try_number = story.killed["task"]
 
     def retried() -> tuple | None:
         rows = _meta(
             env,
             "SELECT hostname, try_number, start_date, state FROM task_instance WHERE dag_id = :d "
-            "AND task_id = 'load' AND map_index = :m AND try_number > :t AND state IN ('running', 'success')",
-            d=KILLED_PIPELINE, m=map_index, t=try_number,
+            "AND task_id = :k AND map_index = :m AND try_number > :t AND state IN ('running', 'success')",
+            d=dag_id, k=task_id, m=map_index, t=try_number,
         )  # fmt: skip
         return rows[0] if rows else None
 
@@ -309,26 +310,26 @@ def _play(story: Story, proxy: TcpProxy) -> None:
 def _outage(story: Story, proxy: TcpProxy) -> None:
     """Redis unreachable for the cluster while a run starts; then the next run."""
     settings = story.settings
-    spec = load_spec(KILLED_PIPELINE)
+    spec = load_spec(OUTAGE_PIPELINE)
     generator = discovery.pipeline_module(spec, "generator")
     generator.advance(settings.source_url_for(spec), seed=99)
     proxy.cut()
     try:
-        before = cluster.start_pipeline(settings, KILLED_PIPELINE)
+        before = cluster.start_pipeline(settings, OUTAGE_PIPELINE)
         time.sleep(30)
         story.outage["during"] = _meta(
             story.env,
             "SELECT state, count(*) FROM task_instance WHERE dag_id = :d AND run_id = "
             "(SELECT run_id FROM dag_run WHERE dag_id = :d ORDER BY id DESC LIMIT 1) GROUP BY state",
-            d=KILLED_PIPELINE,
+            d=OUTAGE_PIPELINE,
         )
     finally:
         proxy.restore()
-    first = cluster.wait_pipeline(settings, KILLED_PIPELINE, before, timeout=900)
+    first = cluster.wait_pipeline(settings, OUTAGE_PIPELINE, before, timeout=900)
     story.outage["first"] = first
     if any(state != "success" for _run, state in first.values()):
-        again = cluster.start_pipeline(settings, KILLED_PIPELINE)
-        story.outage["next"] = cluster.wait_pipeline(settings, KILLED_PIPELINE, again, timeout=900)
+        again = cluster.start_pipeline(settings, OUTAGE_PIPELINE)
+        story.outage["next"] = cluster.wait_pipeline(settings, OUTAGE_PIPELINE, again, timeout=900)
     logs = Path(cluster.read_state(settings)["home"]) / "logs"  # type: ignore[index]
     story.outage["errors"] = [
         line
@@ -393,7 +394,7 @@ def test_a_killed_workers_load_is_retried_on_the_other_worker_within_two_minutes
     assert killed["pids"], "the worker had processes to kill"
     hostname, try_number, start_date, _state = killed["retry"]
     assert hostname.split("@", 1)[0] not in (killed["worker"], ""), hostname
-    assert try_number == killed["task"][3] + 1
+    assert try_number == killed["task"][4] + 1
     assert start_date.timestamp() - killed["at"] < RETRY_WITHIN
     # ... and the load it interrupted landed once: one ledger row per batch.
     wh = open_warehouse(story.settings.warehouse_url)
