@@ -71,6 +71,7 @@ class Story:
     actual: dict[str, Any] = field(default_factory=dict)
     reconciled: dict[str, list] = field(default_factory=dict)
     up_state: dict[str, Any] = field(default_factory=dict)
+    status_up: dict[str, Any] = field(default_factory=dict)
     down: dict[str, Any] = field(default_factory=dict)
     left_after_down: list[int] = field(default_factory=list)
     listeners_after_down: list[tuple] = field(default_factory=list)
@@ -190,6 +191,7 @@ def story(request, tmp_path_factory) -> Iterator[Story]:
             story.up_state = cluster.up(settings, cluster.ClusterConfig.from_env(), say=lambda _m: None)
             try:
                 story.env = cluster.cluster_env(settings)
+                story.status_up = cluster.status(settings)
                 _play(story, proxy)
             finally:
                 story.tis = _task_rows(story.env) if story.env else []
@@ -274,6 +276,7 @@ def _play(story: Story, proxy: TcpProxy) -> None:
             "pids": _kill_component(state, worker),
             "at": time.time(),
         }
+        story.killed["status"] = cluster.status(settings)["components"]
     finally:
         ledger.rollback()  # the lock goes: the surviving loads go on
         ledger.close()
@@ -344,6 +347,18 @@ def test_the_cluster_came_up_from_a_clean_state_with_every_process(story: Story)
     names = set(story.up_state["components"])
     assert {"api-server", "scheduler", "dag-processor", "triggerer", "lake"} <= names
     assert {n for n in names if n.startswith("worker-")} == {"worker-1", "worker-2"}
+
+
+def test_status_names_every_process_alive_and_every_listener_is_on_loopback(story: Story):
+    status = story.status_up
+    assert set(status["components"].values()) == {"alive"}, status["components"]
+    assert status["health"]["scheduler"]["status"] == "healthy"
+    addresses = {address for address, _port in status["listeners"]}
+    assert ("127.0.0.1", status["port"]) in status["listeners"]  # the api-server
+    assert addresses == {"127.0.0.1"}, status["listeners"]  # no log server, nothing on 0.0.0.0
+    after_kill = story.killed["status"]
+    assert after_kill[story.killed["worker"]] == "dead"
+    assert {n for n, s in after_kill.items() if s == "dead"} == {story.killed["worker"]}
 
 
 def test_every_pipeline_ran_through_the_scheduler_on_celery_workers(story: Story):
