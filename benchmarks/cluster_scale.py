@@ -35,6 +35,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from headwater.orchestration.cluster import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "travel_bookings"
 TABLES = ("booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment")
@@ -129,7 +131,7 @@ def _oneshot(home: Path, env: dict[str, str], logs: Path) -> dict[str, Any]:
 
 def _cluster(setup: str, home: Path, env: dict[str, str], logs: Path, admin: str) -> dict[str, Any]:
     metadata = _db(admin, f"hw_bench_meta_{uuid.uuid4().hex[:8]}")
-    up = [CLI, "cluster", "up", "--port", str(_free_port())]
+    up = [CLI, "cluster", "up", "--port", str(free_port())]
     up += ["--executor", "local"] if setup == "local" else ["--workers", setup.removeprefix("celery")]
     env = {
         **env,
@@ -147,14 +149,6 @@ def _cluster(setup: str, home: Path, env: dict[str, str], logs: Path, admin: str
     finally:
         _run([CLI, "cluster", "down"], env, logs / f"{setup}.log")
         _db(admin, metadata.rsplit("/", 1)[1], drop=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:

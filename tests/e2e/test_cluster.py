@@ -170,7 +170,7 @@ def story(request, tmp_path_factory) -> Iterator[Story]:
             mp.setenv("HEADWATER_CLUSTER_METADATA_URL", f"{base}/{metadata_db}")
             mp.setenv("HEADWATER_WAREHOUSE_URL", f"{base}/{warehouse_db}")
             mp.setenv("HEADWATER_CLUSTER_BROKER_URL", f"redis://{proxy.url_host}/{redis_db}")
-            mp.setenv("HEADWATER_CLUSTER_PORT", str(_free_port()))
+            mp.setenv("HEADWATER_CLUSTER_PORT", str(cluster.free_port()))
             sources, folders = {}, {}
             for name, db in zip(PIPELINES, source_dbs, strict=True):
                 spec = load_spec(name)
@@ -215,14 +215,6 @@ def story(request, tmp_path_factory) -> Iterator[Story]:
         proxy.close()
         for db in databases:
             drop_database(admin, db)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve_apis(mp: pytest.MonkeyPatch, settings: Settings) -> list[Any]:

@@ -312,7 +312,8 @@ def _start(name: str, command: list[str], env: dict[str, str], logs: Path) -> di
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     import socket
 
     with socket.socket() as s:
@@ -335,7 +336,7 @@ def up(
     if state is not None:  # a cluster that died (machine restart, killed processes): sweep its leftovers
         down(settings, say=lambda _m: None)
     if not os.environ.get("HEADWATER_LAKE_URL") and config.lake_port is None:
-        config.lake_port = _free_port()
+        config.lake_port = free_port()
     cluster_id = uuid.uuid4().hex
     home = cluster_dir(settings)
     logs = home / "logs"

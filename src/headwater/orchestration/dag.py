@@ -45,17 +45,16 @@ PATH_XCOM = "path"
 """XCom key under which the branch task records the path it chose."""
 
 
-def _warehouse_pool() -> str:
+def _warehouse_pool(settings: Any) -> str:
     """The warehouse's pool: one slot for DuckDB (one writing process), a few for Postgres."""
-    return WAREHOUSE_POOLS.get(_settings().warehouse_kind, "default_pool")
+    return WAREHOUSE_POOLS.get(settings.warehouse_kind, "default_pool")
 
 
-def _route_queues(dag: Any, spec: PipelineSpec) -> None:
+def _route_queues(dag: Any, spec: PipelineSpec, settings: Any) -> None:
     """Send dbt tasks and load tasks to their Celery queues (when set), so that heavy dbt work
     never holds the workers the loads need. Ignored by LocalExecutor and ``dags test``."""
     from headwater.settings import queue_for
 
-    settings = _settings()
     for kind in ("load", "transform"):
         queue = queue_for(settings, spec, kind)
         if not queue:
@@ -72,8 +71,8 @@ def is_transform_task(task_id: str) -> bool:
     return name.startswith("dbt_") or task_id.startswith("nodes.") or task_id == BRANCH_TASK
 
 
-def _retry_delay(spec: PipelineSpec) -> timedelta:
-    seconds = _settings().retry_delay_seconds
+def _retry_delay(spec: PipelineSpec, settings: Any) -> timedelta:
+    seconds = settings.retry_delay_seconds
     return timedelta(minutes=spec.retry_delay_minutes) if seconds is None else timedelta(seconds=seconds)
 
 
@@ -108,8 +107,9 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
 
     spec = _spec(pipeline)
     shape = spec.dag(dag_id) if dag_id else spec.dags[0]
-    pool = _warehouse_pool()
-    override = _settings().retries
+    settings = _settings()  # read once per DAG: parsing reads the environment, nothing else
+    pool = _warehouse_pool(settings)
+    override = settings.retries
     retries = spec.retries if override is None else override
     params: dict[str, Any] = {
         "full_refresh": Param(
@@ -142,7 +142,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
         tags=["headwater", spec.name],
         default_args={
             "retries": retries,
-            "retry_delay": _retry_delay(spec),
+            "retry_delay": _retry_delay(spec, settings),
             "retry_exponential_backoff": True,
             "on_failure_callback": task_failed,
         },
@@ -152,7 +152,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
             previous = [_ingest(spec, None, pool)]
         elif shape.ingest == "by_source":
             previous = _ingest_by_source(spec, pool)
-        if _settings().render_for(spec) == "per_model":
+        if settings.render_for(spec) == "per_model":
             previous = _per_model_steps(spec, shape, pool, previous)
         else:
             previous = _steps(spec, shape, pool, previous)
@@ -161,7 +161,7 @@ def build_dag(pipeline: str | PipelineSpec, dag_id: str | None = None):
             previous >> publish
         leaves = [t for t in dag.tasks if not t.downstream_list]
         leaves >> _report_task(spec, pool, bool(shape.all_steps))  # type: ignore[operator]
-    _route_queues(dag, spec)
+    _route_queues(dag, spec, settings)
     return dag
 
 

@@ -35,11 +35,7 @@ class PostgresWarehouse(Warehouse):
         # Two runs loading one table would otherwise interleave: the later commit could carry
         # the older watermark. The lock is released when the load transaction ends. Chunks of
         # one batch hold disjoint keys: they share the lock, every other load waits for them.
-        import hashlib
-
-        key = int.from_bytes(
-            hashlib.sha256(f"headwater:{pipeline}.{table}".encode()).digest()[:8], "big", signed=True
-        )
+        key = _advisory_key(f"{pipeline}.{table}")
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         self.native(con, f"SELECT {function}({key})")
 
@@ -48,11 +44,7 @@ class PostgresWarehouse(Warehouse):
         # missing both insert it, and one fails on pg_namespace's unique index (seen with
         # parallel first loads on Celery workers). Creators take turns on an advisory lock that
         # the implicit transaction holds until the schema is committed.
-        import hashlib
-
-        key = int.from_bytes(
-            hashlib.sha256(f"headwater:schema:{schema}".encode()).digest()[:8], "big", signed=True
-        )
+        key = _advisory_key(f"schema:{schema}")
         self.native(
             con, f"SELECT pg_advisory_xact_lock({key}); CREATE SCHEMA IF NOT EXISTS {duck.quote(schema)}"
         )
@@ -205,3 +197,10 @@ def postgres_type(duckdb_type: str) -> str:
 def _schema_name(qualified: str) -> tuple[str, str]:
     _, schema, name = (p.strip('"') for p in qualified.split("."))
     return schema, name
+
+
+def _advisory_key(name: str) -> int:
+    """A Postgres advisory lock key (signed 64-bit) for one of Headwater's named locks."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"headwater:{name}".encode()).digest()[:8], "big", signed=True)
