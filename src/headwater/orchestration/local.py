@@ -2,11 +2,13 @@
 
 The embedded default keeps Airflow's home, SQLite metadata and logs under HEADWATER_HOME,
 binds every server to 127.0.0.1, and runs a DAG with ``airflow dags test`` (the whole DAG
-in one process, no scheduler), which is also what the end-to-end tests use.
+in one process, no scheduler), which is also what the end-to-end tests use. The runs of one
+process share a warm Airflow process (``orchestration/runner.py``): start-up is paid once.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -252,18 +254,25 @@ def _airflow_alive(env: dict[str, str], dag_id: str) -> bool:
     """Is a process using the same Airflow metadata running work that may own a run of ``dag_id``?
 
     A scheduler (``headwater ui``, production) owns its running runs; another one-shot run
-    (``airflow dags test <dag_id>``) owns its own. Either way the runs are not stale.
+    (``airflow dags test <dag_id>``, or another process's warm runner) owns its own. Either
+    way the runs are not stale.
     Processes with another metadata database (another HEADWATER_HOME) do not count.
     """
     import psutil
 
+    from headwater.orchestration.runner import MODULE
+
     key = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
-    me = os.getpid()
+    ours = {os.getpid(), _runner.proc.pid if _runner else None}  # our runner is idle right now
     for p in psutil.process_iter(["pid", "cmdline"]):
         cmd = p.info.get("cmdline") or []
-        if p.info["pid"] == me or not any("airflow" in part for part in cmd):
+        if p.info["pid"] in ours:
             continue
-        if not ("scheduler" in cmd or ("dags" in cmd and "test" in cmd and dag_id in cmd)):
+        # Another process's runner may be running any DAG of its environment.
+        runner = MODULE in cmd
+        if not runner and not any("airflow" in part for part in cmd):
+            continue
+        if not (runner or "scheduler" in cmd or ("dags" in cmd and "test" in cmd and dag_id in cmd)):
             continue
         try:
             theirs = p.environ().get(key)
@@ -377,6 +386,86 @@ def task_states(
     return row[0], row[1], states
 
 
+# -- the warm Airflow process one-shot runs share ---------------------------------------------
+def _env_key(env: dict[str, str]) -> int:
+    """What a runner is bound to at start: Airflow's configuration (its metadata database is
+    connected at import) and where programs are found; the rest travels with each request."""
+    return hash(frozenset((k, v) for k, v in env.items() if k.startswith("AIRFLOW") or k == "PATH"))
+
+
+class AirflowRunner:
+    """A ``headwater.orchestration.runner`` process for one Airflow environment (see there)."""
+
+    def __init__(self, env: dict[str, str], first_log: Path) -> None:
+        from headwater.orchestration.runner import MODULE
+
+        self.key = _env_key(env)
+        with first_log.open("ab") as errors:  # anything before the runner takes over its fds
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", MODULE, str(first_log)],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> None:
+        assert self.proc.stdin is not None
+        request = {"dag_id": dag_id, "conf": conf, "log": str(log), "env": env}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+
+    def result(self, timeout: float) -> int | None:
+        """The finished run's return code, or None while it runs (a dead runner: its exit code)."""
+        import select
+
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.proc.stdout.readline()
+        if not line:  # the runner died mid-run (killed, out of memory): the run ended with it
+            return self.proc.wait()
+        return int(json.loads(line)["returncode"])
+
+    def close(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()  # end of requests: the runner exits
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_runner: AirflowRunner | None = None
+
+
+def _runner_for(env: dict[str, str], log: Path) -> AirflowRunner:
+    """This process's runner for ``env``: reused while alive and for the same environment."""
+    global _runner
+    if _runner is not None and _runner.alive() and _runner.key == _env_key(env):
+        return _runner
+    close_runner()
+    _runner = AirflowRunner(env, log)
+    return _runner
+
+
+def close_runner() -> None:
+    """End this process's runner (also at exit)."""
+    global _runner
+    if _runner is not None:
+        _runner.close()
+        _runner = None
+
+
+atexit.register(close_runner)
+
+
 def run_dag(
     settings: Settings,
     dag_id: str,
@@ -384,7 +473,7 @@ def run_dag(
     on_poll: Callable[[str | None, dict[str, str]], None] | None = None,
     retries: int = 0,
 ) -> RunOutcome:
-    """Run one DAG to completion in-process via ``airflow dags test``.
+    """Run one DAG to completion via ``airflow dags test``, in this process's warm runner.
 
     Retries default to 0 here: a one-shot run should fail fast and say why, not sit out the
     spec's retry delay (scheduled runs keep the spec's retries).
@@ -402,27 +491,20 @@ def run_dag(
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     before = latest_run_number(env, dag_id)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id, "-c", json.dumps(conf or {})],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        while proc.poll() is None:
-            if on_poll:
-                run_id, _, states = task_states(env, dag_id, before)
-                on_poll(run_id, states)
-            time.sleep(0.5)
+    runner = _runner_for(env, log)
+    runner.submit(dag_id, conf or {}, log, env)
+    while (returncode := runner.result(timeout=0.5)) is None:
+        if on_poll:
+            run_id, _, states = task_states(env, dag_id, before)
+            on_poll(run_id, states)
     run_id, state, states = task_states(env, dag_id, before)
     if on_poll:
         on_poll(run_id, states)
     return RunOutcome(
         dag_id,
         run_id,
-        state or ("success" if proc.returncode == 0 else "failed"),
-        proc.returncode,
+        state or ("success" if returncode == 0 else "failed"),
+        returncode,
         time.time() - started,
         log,
         states,
