@@ -1,0 +1,122 @@
+"""The warm Airflow process one-shot runs share (orchestration/runner.py), with a real Airflow.
+
+A two-task DAG in a scratch DAGs folder records, from inside its task, the runner's pid and
+the variables it sees. Checked: runs of one environment share one process; each run's tasks
+see that run's variables (not the previous run's); another Airflow configuration gets its own
+runner; a runner killed mid-run fails that run with the kill's code and the next run starts a
+new one; a failing task is a failed run with a useful log, and the runner survives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from headwater.orchestration import local
+from headwater.orchestration.local import run_dag
+from headwater.settings import Settings
+
+DAG_FILE = '''
+"""Airflow DAG for the runner test."""
+import json, os, time
+from pathlib import Path
+import pendulum
+from airflow.sdk import dag, task
+
+@dag(dag_id="runner_probe", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+def probe():
+    @task
+    def record():
+        out = Path(os.environ["PROBE_OUT"])
+        out.write_text(json.dumps({"pid": os.getpid(), "value": os.environ.get("PROBE_VALUE")}))
+        if os.environ.get("PROBE_SLEEP"):
+            time.sleep(float(os.environ["PROBE_SLEEP"]))
+        if os.environ.get("PROBE_FAIL"):
+            raise RuntimeError("probe asked to fail: " + os.environ["PROBE_FAIL"])
+
+    @task
+    def after():
+        pass
+
+    record() >> after()
+
+probe()
+'''
+
+
+@pytest.fixture
+def probe(hw_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    dags = hw_home / "dags"
+    dags.mkdir()
+    (dags / "runner_probe.py").write_text(DAG_FILE)
+    monkeypatch.setenv("HEADWATER_DAGS_FOLDER", str(dags))
+    local.close_runner()
+    yield hw_home / "probe.json"
+    local.close_runner()
+
+
+def _run(out: Path, monkeypatch: pytest.MonkeyPatch, value: str, **extra: str):
+    monkeypatch.setenv("PROBE_OUT", str(out))
+    monkeypatch.setenv("PROBE_VALUE", value)
+    for key in ("PROBE_SLEEP", "PROBE_FAIL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, v in extra.items():
+        monkeypatch.setenv(key, v)
+    outcome = run_dag(Settings.from_env(), "runner_probe")
+    return outcome, json.loads(out.read_text()) if out.exists() else None
+
+
+def test_runs_share_one_process_and_each_sees_its_own_environment(probe: Path, monkeypatch):
+    first, seen_first = _run(probe, monkeypatch, "one")
+    assert first.state == "success", first.log.read_text()[-3000:]
+    second, seen_second = _run(probe, monkeypatch, "two")
+    assert second.state == "success", second.log.read_text()[-3000:]
+    assert seen_first["value"] == "one" and seen_second["value"] == "two"
+    assert seen_first["pid"] == seen_second["pid"], "the second run started another Airflow"
+    assert first.log != second.log and "runner_probe" in second.log.read_text()
+
+    # Another Airflow configuration (here: one more core option) is another runner.
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TASK_RETRIES", "0")
+    third, seen_third = _run(probe, monkeypatch, "three")
+    assert third.state == "success", third.log.read_text()[-3000:]
+    assert seen_third["value"] == "three" and seen_third["pid"] != seen_second["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(seen_second["pid"], 0)  # the old runner was ended, not left behind
+
+
+def test_a_failing_task_fails_the_run_and_the_runner_goes_on(probe: Path, monkeypatch):
+    failed, seen = _run(probe, monkeypatch, "x", PROBE_FAIL="on purpose")
+    assert failed.state == "failed" and failed.returncode != 0
+    assert failed.tasks.get("record") == "failed" and failed.tasks.get("after") == "upstream_failed"
+    assert "probe asked to fail: on purpose" in failed.log.read_text()
+    ok, seen_ok = _run(probe, monkeypatch, "y")
+    assert ok.state == "success" and seen_ok["pid"] == seen["pid"]
+
+
+def test_a_runner_killed_mid_run_fails_that_run_and_the_next_run_gets_a_new_one(probe: Path, monkeypatch):
+    import threading
+
+    def kill_when_recorded() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if probe.exists():
+                os.kill(json.loads(probe.read_text())["pid"], signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_when_recorded)
+    killer.start()
+    killed, seen = _run(probe, monkeypatch, "k", PROBE_SLEEP="60")
+    killer.join()
+    assert killed.returncode == -signal.SIGKILL and killed.state != "success"
+    probe.unlink()
+    # The run the kill left running is failed by the next run (nothing owns it any more).
+    after, seen_after = _run(probe, monkeypatch, "after")
+    assert after.state == "success", after.log.read_text()[-3000:]
+    assert seen_after["pid"] != seen["pid"]
+    assert killed.run_id in after.stale_runs_failed
