@@ -113,7 +113,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scales", default=None, help=f"dag family: travel_bookings scales (default {FULL_SCALES})"
     )
     ap.add_argument(
-        "--dag-phases", default=None, help="dag family: cold,warm (default both; cold with --quick)"
+        "--dag-phases", default=None, help="dag family: cold,warm,changed (default: all; --quick: cold)"
     )
     ap.add_argument(
         "--dag-skip",
@@ -169,9 +169,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if set(o.alt_cases) - set(alternatives.CASES):
         ap.error(f"--alt-cases: known cases are {list(alternatives.CASES)}")
     o.scales = [float(s) for s in (o.scales or (QUICK_SCALES if o.quick else FULL_SCALES)).split(",")]
-    o.dag_phases = (o.dag_phases or ("cold" if o.quick else "cold,warm")).split(",")
-    if set(o.dag_phases) - {"cold", "warm"}:
-        ap.error("--dag-phases takes cold and/or warm")
+    o.dag_phases = (o.dag_phases or ("cold" if o.quick else "cold,warm,changed")).split(",")
+    if set(o.dag_phases) - {"cold", "warm", "changed"}:
+        ap.error("--dag-phases takes cold, warm and/or changed")
     o.dag_skip = [
         x
         for x in (o.dag_skip if o.dag_skip is not None else (QUICK_DAG_SKIP if o.quick else "")).split(",")

@@ -75,6 +75,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else [n for n in available_pipelines() if discovery.pipeline_module(load_spec(n), "generator")]
     )
     as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    if not args.advance and (args.new_fraction is not None or args.update_fraction is not None):
+        raise HeadwaterError("--new-fraction and --update-fraction go with --advance")
     for name in names:
         spec, gen = _generator(name)
         url = args.url or settings.source_url_for(spec)
@@ -84,7 +86,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         started = time.monotonic()
         with console.status(f"{'Advancing' if args.advance else 'Generating'} {spec.name} source…"):
             if args.advance:
-                counts = gen.advance(url, **kwargs)
+                fractions = {"new_fraction": args.new_fraction, "update_fraction": args.update_fraction}
+                counts = gen.advance(url, **kwargs, **{k: v for k, v in fractions.items() if v is not None})
             else:
                 counts = gen.generate(url, scale=args.scale, **kwargs)
         _print_counts(f"{spec.name} source ({time.monotonic() - started:.1f} s)", counts)
@@ -448,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--as-of", help="ISO timestamp the data ends at (default: now, UTC)")
     g.add_argument("--advance", action="store_true", help="add new rows and update existing ones")
+    g.add_argument("--new-fraction", type=float, help="with --advance: new rows per existing row")
+    g.add_argument("--update-fraction", type=float, help="with --advance: the fraction of rows that change")
     g.add_argument("--url", help="target database URL (default: the pipeline's source URL)")
     g.set_defaults(func=cmd_generate)
 

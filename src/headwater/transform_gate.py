@@ -13,7 +13,9 @@ starts, and records the decision in ``headwater.transforms``. The steps run when
   the same transaction as the rows themselves, so a change counted here is visible to dbt).
 
 Otherwise every step that builds, tests or documents is skipped, visibly, with the reason.
-Seeds are static files of the project, so changed rows alone do not load them again. Source
+Seeds and docs follow from the project alone, so changed rows alone do not load the seeds again
+or generate the docs again (the docs stay those of the last transform that changed the project;
+the skip says so). Source
 freshness always runs (the sources age whether or not anything loaded). A transform counts
 as done only when the run ended in success with none of its model-building steps switched
 off (``report_run`` records that): a failed or partial one leaves the next run to build again.
@@ -64,10 +66,16 @@ def is_gated(spec: PipelineSpec, step: str) -> bool:
     return spec.step(step).command not in UNGATED_COMMANDS
 
 
+PROJECT_ONLY_COMMANDS = (("seed",), ("docs", "generate"))
+"""dbt commands whose output follows from the project alone, not from the rows: seeds are files
+of the project; the docs describe its models, columns and tests (their catalog reads column
+types, which only the project changes). Changed rows alone do not run them."""
+
+
 def needs_rows(spec: PipelineSpec, steps: list[str]) -> bool:
-    """Whether changed rows alone call for these steps: not for seeds, which are static files of
-    the project (loaded again only when the project changed, or on a full refresh)."""
-    return any(spec.step(s).command != ("seed",) for s in steps)
+    """Whether changed rows alone call for these steps: not for seeds and docs (see
+    PROJECT_ONLY_COMMANDS), run again only when the project changed, or on a full refresh."""
+    return any(spec.step(s).command not in PROJECT_ONLY_COMMANDS for s in steps)
 
 
 def project_fingerprint(spec: PipelineSpec, settings: Settings) -> str:

@@ -60,6 +60,8 @@ def test_runs_first_then_only_when_rows_changed(gate):
     assert rows.run and rows.rows_only
     spec = discovery.load_spec(PIPELINE)
     assert not transform_gate.needs_rows(spec, ["seed"]), "seeds are static files of the project"
+    assert not transform_gate.needs_rows(spec, ["docs"]), "docs describe the project, not the rows"
+    assert transform_gate.needs_rows(spec, ["docs", "test_all"])
     assert transform_gate.needs_rows(spec, ["staging"])
     finish("r4")
     load(rows_changed=0, rows_deleted=2)  # a full load that removed vanished keys

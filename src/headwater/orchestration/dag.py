@@ -484,4 +484,8 @@ def _skip_unless_changed(spec: PipelineSpec, steps: list[str], run_id: str, para
     if not decision.run:
         raise AirflowSkipException(decision.reason)
     if decision.rows_only and not transform_gate.needs_rows(spec, steps):
-        raise AirflowSkipException("seeds are static: loaded again only when the dbt project changed")
+        raise AirflowSkipException(
+            "only rows changed, and this step follows from the dbt project alone (seeds are its "
+            "files, docs describe it): it runs again when the project changes or on a full refresh; "
+            "the docs are those of the last transform that ran it"
+        )
