@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# Runs started by tests end with the test process: no Airflow kept warm between commands (one
+# per test home would pile up); tests/e2e/test_runner.py turns it on where it is the subject.
+os.environ["HEADWATER_KEEP_WARM_SECONDS"] = "0"
+
 PG_ADMIN_URL = os.environ.get("HEADWATER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -91,10 +91,13 @@ class Settings:
     """HEADWATER_PIPELINE_PATHS: extra pipeline folders (os.pathsep-separated), each holding
     ``<name>/pipeline.yaml`` folders (or being one), found beside the bundled pipelines."""
     retries: int | None = None
+    """HEADWATER_RETRIES: overrides every spec's ``retries`` (``headwater run`` sets 0)."""
     load_chunk_rows: int | None = None
     """HEADWATER_LOAD_CHUNK_ROWS: replaces the ``load.chunk_rows`` of every table that declares
     one (tests and benchmarks force many small chunks with it); unset: the spec's."""
-    """HEADWATER_RETRIES: overrides every spec's ``retries`` (``headwater run`` sets 0)."""
+    keep_warm_seconds: int = 600
+    """HEADWATER_KEEP_WARM_SECONDS: how long the warm Airflow process of one-shot runs waits for
+    the next ``headwater run`` after one ended (0: it ends with the command that started it)."""
     retry_delay_seconds: int | None = None
     """HEADWATER_RETRY_DELAY_SECONDS: overrides every spec's ``retry_delay_minutes`` (the
     cluster sets it low: a task lost with its worker is retried within a minute or two)."""
@@ -147,6 +150,7 @@ class Settings:
         retries = _env("HEADWATER_RETRIES")
         airflow_home = _env("AIRFLOW_HOME")
         defaults = cls(home=home, warehouse_url="", lake_url="", source_url=None, dags_folder=home)
+        keep_warm = _non_negative_int("HEADWATER_KEEP_WARM_SECONDS", _env("HEADWATER_KEEP_WARM_SECONDS"))
         return cls(
             home=home,
             warehouse_url=_env("HEADWATER_WAREHOUSE_URL") or f"duckdb:///{home / 'warehouse.duckdb'}",
@@ -158,6 +162,7 @@ class Settings:
             pipeline_paths=_paths(_env("HEADWATER_PIPELINE_PATHS")),
             retries=int(retries) if retries else None,
             load_chunk_rows=_positive_int("HEADWATER_LOAD_CHUNK_ROWS", _env("HEADWATER_LOAD_CHUNK_ROWS")),
+            keep_warm_seconds=keep_warm if keep_warm is not None else defaults.keep_warm_seconds,
             retry_delay_seconds=_non_negative_int(
                 "HEADWATER_RETRY_DELAY_SECONDS", _env("HEADWATER_RETRY_DELAY_SECONDS")
             ),

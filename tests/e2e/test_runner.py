@@ -120,3 +120,78 @@ def test_a_runner_killed_mid_run_fails_that_run_and_the_next_run_gets_a_new_one(
     assert after.state == "success", after.log.read_text()[-3000:]
     assert seen_after["pid"] != seen["pid"]
     assert killed.run_id in after.stale_runs_failed
+
+
+# -- kept warm between commands (HEADWATER_KEEP_WARM_SECONDS) ----------------------------------
+@pytest.fixture
+def warm(probe: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HEADWATER_KEEP_WARM_SECONDS", "120")
+    started: list[int] = []
+    yield started
+    for pid in started:  # the test's warm runners do not wait out their idle time
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _gone(pid: int, within: float = 20) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_warm_runner_outlives_the_command_and_serves_the_next(probe: Path, warm, monkeypatch):
+    import stat
+
+    first, seen_first = _run(probe, monkeypatch, "one")
+    warm.append(seen_first["pid"])
+    assert first.state == "success", first.log.read_text()[-3000:]
+    assert os.getsid(seen_first["pid"]) != os.getsid(0), "the warm runner has a session of its own"
+    local.close_runner()  # what the end of a command does: the warm runner is not this process's
+    second, seen_second = _run(probe, monkeypatch, "two")
+    assert second.state == "success" and seen_second == {"pid": seen_first["pid"], "value": "two"}
+    socket_path = local._warm_socket(local.airflow_environ(Settings.from_env()))
+    assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
+
+    # Busy (another command holds its lock): this run gets a runner of its own, at once.
+    import fcntl
+
+    with open(f"{socket_path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        third, seen_third = _run(probe, monkeypatch, "three")
+    assert third.state == "success" and seen_third["pid"] != seen_first["pid"]
+    assert local._runner is not None and seen_third["pid"] == local._runner.proc.pid
+
+
+def test_a_command_killed_mid_run_takes_the_warm_runner_and_its_run_with_it(probe: Path, warm, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("PROBE_OUT", str(probe))
+    monkeypatch.setenv("PROBE_VALUE", "killed")
+    monkeypatch.setenv("PROBE_SLEEP", "60")
+    command = subprocess.Popen(
+        [sys.executable, "-c", "from headwater.orchestration.local import run_dag; from headwater.settings "
+         "import Settings; run_dag(Settings.from_env(), 'runner_probe')"],
+        env=dict(os.environ),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not probe.exists() and time.monotonic() < deadline:
+        assert command.poll() is None, "the command ended before its task ran"
+        time.sleep(0.1)
+    runner_pid = json.loads(probe.read_text())["pid"]
+    warm.append(runner_pid)
+    command.kill()
+    command.wait()
+    assert _gone(runner_pid), "the warm runner went on with the killed command's run"
+    probe.unlink()
+    after, seen = _run(probe, monkeypatch, "after")
+    warm.append(seen["pid"])
+    assert after.state == "success", after.log.read_text()[-3000:]
+    assert len(after.stale_runs_failed) == 1, "the killed command's run is failed, not left running"

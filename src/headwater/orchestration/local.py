@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from headwater.settings import REPO_ROOT, Settings
 
@@ -268,8 +270,11 @@ def _airflow_alive(env: dict[str, str], dag_id: str) -> bool:
         cmd = p.info.get("cmdline") or []
         if p.info["pid"] in ours:
             continue
-        # Another process's runner may be running any DAG of its environment.
+        # Another process's runner may be running any DAG of its environment; a runner kept
+        # warm between commands runs one only while a command holds its lock.
         runner = MODULE in cmd
+        if runner and "--socket" in cmd and not _lock_held(cmd[cmd.index("--socket") + 1] + ".lock"):
+            continue
         if not runner and not any("airflow" in part for part in cmd):
             continue
         if not (runner or "scheduler" in cmd or ("dags" in cmd and "test" in cmd and dag_id in cmd)):
@@ -281,6 +286,20 @@ def _airflow_alive(env: dict[str, str], dag_id: str) -> bool:
         if theirs is None or theirs == env.get(key):
             return True
     return False
+
+
+def _lock_held(path: str) -> bool:
+    """Whether a live process holds the lock file (a killed one's lock is released with it)."""
+    import fcntl
+
+    try:
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
 
 
 def fail_stale_runs(env: dict[str, str], dag_id: str) -> list[str]:
@@ -387,10 +406,14 @@ def task_states(
 
 
 # -- the warm Airflow process one-shot runs share ---------------------------------------------
-def _env_key(env: dict[str, str]) -> int:
+def _env_key_text(env: dict[str, str]) -> str:
     """What a runner is bound to at start: Airflow's configuration (its metadata database is
     connected at import) and where programs are found; the rest travels with each request."""
-    return hash(frozenset((k, v) for k, v in env.items() if k.startswith("AIRFLOW") or k == "PATH"))
+    return "\0".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("AIRFLOW") or k == "PATH")
+
+
+def _env_key(env: dict[str, str]) -> int:
+    return hash(_env_key_text(env))
 
 
 class AirflowRunner:
@@ -442,6 +465,114 @@ class AirflowRunner:
             self.proc.wait()
 
 
+class WarmRunner:
+    """A client of a runner kept warm between commands (see orchestration/runner.py): holds the
+    runner's lock for the length of one run, over one connection."""
+
+    def __init__(self, sock: Any, lock: Any) -> None:
+        self.sock, self.lock = sock, lock
+        self.pid = _peer_pid(sock)
+        self.key = None
+
+    def alive(self) -> bool:
+        return True
+
+    def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> None:
+        request = {"dag_id": dag_id, "conf": conf, "log": str(log), "env": env}
+        self.sock.sendall((json.dumps(request) + "\n").encode())
+        self.reply = self.sock.makefile("r")
+
+    def result(self, timeout: float) -> int | None:
+        import select
+
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            return None
+        line = self.reply.readline()
+        self.close()
+        if not line:  # the runner died mid-run (killed, out of memory): the run ended with it
+            return -signal.SIGKILL
+        return int(json.loads(line)["returncode"])
+
+    def close(self) -> None:
+        self.sock.close()
+        self.lock.close()  # releases the lock: the next command may use the runner
+
+
+def _peer_pid(sock: Any) -> int | None:
+    import socket
+    import struct
+
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", creds)[0])
+    except OSError:
+        return None
+
+
+def _code_fingerprint() -> str:
+    """The installed Headwater and Airflow: a warm runner of older code is not used."""
+    import hashlib
+    from importlib.metadata import version
+
+    import headwater
+
+    digest = hashlib.sha256(f"{sys.executable} {version('apache-airflow')}".encode())
+    for path in sorted(Path(headwater.__file__).parent.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    return digest.hexdigest()
+
+
+def _warm_socket(env: dict[str, str]) -> Path:
+    """Where the runner for this Airflow configuration and code listens (short: a Unix socket
+    path has at most 107 bytes; in the temp folder, named for this user)."""
+    import hashlib
+
+    key = hashlib.sha256(f"{_env_key_text(env)}\0{_code_fingerprint()}".encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"headwater-runner-{os.getuid()}-{key}.sock"
+
+
+def _warm_runner(env: dict[str, str], log: Path, idle_seconds: int) -> WarmRunner | None:
+    """A runner kept warm for ``env`` (started if there is none), or None when another command
+    is using it (the caller then starts a runner of its own)."""
+    import fcntl
+    import socket
+
+    from headwater.orchestration.runner import MODULE
+
+    path = _warm_socket(env)
+    lock = open(f"{path}.lock", "a")  # noqa: SIM115 - held for the whole run, closed by WarmRunner
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    for attempt in range(2):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+            return WarmRunner(sock, lock)
+        except OSError:
+            sock.close()
+        if attempt:
+            break
+        # None listening (or a dead one's file left): start one, in its own session, so that it
+        # outlives this command; it binds the socket before importing Airflow.
+        path.unlink(missing_ok=True)
+        with log.open("ab") as errors:
+            subprocess.Popen(
+                [sys.executable, "-m", MODULE, "--socket", str(path), str(idle_seconds),
+                 env["AIRFLOW_HOME"], str(log)],
+                env=env, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    lock.close()
+    return None
+
+
 _runner: AirflowRunner | None = None
 
 
@@ -491,7 +622,8 @@ def run_dag(
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     before = latest_run_number(env, dag_id)
-    runner = _runner_for(env, log)
+    warm = _warm_runner(env, log, settings.keep_warm_seconds) if settings.keep_warm_seconds else None
+    runner: AirflowRunner | WarmRunner = warm or _runner_for(env, log)
     runner.submit(dag_id, conf or {}, log, env)
     while (returncode := runner.result(timeout=0.5)) is None:
         if on_poll:
