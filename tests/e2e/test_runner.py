@@ -53,7 +53,10 @@ probe()
 def probe(hw_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dags = hw_home / "dags"
     dags.mkdir()
-    (dags / "runner_probe.py").write_text(DAG_FILE)
+    # The runner first parses the file named like the DAG (or its prefix): here a decoy
+    # without it, so every run also proves the fall-back to the whole folder.
+    (dags / "runner.py").write_text("# An Airflow DAG file that builds no dag.\n")
+    (dags / "probes.py").write_text(DAG_FILE)
     monkeypatch.setenv("HEADWATER_DAGS_FOLDER", str(dags))
     local.close_runner()
     yield hw_home / "probe.json"

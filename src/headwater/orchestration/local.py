@@ -406,6 +406,21 @@ def task_states(
 
 
 # -- the warm Airflow process one-shot runs share ---------------------------------------------
+def _request(dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> str:
+    """One run for a runner (orchestration/runner.py): a JSON line."""
+    return json.dumps(
+        {"dag_id": dag_id, "conf": conf, "log": str(log), "env": env, "dagfile": _dag_file(env, dag_id)}
+    )
+
+
+def _dag_file(env: dict[str, str], dag_id: str) -> str | None:
+    """The DAG file that probably builds ``dag_id``: named after it or after its pipeline
+    (``pacbikes.py`` builds ``pacbikes_staging``); a guess the runner falls back from."""
+    folder = Path(env.get("AIRFLOW__CORE__DAGS_FOLDER", ""))
+    stems = [p for p in folder.glob("*.py") if dag_id == p.stem or dag_id.startswith(f"{p.stem}_")]
+    return str(max(stems, key=lambda p: len(p.stem))) if stems else None
+
+
 def _env_key_text(env: dict[str, str]) -> str:
     """What a runner is bound to at start: Airflow's configuration (its metadata database is
     connected at import) and where programs are found; the rest travels with each request."""
@@ -438,8 +453,7 @@ class AirflowRunner:
 
     def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> None:
         assert self.proc.stdin is not None
-        request = {"dag_id": dag_id, "conf": conf, "log": str(log), "env": env}
-        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.write(_request(dag_id, conf, log, env) + "\n")
         self.proc.stdin.flush()
 
     def result(self, timeout: float) -> int | None:
@@ -478,8 +492,7 @@ class WarmRunner:
         return True
 
     def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> None:
-        request = {"dag_id": dag_id, "conf": conf, "log": str(log), "env": env}
-        self.sock.sendall((json.dumps(request) + "\n").encode())
+        self.sock.sendall((_request(dag_id, conf, log, env) + "\n").encode())
         self.reply = self.sock.makefile("r")
 
     def result(self, timeout: float) -> int | None:

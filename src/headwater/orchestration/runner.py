@@ -60,8 +60,8 @@ def _fresh_pipeline_caches() -> None:
     discovery._load.cache_clear()
 
 
-def _run_one(parser: Any, request: dict[str, Any]) -> int:
-    args = parser.parse_args(["dags", "test", request["dag_id"], "-c", json.dumps(request.get("conf") or {})])
+def _invoke(parser: Any, argv: list[str]) -> int:
+    args = parser.parse_args(argv)
     try:
         args.func(args)
     except SystemExit as exit_:  # "DagRun failed" and argument errors, as the CLI would exit
@@ -72,10 +72,23 @@ def _run_one(parser: Any, request: dict[str, Any]) -> int:
             return code
         print(code, file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_one(parser: Any, request: dict[str, Any]) -> int:
+    command = ["dags", "test", request["dag_id"], "-c", json.dumps(request.get("conf") or {})]
+    try:
+        if request.get("dagfile"):
+            # The DAG's own file only, for finding it (Airflow re-parses the folder for the run).
+            try:
+                return _invoke(parser, [*command, "-f", request["dagfile"]])
+            except Exception as e:
+                if "could not be found" not in str(e):  # a guess that missed fails before any run
+                    raise
+        return _invoke(parser, command)
     except BaseException:  # a crash is reported in the run's log, and the runner stays usable
         traceback.print_exc()
         return 1
-    return 0
 
 
 def _airflow_cli(first_log: str | None) -> Any:
