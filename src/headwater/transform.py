@@ -262,7 +262,11 @@ def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str], target: 
     from dbt.cli.main import dbtRunner
 
     install_dbt_packages(spec, settings)
-    manifest = _preparsed(spec, settings) if args[:1] != ["parse"] else None
+    manifest = None
+    if args[:1] != ["parse"]:
+        manifest = _preparsed(spec, settings)
+        if manifest is None and KEEP_PARSED and preparse(spec, settings):
+            manifest = _preparsed(spec, settings)
     with environment(dbt_environment(spec, settings)):
         try:
             runner = dbtRunner(manifest=manifest) if manifest is not None else dbtRunner()
@@ -270,6 +274,11 @@ def invoke_dbt(spec: PipelineSpec, settings: Settings, args: list[str], target: 
         finally:
             _release_duckdb()
 
+
+KEEP_PARSED = False
+"""Set by a process that runs many dbt steps itself (the one-shot runner): a project's first
+step parses it once (``preparse``), and every later step of every run reuses that manifest
+while the project is unchanged, instead of a partial parse per step (about a second each)."""
 
 _PREPARSED: dict[tuple[str, str, str], tuple[str, Any]] = {}
 """(pipeline, dbt target, warehouse) -> (project fingerprint, dbt's parsed manifest), in this

@@ -98,6 +98,9 @@ def _airflow_cli(first_log: str | None) -> Any:
     from airflow.configuration import write_default_airflow_configuration_if_needed
 
     write_default_airflow_configuration_if_needed()
+    from headwater import transform
+
+    transform.KEEP_PARSED = True  # the dbt steps of every run here share one parse per project
     return cli_parser.get_parser()
 
 
