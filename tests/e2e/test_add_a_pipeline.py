@@ -59,6 +59,7 @@ def test_the_readme_adds_a_pipeline_from_an_outside_folder(tmp_path: Path):
     home = tmp_path / "hw"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "AIRFLOW"))}
     env["HEADWATER_HOME"] = str(home)
+    env["HEADWATER_KEEP_WARM_SECONDS"] = "0"  # no Airflow left running after the test
     headwater = str(Path(sys.executable).parent / "headwater")
     outputs = []
     for step in readme_steps():
