@@ -36,6 +36,11 @@ class Side:
     """Postgres: the attached database to send queries to."""
     where: str = ""
     """A condition in the side's dialect (the warehouse: rows not marked deleted)."""
+    fast: str | None = None
+    """The side's cheap change fingerprint per row, if it has one (see :mod:`state`):
+    ``version`` (Postgres: the row version's identity) or ``content`` (DuckDB: ``hash()``)."""
+    fast_identity: str = ""
+    """What the fast fingerprints are only comparable within (a server's life, an engine)."""
 
     def relation(self, native: str) -> str:
         """DuckDB SQL reading the result of ``native`` (run by the side's own database)."""
@@ -60,16 +65,51 @@ class Side:
         columns: list[tuple[str, str]],
         depth: int,
         within: tuple[int, list[Any]] | None = None,
+        fast: bool = False,
     ) -> pa.Table:
-        """(bucket, n, s): rows and the sum of row hashes per bucket of ``depth`` hex digits."""
+        """(bucket, n, s): rows and the sum of row hashes per bucket of ``depth`` hex digits;
+        with ``fast``, also ``fs``, the sum of fast fingerprints of the same rows, read in the
+        same statement (one snapshot), so a stored pair of them vouches for this very content."""
         d = self.dialect
         condition = in_buckets(d, key, *within) if within else None
         if columns == key and _integer(key):
             rh = f"CAST({duck.quote(key[0][0])} AS BIGINT)"  # a key set: the keys' sum will do
         else:
             rh = hash_int(d, row_text(d, columns))
-        inner = f"SELECT {bucket_of(d, key, depth)} AS bucket, {rh} AS rh " + self._filtered(key, condition)
-        native = f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(rh)')} AS s FROM ({inner}) AS x GROUP BY 1"
+        fh, fs = (f", {self.fast_hash(columns)} AS fh", f", {as_text(d, 'sum(fh)')} AS fs") if fast else ("", "")
+        inner = f"SELECT {bucket_of(d, key, depth)} AS bucket, {rh} AS rh{fh} " + self._filtered(key, condition)
+        native = f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(rh)')} AS s{fs} FROM ({inner}) AS x GROUP BY 1"
+        return self.fetch(native)
+
+    def fast_hash(self, columns: list[tuple[str, str]]) -> str:
+        """SQL of one row's fast fingerprint (a 64-bit integer), in the side's dialect.
+
+        Postgres: a hash of the row version's identity (table oid, ctid, xmin), which any
+        INSERT, UPDATE or DELETE changes and which costs no column decoding; DuckDB: its
+        ``hash()`` of the compared columns (vectorized, cheap). Neither is comparable with the
+        other side: they are only ever compared with the same side's stored fingerprints.
+        """
+        if self.fast == "version":
+            return "hash_record_extended(row(r.tableoid, r.ctid, r.xmin), 0)"
+        if self.fast == "content":
+            return "hash(" + ", ".join(duck.quote(n) for n, _ in columns) + ")"
+        raise ValueError(f"the {self.name} side has no fast fingerprint")
+
+    def fast_buckets(self, key: list[tuple[str, str]], columns: list[tuple[str, str]], depth: int) -> pa.Table:
+        """(bucket, n, fs): rows and the sum of fast fingerprints per bucket (one cheap scan)."""
+        d = self.dialect
+        inner = f"SELECT {bucket_of(d, key, depth)} AS bucket, {self.fast_hash(columns)} AS fh " + self._filtered(
+            key
+        )
+        native = f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(fh)')} AS fs FROM ({inner}) AS x GROUP BY 1"
+        return self.fetch(native)
+
+    def fast_totals(self, key: list[tuple[str, str]], columns: list[tuple[str, str]]) -> pa.Table:
+        """(n, fs) over the whole table: no grouping, so Postgres may use parallel workers."""
+        d = self.dialect
+        native = f"SELECT count(*) AS n, {as_text(d, f'sum({self.fast_hash(columns)})')} AS fs " + self._filtered(
+            key
+        )
         return self.fetch(native)
 
     def rows(
@@ -113,6 +153,11 @@ def bucket_of(dialect: str, key: list[tuple[str, str]], depth: int) -> str:
     if _integer(key):
         return f"(CAST({duck.quote(key[0][0])} AS BIGINT) & {16 ** int(depth) - 1})"
     return f"substr(md5({key_text(dialect, key)}), 1, {int(depth)})"
+
+
+def bucket_value(key: list[tuple[str, str]], bucket: str) -> Any:
+    """A bucket as stored (text) back in the type ``bucket_of`` gives it."""
+    return int(bucket) if _integer(key) else bucket
 
 
 def in_buckets(dialect: str, key: list[tuple[str, str]], depth: int, buckets: list[Any]) -> str:
