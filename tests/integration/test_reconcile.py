@@ -361,3 +361,104 @@ def test_a_full_mode_file_table_is_listed_and_reconciled(tmp_path, monkeypatch):
         1,
         1,
     )
+
+
+def _stored(settings: Settings) -> dict[str, int]:
+    """Rows of headwater.reconcile_state per pipeline."""
+    rows = open_warehouse(settings.warehouse_url).query(
+        "SELECT pipeline, count(*) FROM wh.headwater.reconcile_state GROUP BY 1"
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _plant_in_raw(settings: Settings, statement: str) -> None:
+    """Change the warehouse's raw copy directly (a fault behind the loader's back)."""
+    wh = open_warehouse(settings.warehouse_url)
+    with wh.session() as con:
+        con.execute(statement)
+
+
+def test_stored_fingerprints_vouch_only_for_what_they_saw(loaded):
+    """A Postgres source stores per-bucket fast fingerprints: the next reconcile of an unchanged
+    table hashes nothing canonically, and a difference planted after that verification on
+    either side is still found, exactly. SQLite sources keep the canonical path alone."""
+    spec, settings, source = loaded
+    first = reconcile_table(spec, "things", settings).comparison
+    assert first.equal and first.levels == 1 and first.reused_buckets == 0
+    if not source.pg:
+        assert _stored(settings) == {}, "no cheap hash at a SQLite source: nothing stored"
+        again = reconcile_table(spec, "things", settings).comparison
+        assert again.equal and again.levels == 1 and again.reused_buckets == 0
+        return
+    buckets = _stored(settings)["recon"]
+    assert buckets == first.buckets_compared > 1000
+
+    second = reconcile_table(spec, "things", settings).comparison
+    assert second.equal and (second.source_rows, second.warehouse_rows) == (ROWS, ROWS)
+    assert (second.levels, second.buckets_compared, second.reused_buckets) == (0, 0, buckets)
+
+    # at the source, after the verification: one value changed
+    source.execute("UPDATE things SET note = 'after the check' WHERE k1 = 100 AND k2 = 'a'")
+    third = reconcile_table(spec, "things", settings).comparison
+    assert (third.missing, third.extra, third.different) == (0, 0, 1)
+    assert [e["key"] for e in third.examples["different"]] == ["100, a"]
+    assert third.reused_buckets == buckets - 1, "only the changed bucket was hashed again"
+
+    # in the warehouse, behind the loader's back: found as well (and the source's still)
+    _plant_in_raw(settings, "UPDATE wh.raw_recon.things SET amount = 1234.5 WHERE k1 = 200 AND k2 = 'B'")
+    _plant_in_raw(settings, "DELETE FROM wh.raw_recon.things WHERE k1 = 300 AND k2 = 'c c'")
+    fourth = reconcile_table(spec, "things", settings).comparison
+    assert (fourth.missing, fourth.extra, fourth.different) == (1, 0, 2), fourth
+    assert fourth.examples["missing"] == ["300, c c"]
+    assert {e["key"]: e["columns"] for e in fourth.examples["different"]} == {
+        "100, a": ["note"],
+        "200, B": ["amount"],
+    }
+
+    # a fresh load repairs the rows: re-verified, then vouched for again
+    flow.run_el(replace(spec, tables=tuple(replace(t, mode="full") for t in spec.tables)), settings, "run_full")
+    assert reconcile_table(spec, "things", settings).status == "equal"
+    last = reconcile_table(spec, "things", settings).comparison
+    assert last.equal and last.levels == 0 and last.reused_buckets > 1000
+
+
+def test_stored_fingerprints_count_only_for_their_own_spec_table_and_pipeline(request):
+    """A Postgres source and warehouse: a column added without rewriting a row leaves every
+    row version as it was on both sides, so only the spec fingerprint (columns, types) keeps
+    the old state from vouching for the new column. Another pipeline's state never mixes in."""
+    pg = request.getfixturevalue("pg_database")
+    tmp_path = request.getfixturevalue("tmp_path")
+    source = SourceDb(pg)
+    source.create(_value_rows(3_000))
+    spec = _spec(pg)
+    settings = Settings(
+        home=tmp_path, warehouse_url=pg, lake_url=str(tmp_path / "lake"), source_url=None, dags_folder=tmp_path,
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    assert reconcile_table(spec, "things", settings).status == "equal"
+    assert reconcile_table(spec, "things", settings).comparison.levels == 0
+
+    # a second pipeline over the same source table: its own raw copy and its own state
+    other = replace(spec, name="recon_b")
+    flow.run_el(other, settings, "run_b")
+    source.execute("UPDATE things SET note = 'changed' WHERE k1 = 7 AND k2 = 'a'")
+    b = reconcile_table(other, "things", settings).comparison
+    assert b.reused_buckets == 0 and b.levels >= 1 and b.different == 1
+    a = reconcile_table(spec, "things", settings).comparison
+    assert a.different == 1 and a.reused_buckets > 0
+    stored = _stored(settings)
+    assert set(stored) == {"recon", "recon_b"}
+
+    # a new source column with a constant default: Postgres rewrites no row, so neither
+    # side's row versions move; loading it adds the column to raw, NULL for the old rows
+    source.execute("UPDATE things SET note = NULL WHERE k1 = 7 AND k2 = 'a'")
+    source.execute("ALTER TABLE things ADD COLUMN tier integer DEFAULT 3")
+    source.execute("INSERT INTO things (k1, k2, updated_at) VALUES (77777, 'n', ?)", (datetime(2027, 1, 1),))
+    flow.run_el(spec, settings, "run_2")
+    report = reconcile_table(spec, "things", settings)
+    c = report.comparison
+    assert c.reused_buckets == 0, "state stored for another column set is not used"
+    # every old row differs (tier 3 at the source, NULL in raw) but those the cursor's
+    # inclusive window reloaded (the last one)
+    assert 2_990 <= c.different < 3_000, report.as_dict()
+    assert "tier" in c.examples["different"][0]["columns"]
