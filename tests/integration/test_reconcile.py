@@ -416,7 +416,9 @@ def test_stored_fingerprints_vouch_only_for_what_they_saw(loaded):
     }
 
     # a fresh load repairs the rows: re-verified, then vouched for again
-    flow.run_el(replace(spec, tables=tuple(replace(t, mode="full") for t in spec.tables)), settings, "run_full")
+    flow.run_el(
+        replace(spec, tables=tuple(replace(t, mode="full") for t in spec.tables)), settings, "run_full"
+    )
     assert reconcile_table(spec, "things", settings).status == "equal"
     last = reconcile_table(spec, "things", settings).comparison
     assert last.equal and last.levels == 0 and last.reused_buckets > 1000
@@ -432,7 +434,8 @@ def test_stored_fingerprints_count_only_for_their_own_spec_table_and_pipeline(re
     source.create(_value_rows(3_000))
     spec = _spec(pg)
     settings = Settings(
-        home=tmp_path, warehouse_url=pg, lake_url=str(tmp_path / "lake"), source_url=None, dags_folder=tmp_path,
+        home=tmp_path, warehouse_url=pg, lake_url=str(tmp_path / "lake"), source_url=None,
+        dags_folder=tmp_path,
     )  # fmt: skip
     flow.run_el(spec, settings, "run_1")
     assert reconcile_table(spec, "things", settings).status == "equal"
@@ -462,3 +465,100 @@ def test_stored_fingerprints_count_only_for_their_own_spec_table_and_pipeline(re
     # inclusive window reloaded (the last one)
     assert 2_990 <= c.different < 3_000, report.as_dict()
     assert "tier" in c.examples["different"][0]["columns"]
+
+
+def test_duckdb_spells_postgres_key_hash_exactly(pg_server):
+    """The delete check's ungrouped first level sums Postgres' hashint8extended(k, 0) on one
+    side and DuckDB's spelling of it on the other: they must agree on every BIGINT, the
+    extremes and negative keys included (a mismatch would only cost a bucketed pass, but the
+    totals would never be equal)."""
+    import random
+
+    import duckdb
+    import psycopg
+    import pyarrow as pa
+
+    from headwater.reconcile.sides import key_hash_duckdb
+
+    rng = random.Random(18)
+    values = [0, 1, -1, 2, 2**31 - 1, 2**31, -(2**31), 2**32 - 1, 2**32, -(2**32), 2**63 - 1, -(2**63)]
+    values += list(range(-500, 500)) + [rng.randint(-(2**63), 2**63 - 1) for _ in range(5_000)]
+    values += [rng.randint(0, 10**9) for _ in range(2_000)]
+    with psycopg.connect(pg_server) as con:
+        expected = dict(
+            con.execute(
+                "SELECT v, hashint8extended(v, 0) FROM unnest(%s::bigint[]) AS v", [values]
+            ).fetchall()
+        )
+    local = duckdb.connect()
+    local.register("keys", pa.table({"v": pa.array(values, pa.int64())}))
+    got = dict(local.execute(key_hash_duckdb("SELECT v AS k FROM keys")).fetchall())
+    assert {v: got[v] for v in values} == {v: expected[v] for v in values}
+
+
+@pytest.mark.parametrize("pair", ["postgres-duckdb", "postgres-postgres", "sqlite-duckdb"])
+def test_the_delete_check_of_an_integer_key_compares_totals_first_and_still_marks_exactly(
+    pair, request, tmp_path
+):
+    """An integer key set is first compared whole (size, sum, sum of 64-bit key hashes: one
+    ungrouped scan per side); only when those differ do the buckets narrow down to the keys."""
+    source_kind, warehouse_kind = pair.split("-")
+    pg = request.getfixturevalue("pg_database") if "postgres" in pair else None
+    url = pg if source_kind == "postgres" else f"sqlite:///{tmp_path / 'items.sqlite'}"
+    db = SourceDb(url)
+    rows = [(i * 7 - 3_000, f"v{i}", datetime(2026, 1, 1) + timedelta(seconds=i)) for i in range(5_000)]
+    if db.pg:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE SCHEMA app")
+            con.execute("CREATE TABLE app.items (id bigint PRIMARY KEY, v text, updated_at timestamp)")
+            with con.cursor().copy("COPY app.items FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+    else:
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as con:
+            con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT, updated_at TIMESTAMP)")
+            con.executemany(
+                "INSERT INTO items VALUES (?, ?, ?)", [(a, b, c.isoformat(sep=" ")) for a, b, c in rows]
+            )
+    source = {"kind": "sql", "url": url, **({"schema": "app"} if db.pg else {})}
+    spec = parse_spec(
+        {"name": "recon_int", "source": source,
+         "tables": [{"name": "items", "primary_key": "id", "cursor": "updated_at", "deletes": "detect"}]}
+    )  # fmt: skip
+    settings = Settings(
+        home=tmp_path, lake_url=str(tmp_path / "lake"), source_url=None, dags_folder=tmp_path,
+        warehouse_url=pg if warehouse_kind == "postgres" else f"duckdb:///{tmp_path / 'wh.duckdb'}",
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    [same] = detect_deletes(spec, list(spec.tables), settings, "check_0")
+    assert (same.marked, same.unmarked, same.comparison.levels, same.comparison.buckets_compared) == (
+        0,
+        0,
+        1,
+        0,
+    )
+    assert same.comparison.source_rows == same.comparison.warehouse_rows == 5_000
+
+    gone = [-3_000, -4, 10, 31_993]  # keys are 3 mod 7: the smallest, a negative, a positive, the largest
+    db.execute(f"DELETE FROM items WHERE id IN ({', '.join(map(str, gone))})")
+    [report] = detect_deletes(spec, list(spec.tables), settings, "check_1")
+    assert (report.marked, report.unmarked) == (4, 0) and report.comparison.levels >= 2
+    marked = open_warehouse(settings.warehouse_url).query(
+        "SELECT id FROM wh.raw_recon_int.items WHERE _deleted_at IS NOT NULL ORDER BY 1"
+    )
+    assert [r[0] for r in marked] == sorted(gone)
+    [again] = detect_deletes(spec, list(spec.tables), settings, "check_2")
+    assert (again.marked, again.unmarked, again.comparison.buckets_compared) == (0, 0, 0), "totals equal"
+
+    # two keys deleted while two new ones arrive, balancing count and sum (24 + 31 = 27 + 28):
+    # only the key hashes tell the sets apart
+    db.execute("DELETE FROM items WHERE id IN (24, 31)")
+    db.execute(
+        "INSERT INTO items (id, v, updated_at) VALUES (27, 'n', '2026-01-01 00:00:00'), "
+        "(28, 'n', '2026-01-01 00:00:00')"
+    )
+    [balanced] = detect_deletes(spec, list(spec.tables), settings, "check_3")
+    assert (balanced.marked, balanced.unmarked) == (2, 0), balanced.as_dict()
+    assert (balanced.comparison.missing, balanced.comparison.extra) == (2, 2)

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from headwater import duck
 from headwater.errors import HeadwaterError
 from headwater.reconcile import state
 from headwater.reconcile.compare import FIRST_DEPTH, Comparison, compare
@@ -123,22 +124,21 @@ def record(settings: Settings, reports: list[TableReport], kind: str, run_id: st
     rows = [_ledger_row(r, kind, run_id) for r in reports if r.status != "skipped"]
     if not rows:
         return
+    # one row per table, as literals (duck.value: no parameter binding, no pandas import)
     sql = (
         f"INSERT INTO {ALIAS}.{META}.reconciliations (pipeline, table_name, run_id, kind, checked_at, "
         "source_rows, warehouse_rows, rows_missing, rows_extra, rows_different, rows_marked_deleted, "
-        "rows_unmarked, buckets_compared, duration_seconds, status, message, examples) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "rows_unmarked, buckets_compared, duration_seconds, status, message, examples) VALUES "
+        + ", ".join("(" + ", ".join(duck.value(v) for v in row) + ")" for row in rows)
     )
     if con is not None:
-        for row in rows:  # one row per table: a handful
-            con.execute(sql, row)
+        con.execute(sql)
         return
     warehouse = open_warehouse(settings.warehouse_url)
     with warehouse.session() as session:
         warehouse.ensure_metadata(session)
         session.execute("BEGIN")
-        for row in rows:
-            session.execute(sql, row)
+        session.execute(sql)
         session.execute("COMMIT")
 
 

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from headwater import duck
+
 if TYPE_CHECKING:
     from headwater.reconcile.sides import Side
     from headwater.settings import Settings
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 
 VERSION = 1
 """Bumped whenever what the fast fingerprints or the buckets mean changes."""
+
+VERSION_HASH = "hash_record_extended(row(r.tableoid, r.ctid, r.xmin), 0)"
+"""Postgres: a row version's identity, hashed (see :meth:`Side.fast_hash`)."""
 
 Fingerprints = dict[str, tuple[int, str, int, str]]
 """bucket -> (source rows, source fast sum, warehouse rows, warehouse fast sum)."""
@@ -62,12 +67,14 @@ def enable_fast(side: Side) -> None:
     if side.dialect == "duckdb":
         side.fast, side.fast_identity = "content", f"duckdb {duckdb.__version__}"
         return
-    probe = f"SELECT hash_record_extended(row(r.tableoid, r.ctid, r.xmin), 0) AS h FROM {side.from_clause} LIMIT 0"
+    probe = f"SELECT {VERSION_HASH} AS h FROM {side.from_clause} LIMIT 0"
     try:
         side.fetch(probe)  # a view has no ctid; Postgres before 14 cannot hash a tid
         identity = side.fetch(_PG_IDENTITY).column("identity")[0].as_py()
     except duckdb.Error as e:
-        log.info("the %s side has no fast fingerprint (%s): canonical comparison only", side.name, type(e).__name__)
+        log.info(
+            "the %s side has no fast fingerprint (%s): canonical comparison only", side.name, type(e).__name__
+        )
         return
     side.fast, side.fast_identity = "version", f"postgres {identity}"
 
@@ -90,10 +97,10 @@ def load(con: duckdb.DuckDBPyConnection, pipeline: str, table: str, fingerprint:
     from headwater.warehouse.base import ALIAS, META
 
     try:
-        rows = con.execute(
+        rows = con.execute(  # literals: no parameter binding, no pandas import (duck.value)
             f"SELECT bucket, source_rows, source_hash, warehouse_rows, warehouse_hash "
-            f"FROM {ALIAS}.{META}.reconcile_state WHERE pipeline = ? AND table_name = ? AND spec_fingerprint = ?",
-            [pipeline, table, fingerprint],
+            f"FROM {ALIAS}.{META}.reconcile_state WHERE pipeline = {duck.value(pipeline)} "
+            f"AND table_name = {duck.value(table)} AND spec_fingerprint = {duck.value(fingerprint)}"
         ).fetchall()
     except duckdb.CatalogException:  # a warehouse not yet migrated: nothing stored
         return {}
