@@ -562,3 +562,28 @@ def test_the_delete_check_of_an_integer_key_compares_totals_first_and_still_mark
     [balanced] = detect_deletes(spec, list(spec.tables), settings, "check_3")
     assert (balanced.marked, balanced.unmarked) == (2, 0), balanced.as_dict()
     assert (balanced.comparison.missing, balanced.comparison.extra) == (2, 2)
+
+
+def test_a_view_at_the_source_keeps_the_canonical_path(request, tmp_path):
+    """A view's rows carry no row-version identity (nor do a foreign table's): nothing is
+    stored, every reconcile hashes canonically, and a change is found as before."""
+    pg = request.getfixturevalue("pg_database")
+    source = SourceDb(pg)
+    source.create(_value_rows(600))
+    source.execute("CREATE VIEW things_view AS SELECT * FROM things")
+    spec = parse_spec(
+        {"name": "recon_view", "source": {"kind": "sql", "url": pg, "schema": "app"},
+         "tables": [{"name": "things_view", "primary_key": ["k1", "k2"], "cursor": "updated_at"}]}
+    )  # fmt: skip
+    settings = Settings(
+        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
+        source_url=None, dags_folder=tmp_path,
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    for _ in range(2):
+        c = reconcile_table(spec, "things_view", settings).comparison
+        assert c.equal and c.levels == 1 and c.reused_buckets == 0
+    assert _stored(settings) == {}
+    source.execute("UPDATE things SET note = 'changed' WHERE k1 = 5 AND k2 = 'a'")
+    c = reconcile_table(spec, "things_view", settings).comparison
+    assert c.different == 1 and [e["key"] for e in c.examples["different"]] == ["5, a"]

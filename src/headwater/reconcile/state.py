@@ -61,15 +61,33 @@ _PG_IDENTITY = (
 )
 
 
+_PG_STORED = (
+    "WITH t AS (SELECT to_regclass({relation}) AS oid) "
+    "SELECT coalesce(CASE (SELECT relkind FROM pg_class WHERE oid = (SELECT oid FROM t)) "
+    "WHEN 'r' THEN NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = (SELECT oid FROM t)) "
+    "WHEN 'm' THEN true "
+    "WHEN 'p' THEN (SELECT bool_and(c.relkind IN ('r', 'p')) "
+    "FROM pg_partition_tree((SELECT oid FROM t)) AS p JOIN pg_class AS c ON c.oid = p.relid) "
+    "ELSE false END, false) AS ok"
+)
+"""Whether every row of the relation lives in a heap of this database, where ctid and xmin
+identify a row version: a table (without inheritance children), a materialized view, or a
+partitioned table of such partitions. A foreign table's or a view's rows do not qualify."""
+
+
 def enable_fast(side: Side) -> None:
     """Give ``side`` its fast fingerprint if its database has one (else leave it without:
     reconcile then takes the canonical path alone, as for SQLite and file sources)."""
     if side.dialect == "duckdb":
         side.fast, side.fast_identity = "content", f"duckdb {duckdb.__version__}"
         return
+    relation = side.from_clause.removesuffix(" AS r")
     probe = f"SELECT {VERSION_HASH} AS h FROM {side.from_clause} LIMIT 0"
     try:
         side.fetch(probe)  # a view has no ctid; Postgres before 14 cannot hash a tid
+        if not side.fetch(_PG_STORED.format(relation=duck.literal(relation))).column("ok")[0].as_py():
+            log.info("the %s side is not stored in plain tables: canonical comparison only", side.name)
+            return
         identity = side.fetch(_PG_IDENTITY).column("identity")[0].as_py()
     except duckdb.Error as e:
         log.info(
