@@ -587,3 +587,25 @@ def test_a_view_at_the_source_keeps_the_canonical_path(request, tmp_path):
     source.execute("UPDATE things SET note = 'changed' WHERE k1 = 5 AND k2 = 'a'")
     c = reconcile_table(spec, "things_view", settings).comparison
     assert c.different == 1 and [e["key"] for e in c.examples["different"]] == ["5, a"]
+
+
+def test_a_column_dropped_and_added_again_at_the_source_voids_the_state(request, tmp_path):
+    """Dropping a column and adding it again (same name, type and place) sets every value to
+    NULL without a new row version: the catalog's column numbers are part of the state's key,
+    so the next reconcile hashes canonically and finds the rows."""
+    pg = request.getfixturevalue("pg_database")
+    source = SourceDb(pg)
+    source.create(_value_rows(600))
+    spec = _spec(pg)
+    settings = Settings(
+        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
+        source_url=None, dags_folder=tmp_path,
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    assert reconcile_table(spec, "things", settings).status == "equal"
+    assert reconcile_table(spec, "things", settings).comparison.levels == 0, "vouched for"
+    # the last column, so the compared columns keep their order, names and types
+    source.execute("ALTER TABLE things DROP COLUMN updated_at")
+    source.execute("ALTER TABLE things ADD COLUMN updated_at timestamp")
+    c = reconcile_table(spec, "things", settings).comparison
+    assert c.reused_buckets == 0 and c.different == 600, c

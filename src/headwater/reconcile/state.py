@@ -75,6 +75,19 @@ identify a row version: a table (without inheritance children), a materialized v
 partitioned table of such partitions. A foreign table's or a view's rows do not qualify."""
 
 
+_PG_COLUMNS = (
+    "SELECT (SELECT oid FROM pg_class WHERE oid = to_regclass({relation})) || '@' || "
+    "coalesce(string_agg(concat_ws(':', a.attname, a.attnum, a.atttypid, a.atttypmod, "
+    "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum AS e "
+    "WHERE e.enumtypid = coalesce(nullif(t.typbasetype, 0), a.atttypid))), ';' ORDER BY a.attnum), '') "
+    "AS columns FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid "
+    "WHERE a.attrelid = to_regclass({relation}) AND a.attnum > 0 AND NOT a.attisdropped"
+)
+"""The relation and its columns as the catalog has them: values can change without a new row
+version when a column is dropped and added again (new attnum: every value NULL or the
+default) or an enum label is renamed; either changes this text, so the state is void."""
+
+
 def enable_fast(side: Side) -> None:
     """Give ``side`` its fast fingerprint if its database has one (else leave it without:
     reconcile then takes the canonical path alone, as for SQLite and file sources)."""
@@ -89,12 +102,13 @@ def enable_fast(side: Side) -> None:
             log.info("the %s side is not stored in plain tables: canonical comparison only", side.name)
             return
         identity = side.fetch(_PG_IDENTITY).column("identity")[0].as_py()
+        columns = side.fetch(_PG_COLUMNS.format(relation=duck.literal(relation))).column("columns")[0].as_py()
     except duckdb.Error as e:
         log.info(
             "the %s side has no fast fingerprint (%s): canonical comparison only", side.name, type(e).__name__
         )
         return
-    side.fast, side.fast_identity = "version", f"postgres {identity}"
+    side.fast, side.fast_identity = "version", f"postgres {identity} {columns}"
 
 
 def spec_fingerprint(
