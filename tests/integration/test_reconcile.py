@@ -361,3 +361,251 @@ def test_a_full_mode_file_table_is_listed_and_reconciled(tmp_path, monkeypatch):
         1,
         1,
     )
+
+
+def _stored(settings: Settings) -> dict[str, int]:
+    """Rows of headwater.reconcile_state per pipeline."""
+    rows = open_warehouse(settings.warehouse_url).query(
+        "SELECT pipeline, count(*) FROM wh.headwater.reconcile_state GROUP BY 1"
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _plant_in_raw(settings: Settings, statement: str) -> None:
+    """Change the warehouse's raw copy directly (a fault behind the loader's back)."""
+    wh = open_warehouse(settings.warehouse_url)
+    with wh.session() as con:
+        con.execute(statement)
+
+
+def test_stored_fingerprints_vouch_only_for_what_they_saw(loaded):
+    """A Postgres source stores per-bucket fast fingerprints: the next reconcile of an unchanged
+    table hashes nothing canonically, and a difference planted after that verification on
+    either side is still found, exactly. SQLite sources keep the canonical path alone."""
+    spec, settings, source = loaded
+    first = reconcile_table(spec, "things", settings).comparison
+    assert first.equal and first.levels == 1 and first.reused_buckets == 0
+    if not source.pg:
+        assert _stored(settings) == {}, "no cheap hash at a SQLite source: nothing stored"
+        again = reconcile_table(spec, "things", settings).comparison
+        assert again.equal and again.levels == 1 and again.reused_buckets == 0
+        return
+    buckets = _stored(settings)["recon"]
+    assert buckets == first.buckets_compared > 1000
+
+    second = reconcile_table(spec, "things", settings).comparison
+    assert second.equal and (second.source_rows, second.warehouse_rows) == (ROWS, ROWS)
+    assert (second.levels, second.buckets_compared, second.reused_buckets) == (0, 0, buckets)
+
+    # at the source, after the verification: one value changed
+    source.execute("UPDATE things SET note = 'after the check' WHERE k1 = 100 AND k2 = 'a'")
+    third = reconcile_table(spec, "things", settings).comparison
+    assert (third.missing, third.extra, third.different) == (0, 0, 1)
+    assert [e["key"] for e in third.examples["different"]] == ["100, a"]
+    assert third.reused_buckets == buckets - 1, "only the changed bucket was hashed again"
+
+    # in the warehouse, behind the loader's back: found as well (and the source's still)
+    _plant_in_raw(settings, "UPDATE wh.raw_recon.things SET amount = 1234.5 WHERE k1 = 200 AND k2 = 'B'")
+    _plant_in_raw(settings, "DELETE FROM wh.raw_recon.things WHERE k1 = 300 AND k2 = 'c c'")
+    fourth = reconcile_table(spec, "things", settings).comparison
+    assert (fourth.missing, fourth.extra, fourth.different) == (1, 0, 2), fourth
+    assert fourth.examples["missing"] == ["300, c c"]
+    assert {e["key"]: e["columns"] for e in fourth.examples["different"]} == {
+        "100, a": ["note"],
+        "200, B": ["amount"],
+    }
+
+    # a fresh load repairs the rows: re-verified, then vouched for again
+    flow.run_el(
+        replace(spec, tables=tuple(replace(t, mode="full") for t in spec.tables)), settings, "run_full"
+    )
+    assert reconcile_table(spec, "things", settings).status == "equal"
+    last = reconcile_table(spec, "things", settings).comparison
+    assert last.equal and last.levels == 0 and last.reused_buckets > 1000
+
+
+def test_stored_fingerprints_count_only_for_their_own_spec_table_and_pipeline(request):
+    """A Postgres source and warehouse: a column added without rewriting a row leaves every
+    row version as it was on both sides, so only the spec fingerprint (columns, types) keeps
+    the old state from vouching for the new column. Another pipeline's state never mixes in."""
+    pg = request.getfixturevalue("pg_database")
+    tmp_path = request.getfixturevalue("tmp_path")
+    source = SourceDb(pg)
+    source.create(_value_rows(3_000))
+    spec = _spec(pg)
+    settings = Settings(
+        home=tmp_path, warehouse_url=pg, lake_url=str(tmp_path / "lake"), source_url=None,
+        dags_folder=tmp_path,
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    assert reconcile_table(spec, "things", settings).status == "equal"
+    assert reconcile_table(spec, "things", settings).comparison.levels == 0
+
+    # a second pipeline over the same source table: its own raw copy and its own state
+    other = replace(spec, name="recon_b")
+    flow.run_el(other, settings, "run_b")
+    source.execute("UPDATE things SET note = 'changed' WHERE k1 = 7 AND k2 = 'a'")
+    b = reconcile_table(other, "things", settings).comparison
+    assert b.reused_buckets == 0 and b.levels >= 1 and b.different == 1
+    a = reconcile_table(spec, "things", settings).comparison
+    assert a.different == 1 and a.reused_buckets > 0
+    stored = _stored(settings)
+    assert set(stored) == {"recon", "recon_b"}
+
+    # a new source column with a constant default: Postgres rewrites no row, so neither
+    # side's row versions move; loading it adds the column to raw, NULL for the old rows
+    source.execute("UPDATE things SET note = NULL WHERE k1 = 7 AND k2 = 'a'")
+    source.execute("ALTER TABLE things ADD COLUMN tier integer DEFAULT 3")
+    source.execute("INSERT INTO things (k1, k2, updated_at) VALUES (77777, 'n', ?)", (datetime(2027, 1, 1),))
+    flow.run_el(spec, settings, "run_2")
+    report = reconcile_table(spec, "things", settings)
+    c = report.comparison
+    assert c.reused_buckets == 0, "state stored for another column set is not used"
+    # every old row differs (tier 3 at the source, NULL in raw) but those the cursor's
+    # inclusive window reloaded (the last one)
+    assert 2_990 <= c.different < 3_000, report.as_dict()
+    assert "tier" in c.examples["different"][0]["columns"]
+
+
+def test_duckdb_spells_postgres_key_hash_exactly(pg_server):
+    """The delete check's ungrouped first level sums Postgres' hashint8extended(k, 0) on one
+    side and DuckDB's spelling of it on the other: they must agree on every BIGINT, the
+    extremes and negative keys included (a mismatch would only cost a bucketed pass, but the
+    totals would never be equal)."""
+    import random
+
+    import duckdb
+    import psycopg
+    import pyarrow as pa
+
+    from headwater.reconcile.sides import key_hash_duckdb
+
+    rng = random.Random(18)
+    values = [0, 1, -1, 2, 2**31 - 1, 2**31, -(2**31), 2**32 - 1, 2**32, -(2**32), 2**63 - 1, -(2**63)]
+    values += list(range(-500, 500)) + [rng.randint(-(2**63), 2**63 - 1) for _ in range(5_000)]
+    values += [rng.randint(0, 10**9) for _ in range(2_000)]
+    with psycopg.connect(pg_server) as con:
+        expected = dict(
+            con.execute(
+                "SELECT v, hashint8extended(v, 0) FROM unnest(%s::bigint[]) AS v", [values]
+            ).fetchall()
+        )
+    local = duckdb.connect()
+    local.register("keys", pa.table({"v": pa.array(values, pa.int64())}))
+    got = dict(local.execute(key_hash_duckdb("SELECT v AS k FROM keys")).fetchall())
+    assert {v: got[v] for v in values} == {v: expected[v] for v in values}
+
+
+@pytest.mark.parametrize("pair", ["postgres-duckdb", "postgres-postgres", "sqlite-duckdb"])
+def test_the_delete_check_of_an_integer_key_compares_totals_first_and_still_marks_exactly(
+    pair, request, tmp_path
+):
+    """An integer key set is first compared whole (size, sum, sum of 64-bit key hashes: one
+    ungrouped scan per side); only when those differ do the buckets narrow down to the keys."""
+    source_kind, warehouse_kind = pair.split("-")
+    pg = request.getfixturevalue("pg_database") if "postgres" in pair else None
+    url = pg if source_kind == "postgres" else f"sqlite:///{tmp_path / 'items.sqlite'}"
+    db = SourceDb(url)
+    rows = [(i * 7 - 3_000, f"v{i}", datetime(2026, 1, 1) + timedelta(seconds=i)) for i in range(5_000)]
+    if db.pg:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE SCHEMA app")
+            con.execute("CREATE TABLE app.items (id bigint PRIMARY KEY, v text, updated_at timestamp)")
+            with con.cursor().copy("COPY app.items FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+    else:
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as con:
+            con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT, updated_at TIMESTAMP)")
+            con.executemany(
+                "INSERT INTO items VALUES (?, ?, ?)", [(a, b, c.isoformat(sep=" ")) for a, b, c in rows]
+            )
+    source = {"kind": "sql", "url": url, **({"schema": "app"} if db.pg else {})}
+    spec = parse_spec(
+        {"name": "recon_int", "source": source,
+         "tables": [{"name": "items", "primary_key": "id", "cursor": "updated_at", "deletes": "detect"}]}
+    )  # fmt: skip
+    settings = Settings(
+        home=tmp_path, lake_url=str(tmp_path / "lake"), source_url=None, dags_folder=tmp_path,
+        warehouse_url=pg if warehouse_kind == "postgres" else f"duckdb:///{tmp_path / 'wh.duckdb'}",
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    [same] = detect_deletes(spec, list(spec.tables), settings, "check_0")
+    assert (same.marked, same.unmarked, same.comparison.levels, same.comparison.buckets_compared) == (
+        0,
+        0,
+        1,
+        0,
+    )
+    assert same.comparison.source_rows == same.comparison.warehouse_rows == 5_000
+
+    gone = [-3_000, -4, 10, 31_993]  # keys are 3 mod 7: the smallest, a negative, a positive, the largest
+    db.execute(f"DELETE FROM items WHERE id IN ({', '.join(map(str, gone))})")
+    [report] = detect_deletes(spec, list(spec.tables), settings, "check_1")
+    assert (report.marked, report.unmarked) == (4, 0) and report.comparison.levels >= 2
+    marked = open_warehouse(settings.warehouse_url).query(
+        "SELECT id FROM wh.raw_recon_int.items WHERE _deleted_at IS NOT NULL ORDER BY 1"
+    )
+    assert [r[0] for r in marked] == sorted(gone)
+    [again] = detect_deletes(spec, list(spec.tables), settings, "check_2")
+    assert (again.marked, again.unmarked, again.comparison.buckets_compared) == (0, 0, 0), "totals equal"
+
+    # two keys deleted while two new ones arrive, balancing count and sum (24 + 31 = 27 + 28):
+    # only the key hashes tell the sets apart
+    db.execute("DELETE FROM items WHERE id IN (24, 31)")
+    db.execute(
+        "INSERT INTO items (id, v, updated_at) VALUES (27, 'n', '2026-01-01 00:00:00'), "
+        "(28, 'n', '2026-01-01 00:00:00')"
+    )
+    [balanced] = detect_deletes(spec, list(spec.tables), settings, "check_3")
+    assert (balanced.marked, balanced.unmarked) == (2, 0), balanced.as_dict()
+    assert (balanced.comparison.missing, balanced.comparison.extra) == (2, 2)
+
+
+def test_a_view_at_the_source_keeps_the_canonical_path(request, tmp_path):
+    """A view's rows carry no row-version identity (nor do a foreign table's): nothing is
+    stored, every reconcile hashes canonically, and a change is found as before."""
+    pg = request.getfixturevalue("pg_database")
+    source = SourceDb(pg)
+    source.create(_value_rows(600))
+    source.execute("CREATE VIEW things_view AS SELECT * FROM things")
+    spec = parse_spec(
+        {"name": "recon_view", "source": {"kind": "sql", "url": pg, "schema": "app"},
+         "tables": [{"name": "things_view", "primary_key": ["k1", "k2"], "cursor": "updated_at"}]}
+    )  # fmt: skip
+    settings = Settings(
+        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
+        source_url=None, dags_folder=tmp_path,
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    for _ in range(2):
+        c = reconcile_table(spec, "things_view", settings).comparison
+        assert c.equal and c.levels == 1 and c.reused_buckets == 0
+    assert _stored(settings) == {}
+    source.execute("UPDATE things SET note = 'changed' WHERE k1 = 5 AND k2 = 'a'")
+    c = reconcile_table(spec, "things_view", settings).comparison
+    assert c.different == 1 and [e["key"] for e in c.examples["different"]] == ["5, a"]
+
+
+def test_a_column_dropped_and_added_again_at_the_source_voids_the_state(request, tmp_path):
+    """Dropping a column and adding it again (same name, type and place) sets every value to
+    NULL without a new row version: the catalog's column numbers are part of the state's key,
+    so the next reconcile hashes canonically and finds the rows."""
+    pg = request.getfixturevalue("pg_database")
+    source = SourceDb(pg)
+    source.create(_value_rows(600))
+    spec = _spec(pg)
+    settings = Settings(
+        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
+        source_url=None, dags_folder=tmp_path,
+    )  # fmt: skip
+    flow.run_el(spec, settings, "run_1")
+    assert reconcile_table(spec, "things", settings).status == "equal"
+    assert reconcile_table(spec, "things", settings).comparison.levels == 0, "vouched for"
+    # the last column, so the compared columns keep their order, names and types
+    source.execute("ALTER TABLE things DROP COLUMN updated_at")
+    source.execute("ALTER TABLE things ADD COLUMN updated_at timestamp")
+    c = reconcile_table(spec, "things", settings).comparison
+    assert c.reused_buckets == 0 and c.different == 600, c

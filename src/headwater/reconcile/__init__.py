@@ -16,8 +16,10 @@ from typing import Any
 
 import duckdb
 
+from headwater import duck
 from headwater.errors import HeadwaterError
-from headwater.reconcile.compare import Comparison, compare
+from headwater.reconcile import state
+from headwater.reconcile.compare import FIRST_DEPTH, Comparison, compare
 from headwater.reconcile.tables import NotComparable, open_pair
 from headwater.settings import Settings
 from headwater.spec import PipelineSpec
@@ -54,6 +56,7 @@ class TableReport:
             "marked_deleted": self.marked,
             "unmarked": self.unmarked,
             "buckets_compared": c.buckets_compared,
+            "buckets_reused": c.reused_buckets,
             "seconds": round(c.seconds, 3),
             "examples": c.examples,
         }
@@ -62,9 +65,16 @@ class TableReport:
 def reconcile_table(spec: PipelineSpec, table_name: str, settings: Settings) -> TableReport:
     """Compare one table's source and raw copy on the source's columns."""
     table = spec.table(table_name)
+    fingerprint = None
     try:
-        with open_pair(spec, table, settings) as pair:
-            comparison = compare(pair.source, pair.warehouse, pair.key, pair.columns)
+        with open_pair(spec, table, settings, fast=True) as pair:
+            known = None
+            if pair.source.fast and pair.warehouse.fast:
+                fingerprint = state.spec_fingerprint(
+                    pair.source, pair.warehouse, pair.key, pair.columns, FIRST_DEPTH
+                )
+                known = state.load(pair.warehouse.con, spec.name, table.name, fingerprint)
+            comparison = compare(pair.source, pair.warehouse, pair.key, pair.columns, known=known)
             notes = []
             if pair.source_only_columns:
                 notes.append(
@@ -81,6 +91,11 @@ def reconcile_table(spec: PipelineSpec, table_name: str, settings: Settings) -> 
         for url in (settings.source_url_for(spec, table.source), settings.warehouse_url):
             text = mask_secrets(text, url)
         return TableReport(spec.name, table.name, "error", f"{text}; nothing was compared or changed")
+    if fingerprint is not None and comparison.state is not None:
+        try:
+            state.save(settings, spec.name, table.name, fingerprint, comparison.state)
+        except (HeadwaterError, duckdb.Error) as e:  # the result stands; the next run is slower
+            log.warning("%s.%s: reconcile's fingerprints not stored (%s)", spec.name, table.name, e)
     status = "equal" if comparison.equal else "different"
     if comparison.source_rows == 0 and comparison.warehouse_rows > 0:
         status = "empty_source"
@@ -109,22 +124,21 @@ def record(settings: Settings, reports: list[TableReport], kind: str, run_id: st
     rows = [_ledger_row(r, kind, run_id) for r in reports if r.status != "skipped"]
     if not rows:
         return
+    # one row per table, as literals (duck.value: no parameter binding, no pandas import)
     sql = (
         f"INSERT INTO {ALIAS}.{META}.reconciliations (pipeline, table_name, run_id, kind, checked_at, "
         "source_rows, warehouse_rows, rows_missing, rows_extra, rows_different, rows_marked_deleted, "
-        "rows_unmarked, buckets_compared, duration_seconds, status, message, examples) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "rows_unmarked, buckets_compared, duration_seconds, status, message, examples) VALUES "
+        + ", ".join("(" + ", ".join(duck.value(v) for v in row) + ")" for row in rows)
     )
     if con is not None:
-        for row in rows:  # one row per table: a handful
-            con.execute(sql, row)
+        con.execute(sql)
         return
     warehouse = open_warehouse(settings.warehouse_url)
     with warehouse.session() as session:
         warehouse.ensure_metadata(session)
         session.execute("BEGIN")
-        for row in rows:
-            session.execute(sql, row)
+        session.execute(sql)
         session.execute("COMMIT")
 
 

@@ -1,12 +1,18 @@
 """Compare two sides by key buckets, narrowing only where they differ.
 
-Level 1 groups every row by two hex digits of its key (256 buckets: see
+Level 1 groups every row by three hex digits of its key (4096 buckets: see
 :func:`headwater.reconcile.sides.bucket_of`) and compares count and hash sum per bucket.
 Buckets that agree are done. Differing buckets are split again (two more digits) until the
 rows left in them are few, then only those rows' key and row hashes are fetched from both
 sides and joined here. Equal tables therefore cost
 one aggregate scan per side; the rest grows with the difference, not with the table.
 Both sides run their query at the same time (each in its own database).
+
+With stored fingerprints (``known``, see :mod:`headwater.reconcile.state`), level 1 is
+preceded by a cheap pass: each side's fast fingerprints, first as one total per side (no
+grouping), then, if the totals moved, per bucket. Buckets both sides still vouch for are
+equal; only the others are hashed canonically. Level 1 then also reads the fast
+fingerprints of the buckets it finds equal, for the next run.
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from headwater.reconcile.sides import Side
+from headwater.reconcile import state as stored
+from headwater.reconcile.sides import Side, bucket_value, integer_key
 
-FIRST_DEPTH = 2
+FIRST_DEPTH = 3
 STEP = 2
 MAX_DEPTH = 8
 KEY_LEVEL_ROWS = 20_000
 """Fetch rows once the differing buckets hold at most this many (or splitting stops helping)."""
 EXAMPLES = 5
+SCAN_ALL_SHARE = 0.5
+"""Past this share of level-1 buckets left to compare, level 1 scans the whole table (a list
+of thousands of buckets in the query would cost more than it saves)."""
 
 
 @dataclass
@@ -46,6 +56,10 @@ class Comparison:
     extra_hashes: list[str] = field(default_factory=list)
     """Key identities of the rows only the warehouse has (for delete handling: keys to mark)."""
     seconds: float = 0.0
+    reused_buckets: int = 0
+    """Buckets found equal by the stored fast fingerprints of both sides alone."""
+    state: stored.Fingerprints | None = None
+    """Fingerprints to store for the next run; None when there is nothing new to store."""
 
     @property
     def equal(self) -> bool:
@@ -65,22 +79,52 @@ def compare(
     key: list[tuple[str, str]],
     columns: list[tuple[str, str]],
     with_examples: bool = True,
+    known: stored.Fingerprints | None = None,
 ) -> Comparison:
+    """Compare ``source`` and ``warehouse``; with ``known`` (stored fingerprints, possibly
+    none yet: both sides must have a fast fingerprint), reuse and renew them."""
     started = time.monotonic()
     result = Comparison()
     local = duckdb.connect()
+    fresh: stored.Fingerprints = {}
     try:
         depth, within = FIRST_DEPTH, None
+        if columns == key and integer_key(key):
+            # A key set (the delete check): first the whole sets' size, sum and sum of 64-bit
+            # key hashes, ungrouped. Equal: done; else the buckets narrow down as below.
+            src_t, wh_t = _both(source, warehouse, "key_totals", key)
+            s, w = src_t.to_pylist()[0], wh_t.to_pylist()[0]
+            result.source_rows, result.warehouse_rows = int(s["n"]), int(w["n"])
+            result.levels = 1
+            if s == w:
+                return result
+        if known:
+            fresh, suspects = _vouched(source, warehouse, key, columns, known, result)
+            if not suspects:
+                result.state = None if fresh == known else fresh
+                return result
+            if len(suspects) <= SCAN_ALL_SHARE * 16**FIRST_DEPTH:
+                within = (FIRST_DEPTH, [bucket_value(key, b) for b in suspects])
+        canonical = 0
         while True:
-            src, wh = _both(source, warehouse, "buckets", key, columns, depth, within)
+            first = canonical == 0
+            canonical += 1
+            fast = first and known is not None
+            src, wh = _both(source, warehouse, "buckets", key, columns, depth, within, fast)
             result.levels += 1
             result.buckets_compared += max(src.num_rows, wh.num_rows)
             local.register("src_b", src)
             local.register("wh_b", wh)
-            if result.levels == 1:
+            if first and not known:  # else the fast pass counted every row already
                 result.source_rows, result.warehouse_rows = local.execute(
                     "SELECT (SELECT coalesce(sum(n), 0) FROM src_b), (SELECT coalesce(sum(n), 0) FROM wh_b)"
                 ).fetchone() or (0, 0)
+            if fast:  # the buckets found equal, with both sides' fast sums from the same reads
+                for b, sn, sfs, wn, wfs in local.execute(
+                    "SELECT s.bucket, s.n, s.fs, w.n, w.fs FROM src_b AS s JOIN wh_b AS w "
+                    "ON s.bucket = w.bucket WHERE s.n = w.n AND s.s = w.s"
+                ).fetchall():
+                    fresh[str(b)] = (int(sn), str(sfs), int(wn), str(wfs))
             differing = local.execute(
                 "SELECT coalesce(s.bucket, w.bucket), greatest(coalesce(s.n, 0), coalesce(w.n, 0)) "
                 "FROM src_b AS s FULL OUTER JOIN wh_b AS w ON s.bucket = w.bucket "
@@ -88,6 +132,10 @@ def compare(
             ).fetchall()
             local.unregister("src_b")
             local.unregister("wh_b")
+            if fast:
+                for b, _ in differing:  # changed since the fast pass vouched for it: not stored
+                    fresh.pop(str(b), None)
+                result.state = fresh
             if not differing:
                 break
             prefixes = [r[0] for r in differing]
@@ -100,8 +148,41 @@ def compare(
             depth += STEP
     finally:
         local.close()
-    result.seconds = time.monotonic() - started
+        result.seconds = time.monotonic() - started
     return result
+
+
+def _vouched(
+    source: Side,
+    warehouse: Side,
+    key: list[tuple[str, str]],
+    columns: list[tuple[str, str]],
+    known: stored.Fingerprints,
+    result: Comparison,
+) -> tuple[stored.Fingerprints, list[str]]:
+    """(kept, suspects): the stored buckets whose fast fingerprints still match on both
+    sides, and the buckets left for the canonical comparison. Counts the rows of each side."""
+    src_t, wh_t = _both(source, warehouse, "fast_totals", key, columns)
+    sn, sfs = src_t.to_pylist()[0].values()
+    wn, wfs = wh_t.to_pylist()[0].values()
+    result.source_rows, result.warehouse_rows = int(sn), int(wn)
+    if (int(sn), int(sfs or 0), int(wn), int(wfs or 0)) == stored.totals(known):
+        result.reused_buckets = len(known)
+        return known, []
+    src_f, wh_f = _both(source, warehouse, "fast_buckets", key, columns, FIRST_DEPTH)
+    src = {str(r["bucket"]): (int(r["n"]), int(r["fs"])) for r in src_f.to_pylist()}
+    wh = {str(r["bucket"]): (int(r["n"]), int(r["fs"])) for r in wh_f.to_pylist()}
+    kept: stored.Fingerprints = {}
+    suspects = []
+    for b in sorted(set(src) | set(wh) | set(known)):
+        k = known.get(b)
+        if k is not None and src.get(b) == (k[0], int(k[1])) and wh.get(b) == (k[2], int(k[3])):
+            kept[b] = k
+        elif b in src or b in wh:
+            suspects.append(b)
+        # else: verified once, empty on both sides now: equal, nothing to keep
+    result.reused_buckets = len(kept)
+    return kept, suspects
 
 
 def _key_level(

@@ -36,6 +36,11 @@ class Side:
     """Postgres: the attached database to send queries to."""
     where: str = ""
     """A condition in the side's dialect (the warehouse: rows not marked deleted)."""
+    fast: str | None = None
+    """The side's cheap change fingerprint per row, if it has one (see :mod:`state`):
+    ``version`` (Postgres: the row version's identity) or ``content`` (DuckDB: ``hash()``)."""
+    fast_identity: str = ""
+    """What the fast fingerprints are only comparable within (a server's life, an engine)."""
 
     def relation(self, native: str) -> str:
         """DuckDB SQL reading the result of ``native`` (run by the side's own database)."""
@@ -60,16 +65,84 @@ class Side:
         columns: list[tuple[str, str]],
         depth: int,
         within: tuple[int, list[Any]] | None = None,
+        fast: bool = False,
     ) -> pa.Table:
-        """(bucket, n, s): rows and the sum of row hashes per bucket of ``depth`` hex digits."""
+        """(bucket, n, s): rows and the sum of row hashes per bucket of ``depth`` hex digits;
+        with ``fast``, also ``fs``, the sum of fast fingerprints of the same rows, read in the
+        same statement (one snapshot), so a stored pair of them vouches for this very content."""
         d = self.dialect
         condition = in_buckets(d, key, *within) if within else None
         if columns == key and _integer(key):
             rh = f"CAST({duck.quote(key[0][0])} AS BIGINT)"  # a key set: the keys' sum will do
         else:
             rh = hash_int(d, row_text(d, columns))
-        inner = f"SELECT {bucket_of(d, key, depth)} AS bucket, {rh} AS rh " + self._filtered(key, condition)
-        native = f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(rh)')} AS s FROM ({inner}) AS x GROUP BY 1"
+        fh, fs = (
+            (f", {self.fast_hash(columns)} AS fh", f", {as_text(d, 'sum(fh)')} AS fs") if fast else ("", "")
+        )
+        inner = f"SELECT {bucket_of(d, key, depth)} AS bucket, {rh} AS rh{fh} " + self._filtered(
+            key, condition
+        )
+        native = (
+            f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(rh)')} AS s{fs} FROM ({inner}) AS x GROUP BY 1"
+        )
+        return self.fetch(native)
+
+    def fast_hash(self, columns: list[tuple[str, str]]) -> str:
+        """SQL of one row's fast fingerprint (a 64-bit integer), in the side's dialect.
+
+        Postgres: a hash of the row version's identity (table oid, ctid, xmin), which any
+        INSERT, UPDATE or DELETE changes and which costs no column decoding; DuckDB: its
+        ``hash()`` of the compared columns (vectorized, cheap). Neither is comparable with the
+        other side: they are only ever compared with the same side's stored fingerprints.
+        """
+        if self.fast == "version":
+            from headwater.reconcile.state import VERSION_HASH
+
+            return VERSION_HASH
+        if self.fast == "content":
+            return "hash(" + ", ".join(duck.quote(n) for n, _ in columns) + ")"
+        raise ValueError(f"the {self.name} side has no fast fingerprint")
+
+    def fast_buckets(
+        self, key: list[tuple[str, str]], columns: list[tuple[str, str]], depth: int
+    ) -> pa.Table:
+        """(bucket, n, fs): rows and the sum of fast fingerprints per bucket (one cheap scan)."""
+        d = self.dialect
+        inner = (
+            f"SELECT {bucket_of(d, key, depth)} AS bucket, {self.fast_hash(columns)} AS fh "
+            + self._filtered(key)
+        )
+        native = f"SELECT bucket, count(*) AS n, {as_text(d, 'sum(fh)')} AS fs FROM ({inner}) AS x GROUP BY 1"
+        return self.fetch(native)
+
+    def fast_totals(self, key: list[tuple[str, str]], columns: list[tuple[str, str]]) -> pa.Table:
+        """(n, fs) over the whole table: no grouping, so Postgres may use parallel workers."""
+        d = self.dialect
+        native = (
+            f"SELECT count(*) AS n, {as_text(d, f'sum({self.fast_hash(columns)})')} AS fs "
+            + self._filtered(key)
+        )
+        return self.fetch(native)
+
+    def key_totals(self, key: list[tuple[str, str]]) -> pa.Table:
+        """(n, s, hs) of an integer key set, ungrouped: its size, the keys' sum and the sum of
+        a 64-bit hash of each key (Postgres' ``hashint8extended(k, 0)``, which DuckDB computes
+        with the same arithmetic: :func:`key_hash_duckdb`). No grouping: Postgres may scan in
+        parallel, and no per-bucket hash table is built."""
+        k = f"CAST({duck.quote(key[0][0])} AS BIGINT)"
+        if self.dialect == "postgres":
+            native = (
+                "SELECT count(*) AS n, CAST(sum(k) AS text) AS s, "
+                "CAST(sum(hashint8extended(k, 0)) AS text) AS hs "
+                f"FROM (SELECT {k} AS k {self._filtered(key)}) AS x"
+            )
+        else:
+            # h = b2 * 2^32 + c3 as a signed 64-bit value, summed per part (no per-row HUGEINT)
+            native = (
+                "SELECT count(*) AS n, CAST(sum(k) AS VARCHAR) AS s, CAST(4294967296 * sum(b2) + sum(c3) "
+                "- CAST(18446744073709551616 AS HUGEINT) * count_if(b2 >= 2147483648) AS VARCHAR) AS hs "
+                f"FROM ({key_hash_duckdb(f'SELECT {k} AS k ' + self._filtered(key), parts=True)}) AS x"
+            )
         return self.fetch(native)
 
     def rows(
@@ -115,6 +188,16 @@ def bucket_of(dialect: str, key: list[tuple[str, str]], depth: int) -> str:
     return f"substr(md5({key_text(dialect, key)}), 1, {int(depth)})"
 
 
+def integer_key(key: list[tuple[str, str]]) -> bool:
+    """One integer column that fits a BIGINT: bucketed by its low bits, summed as is."""
+    return _integer(key)
+
+
+def bucket_value(key: list[tuple[str, str]], bucket: str) -> Any:
+    """A bucket as stored (text) back in the type ``bucket_of`` gives it."""
+    return int(bucket) if _integer(key) else bucket
+
+
 def in_buckets(dialect: str, key: list[tuple[str, str]], depth: int, buckets: list[Any]) -> str:
     """SQL condition: the row lies in one of ``buckets`` (of ``depth`` digits)."""
     return f"{bucket_of(dialect, key, depth)} IN ({_listed(key, buckets)})"
@@ -150,3 +233,52 @@ def key_text(dialect: str, key: list[tuple[str, str]], readable: bool = False) -
     """The canonical text of a key (its columns never NULL); ``readable`` joins them with ', '."""
     sep = "', '" if readable else SEPARATOR
     return f" || {sep} || ".join(value_text(dialect, n, t) for n, t in key)
+
+
+# Postgres' hashint8extended(k, 0) (Bob Jenkins' lookup3 final mix of the key's folded low
+# word, as Postgres' hashfn.c does it), spelled in DuckDB's arithmetic on 32-bit words held
+# in BIGINTs. One layer per step, so no expression is repeated. Checked against Postgres in
+# tests/unit/test_reconcile_hash.py and tests/integration/test_reconcile.py.
+_M = 0xFFFFFFFF
+_INIT = (0x9E3779B9 + 4 + 3923095) & _M
+
+
+def _rot_py(x: int, r: int) -> int:
+    return ((x << r) | (x >> (32 - r))) & _M
+
+
+_C1 = ((_INIT ^ _INIT) - _rot_py(_INIT, 14)) & _M
+"""c after the first step: b and c start as constants, so it is one too."""
+
+
+def _rot(x: str, r: int) -> str:
+    x = f"CAST({x} AS BIGINT)"  # a literal would be an INTEGER, whose shift overflows
+    return f"((({x} << {r}) | ({x} >> {32 - r})) & {_M})"
+
+
+def _step(x: str, y: str, r: int) -> str:
+    """x ^= y; x -= rot(y, r) (mod 2^32)."""
+    return f"((xor({x}, {y}) - {_rot(y, r)}) & {_M})"
+
+
+def key_hash_duckdb(keys: str, parts: bool = False) -> str:
+    """DuckDB SQL: (k, h) for each row of ``keys`` (a query with a BIGINT column k), where h
+    equals Postgres' ``hashint8extended(k, 0)``; with ``parts``, (k, b2, c3), its two 32-bit
+    halves (h is b2 * 2^32 + c3 read as a signed 64-bit integer)."""
+    folded = f"xor(k & {_M}, CASE WHEN k >= 0 THEN (k >> 32) & {_M} ELSE xor((k >> 32) & {_M}, {_M}) END)"
+    a0 = f"(({_INIT} + {folded}) & {_M})"
+    layers = [
+        f"SELECT k, {_step(a0, str(_C1), 11)} AS a1 FROM ({keys}) AS l0",
+        f"SELECT k, a1, {_step(str(_INIT), 'a1', 25)} AS b1 FROM ({{}}) AS l1",
+        f"SELECT k, a1, b1, {_step(str(_C1), 'b1', 16)} AS c2 FROM ({{}}) AS l2",
+        f"SELECT k, b1, c2, {_step('a1', 'c2', 4)} AS a2 FROM ({{}}) AS l3",
+        f"SELECT k, c2, {_step('b1', 'a2', 14)} AS b2 FROM ({{}}) AS l4",
+        f"SELECT k, b2, {_step('c2', 'b2', 24)} AS c3 FROM ({{}}) AS l5",
+        "SELECT k, CAST(b2 AS HUGEINT) * 4294967296 + c3 "
+        "- CASE WHEN b2 >= 2147483648 THEN CAST(18446744073709551616 AS HUGEINT) ELSE 0 END AS h "
+        "FROM ({}) AS l6",
+    ]
+    sql = layers[0]
+    for layer in layers[1 : -1 if parts else None]:
+        sql = layer.replace("({})", f"({sql})", 1)
+    return sql

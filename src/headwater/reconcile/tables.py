@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from headwater import duck
 from headwater.errors import SourceError
 from headwater.reconcile.sides import Side
+from headwater.reconcile.state import enable_fast
 from headwater.settings import Settings
 from headwater.sources import open_source
 from headwater.sources.sql import SqlSource
@@ -50,8 +51,11 @@ def listable(spec: PipelineSpec, table: TableSpec) -> str | None:
 
 
 @contextmanager
-def open_pair(spec: PipelineSpec, table: TableSpec, settings: Settings) -> Iterator[Pair]:
-    """Both sides of ``table``, each on its own DuckDB connection (they run in parallel)."""
+def open_pair(spec: PipelineSpec, table: TableSpec, settings: Settings, fast: bool = False) -> Iterator[Pair]:
+    """Both sides of ``table``, each on its own DuckDB connection (they run in parallel).
+
+    With ``fast``, both sides get their fast fingerprints when the source's database has one
+    (Postgres; SQLite and file sources have none): see :mod:`headwater.reconcile.state`."""
     why = listable(spec, table)
     if why:
         raise NotComparable(why)
@@ -82,6 +86,10 @@ def open_pair(spec: PipelineSpec, table: TableSpec, settings: Settings) -> Itera
         missing_key = [c for c in table.primary_key if c not in types]
         if missing_key:
             raise NotComparable(f"raw table lacks key column(s) {missing_key}")
+        if fast and source.dialect == "postgres":
+            enable_fast(source)
+            if source.fast:
+                enable_fast(wh_side)
         yield Pair(
             source,
             wh_side,

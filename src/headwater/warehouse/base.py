@@ -146,20 +146,16 @@ class Warehouse(ABC):
         _METADATA_READY.add(self.url)
 
     def column_types_of(self, con, schema: str, table: str) -> dict[str, str]:
+        # literals, not parameters: binding one makes DuckDB's client import pandas (duck.value)
         rows = con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
-            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [ALIAS, schema, table],
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+            f"{duck.value(ALIAS)} AND schema_name = {duck.value(schema)} AND table_name = "
+            f"{duck.value(table)} ORDER BY column_index"
         ).fetchall()
         return {r[0]: r[1] for r in rows}
 
     def columns_of(self, con, schema: str, table: str) -> list[str]:
-        rows = con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
-            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [ALIAS, schema, table],
-        ).fetchall()
-        return [r[0] for r in rows]
+        return list(self.column_types_of(con, schema, table))
 
     # -- state ------------------------------------------------------------------------------
     def watermarks(self, pipeline: str) -> dict[str, WatermarkState]:

@@ -132,6 +132,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             changes_seen BIGINT, outcome VARCHAR, finished_at TIMESTAMP);
         """,
     ),
+    Migration(
+        8,
+        "reconcile_state: per table and key bucket, the cheap fingerprints of both sides when "
+        "reconcile last found the bucket equal (see reconcile/state.py)",
+        f"""
+        CREATE TABLE IF NOT EXISTS {META}.reconcile_state (
+            pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL, spec_fingerprint VARCHAR NOT NULL,
+            bucket VARCHAR NOT NULL, source_rows BIGINT, source_hash VARCHAR, warehouse_rows BIGINT,
+            warehouse_hash VARCHAR, verified_at TIMESTAMP);
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
