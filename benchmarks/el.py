@@ -24,7 +24,7 @@ DEFAULT_SOURCE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "hw_bench"
 WH_DB = "hw_bench_wh"
 # Clones of the warehouse (CREATE DATABASE ... TEMPLATE) so compared runs start alike.
-ALL_DBS = (WH_DB, f"{WH_DB}_inc", f"{WH_DB}_hw", f"{WH_DB}_bare")
+ALL_DBS = (WH_DB, f"{WH_DB}_inc", f"{WH_DB}_hw", f"{WH_DB}_bare", f"{WH_DB}_loadlimit")
 PIPELINE = "el_bench"
 RAW_SCHEMA = f"raw_{PIPELINE}"
 GENERATOR_VERSION = 2
@@ -36,6 +36,7 @@ TARGET_INCREMENTAL_SHARE = 0.05
 TARGET_UPSERT_X_BARE = 1.5
 TARGET_EXTRACT_RSS_MB = 600
 TARGET_SKIP_SECONDS = 5.0
+TARGET_LOAD_X_LIMIT = 1.3
 
 # Rows touched by the incremental stages: disjoint, spread evenly over the whole table.
 ONE_PCT_WHERE = "booking_id % 100 = 7"
@@ -394,6 +395,28 @@ def child_bare_postgres(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "rows": n, "changed": n}
 
 
+def child_load_limit(args: dict[str, Any]) -> dict[str, Any]:
+    """The warehouse's own load limit for a batch: one bare ``CREATE TABLE AS`` from its
+    Parquet files into an empty warehouse (DuckDB natively; Postgres through DuckDB's postgres
+    extension, which writes with binary COPY): no staging, dedupe, upsert, ledger or watermark."""
+    from headwater import duck
+
+    files = _batch_files(args)
+    listed = duck.string_list(files)
+    t0 = time.perf_counter()
+    if args["wh"] == "duckdb":
+        con = duck.connect(args["path"])
+        target_table = "limit_load"
+    else:
+        con = duck.connect()
+        duck.attach(con, args["warehouse_url"], "pg")
+        target_table = "pg.public.limit_load"
+    n = con.execute(f"CREATE TABLE {target_table} AS SELECT * FROM read_parquet({listed})").fetchone()
+    con.close()
+    rows = int(n[0]) if n else 0
+    return {"seconds": time.perf_counter() - t0, "rows": rows}
+
+
 CHILDREN = {
     "limit": child_limit,
     "baseline": child_baseline,
@@ -402,6 +425,7 @@ CHILDREN = {
     "load": child_load,
     "bare_duckdb": child_bare_duckdb,
     "bare_postgres": child_bare_postgres,
+    "load_limit": child_load_limit,
 }
 
 
@@ -561,6 +585,24 @@ class Bench:
             )
             if wh == "postgres":
                 vacuum_raw(self.url(wh, loc), o.table)
+            # 3b: the same full batch, bare, into an empty warehouse: the load side's own limit
+            batch = {"batch_id": f"bench_full_{wh}_{R - 1}"}
+            limits = []
+            for _ in range(R):
+                bare_loc = self.fresh(wh, "loadlimit")
+                self.quiesce(wh)
+                where = {"path": bare_loc} if wh == "duckdb" else {"warehouse_url": self.url(wh, bare_loc)}
+                limits.append(self.child("load_limit", wh=wh, batch=batch, **where))
+            if wh == "postgres":
+                drop_database(o.source_url, bare_loc)
+            self.add(
+                f"load_limit_{wh}",
+                f"bare CREATE TABLE AS read_parquet of the full batch -> {wh} (the load limit)",
+                limits,
+                lambda r: r["rows"],
+                lambda r: copy_bytes,
+                lambda r: "no staging, upsert, ledger or watermark",
+            )
 
         # 4: incremental with 1% changed, then with nothing changed (the skip path)
         n1 = touch_rows(o.source_url, o.table, ONE_PCT_WHERE)
@@ -759,6 +801,19 @@ def evaluate(results: Results, warehouses: list[str]) -> list[dict[str, Any] | N
                     TARGET_INCREMENTAL_SHARE,
                     "share",
                     f"{inc.seconds:.2f} s / {full.seconds:.2f} s",
+                )
+            )
+    for wh in warehouses:
+        full, bare = results.get(f"el_full_{wh}"), results.get(f"load_limit_{wh}")
+        load = full.extra.get("best", {}).get("load_seconds") if full else None
+        if full and bare and load:
+            out.append(
+                target(
+                    f"full load alone vs the bare load limit ({wh})",
+                    load / bare.seconds,
+                    TARGET_LOAD_X_LIMIT,
+                    "max_x",
+                    f"{load:.2f} s / {bare.seconds:.2f} s",
                 )
             )
     for wh in warehouses:
