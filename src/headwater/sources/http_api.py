@@ -36,8 +36,12 @@ from headwater.watermark import Bound
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-MAX_ATTEMPTS = Settings.from_env().http_attempts
-BACKOFF_SECONDS = Settings.from_env().http_backoff
+# Read when a source is made, not at import: a process may serve many runs (the warm runner),
+# each with its own environment. A number here overrides the settings (tests do).
+MAX_ATTEMPTS: int | None = None
+"""Tries per page; None: HEADWATER_HTTP_ATTEMPTS."""
+BACKOFF_SECONDS: float | None = None
+"""First wait between tries (doubling); None: HEADWATER_HTTP_BACKOFF."""
 MAX_WAIT_SECONDS = 60.0
 MAX_PAGES = 10_000
 
@@ -46,6 +50,9 @@ class HttpApiSource:
     def __init__(self, url: str, name: str = "main") -> None:
         self.url = url.rstrip("/") + "/"
         self.name = name
+        settings = Settings.from_env()
+        self.attempts = MAX_ATTEMPTS or settings.http_attempts
+        self.backoff = BACKOFF_SECONDS if BACKOFF_SECONDS is not None else settings.http_backoff
         self._scratch: Path | None = None
         self._rejects: str | None = None
 
@@ -145,13 +152,13 @@ class HttpApiSource:
 
     def _get(self, client: httpx.Client, url: str, params: dict[str, str | int]) -> httpx.Response:
         where = duck.mask_url(url)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, self.attempts + 1):
             try:
                 # No params at all when following a link: an empty mapping would drop its query.
                 response = client.get(url, params=params or None)
             except httpx.TransportError as e:
                 problem = f"{type(e).__name__}"
-                wait = _backoff(attempt, None)
+                wait = _backoff(attempt, None, self.backoff)
             else:
                 if response.status_code < 400:
                     return response
@@ -161,11 +168,11 @@ class HttpApiSource:
                         "check the endpoint and the token (HEADWATER_SOURCE_<NAME>_TOKEN)"
                     )
                 problem = f"HTTP {response.status_code}"
-                wait = _backoff(attempt, response.headers.get("Retry-After"))
-            if attempt < MAX_ATTEMPTS:
+                wait = _backoff(attempt, response.headers.get("Retry-After"), self.backoff)
+            if attempt < self.attempts:
                 log.warning("%s: %s; retry %d in %.1fs", where, problem, attempt, wait)
                 time.sleep(wait)
-        raise TransientError(f"{where}: {problem} after {MAX_ATTEMPTS} attempts")
+        raise TransientError(f"{where}: {problem} after {self.attempts} attempts")
 
 
 def connection_token(source: str) -> str | None:
@@ -179,13 +186,13 @@ def connection_token(source: str) -> str | None:
         return None
 
 
-def _backoff(attempt: int, retry_after: str | None) -> float:
+def _backoff(attempt: int, retry_after: str | None, base: float) -> float:
     if retry_after:
         try:
             return min(float(retry_after), MAX_WAIT_SECONDS)
         except ValueError:
             pass  # an HTTP date: fall back to our own schedule
-    return min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_WAIT_SECONDS)
+    return min(base * 2 ** (attempt - 1), MAX_WAIT_SECONDS)
 
 
 def _json_body(response: httpx.Response) -> object:
