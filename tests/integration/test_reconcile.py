@@ -117,6 +117,13 @@ def _spec(source_url: str, deletes: DeletesSpec | None = None) -> PipelineSpec:
     return replace(spec, tables=tuple(replace(t, deletes=deletes) for t in spec.tables))
 
 
+def _settings(tmp_path: Path, warehouse_url: str) -> Settings:
+    return Settings(
+        home=tmp_path, warehouse_url=warehouse_url, lake_url=str(tmp_path / "lake"), source_url=None,
+        dags_folder=tmp_path,
+    )  # fmt: skip
+
+
 @pytest.fixture(params=["sqlite-duckdb", "sqlite-postgres", "postgres-duckdb", "postgres-postgres"])
 def loaded(request, tmp_path):
     """(spec, settings, source) with the source loaded once into the warehouse."""
@@ -127,10 +134,7 @@ def loaded(request, tmp_path):
     source = SourceDb(source_url)
     source.create(_value_rows(ROWS))
     spec = _spec(source_url)
-    settings = Settings(
-        home=tmp_path, warehouse_url=warehouse_url, lake_url=str(tmp_path / "lake"), source_url=None,
-        dags_folder=tmp_path,
-    )  # fmt: skip
+    settings = _settings(tmp_path, warehouse_url)
     flow.run_el(spec, settings, "run_1")
     return spec, settings, source
 
@@ -328,10 +332,7 @@ def test_a_full_mode_file_table_is_listed_and_reconciled(tmp_path, monkeypatch):
             ],
         }
     )  # fmt: skip
-    settings = Settings(
-        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
-        source_url=None, dags_folder=tmp_path,
-    )  # fmt: skip
+    settings = _settings(tmp_path, f"duckdb:///{tmp_path / 'wh.duckdb'}")
     flow.run_el(spec, settings, "run_1")
     assert reconcile_table(spec, "orders", settings).status == "equal"
 
@@ -433,10 +434,7 @@ def test_stored_fingerprints_count_only_for_their_own_spec_table_and_pipeline(re
     source = SourceDb(pg)
     source.create(_value_rows(3_000))
     spec = _spec(pg)
-    settings = Settings(
-        home=tmp_path, warehouse_url=pg, lake_url=str(tmp_path / "lake"), source_url=None,
-        dags_folder=tmp_path,
-    )  # fmt: skip
+    settings = _settings(tmp_path, pg)
     flow.run_el(spec, settings, "run_1")
     assert reconcile_table(spec, "things", settings).status == "equal"
     assert reconcile_table(spec, "things", settings).comparison.levels == 0
@@ -527,10 +525,8 @@ def test_the_delete_check_of_an_integer_key_compares_totals_first_and_still_mark
         {"name": "recon_int", "source": source,
          "tables": [{"name": "items", "primary_key": "id", "cursor": "updated_at", "deletes": "detect"}]}
     )  # fmt: skip
-    settings = Settings(
-        home=tmp_path, lake_url=str(tmp_path / "lake"), source_url=None, dags_folder=tmp_path,
-        warehouse_url=pg if warehouse_kind == "postgres" else f"duckdb:///{tmp_path / 'wh.duckdb'}",
-    )  # fmt: skip
+    warehouse_url = pg if warehouse_kind == "postgres" else f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    settings = _settings(tmp_path, warehouse_url)
     flow.run_el(spec, settings, "run_1")
     [same] = detect_deletes(spec, list(spec.tables), settings, "check_0")
     assert (same.marked, same.unmarked, same.comparison.levels, same.comparison.buckets_compared) == (
@@ -575,10 +571,7 @@ def test_a_view_at_the_source_keeps_the_canonical_path(request, tmp_path):
         {"name": "recon_view", "source": {"kind": "sql", "url": pg, "schema": "app"},
          "tables": [{"name": "things_view", "primary_key": ["k1", "k2"], "cursor": "updated_at"}]}
     )  # fmt: skip
-    settings = Settings(
-        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
-        source_url=None, dags_folder=tmp_path,
-    )  # fmt: skip
+    settings = _settings(tmp_path, f"duckdb:///{tmp_path / 'wh.duckdb'}")
     flow.run_el(spec, settings, "run_1")
     for _ in range(2):
         c = reconcile_table(spec, "things_view", settings).comparison
@@ -597,10 +590,7 @@ def test_a_column_dropped_and_added_again_at_the_source_voids_the_state(request,
     source = SourceDb(pg)
     source.create(_value_rows(600))
     spec = _spec(pg)
-    settings = Settings(
-        home=tmp_path, warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"),
-        source_url=None, dags_folder=tmp_path,
-    )  # fmt: skip
+    settings = _settings(tmp_path, f"duckdb:///{tmp_path / 'wh.duckdb'}")
     flow.run_el(spec, settings, "run_1")
     assert reconcile_table(spec, "things", settings).status == "equal"
     assert reconcile_table(spec, "things", settings).comparison.levels == 0, "vouched for"
