@@ -485,11 +485,6 @@ class WarmRunner:
 
     def __init__(self, sock: Any, lock: Any) -> None:
         self.sock, self.lock = sock, lock
-        self.pid = _peer_pid(sock)
-        self.key = None
-
-    def alive(self) -> bool:
-        return True
 
     def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> None:
         self.sock.sendall((_request(dag_id, conf, log, env) + "\n").encode())
@@ -510,17 +505,6 @@ class WarmRunner:
     def close(self) -> None:
         self.sock.close()
         self.lock.close()  # releases the lock: the next command may use the runner
-
-
-def _peer_pid(sock: Any) -> int | None:
-    import socket
-    import struct
-
-    try:
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        return int(struct.unpack("3i", creds)[0])
-    except OSError:
-        return None
 
 
 def _code_fingerprint() -> str:
