@@ -139,11 +139,15 @@ def warm(probe: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _gone(pid: int, within: float = 20) -> bool:
+    """Ended (a zombie counts: a runner this test process started is its child, unreaped)."""
+    import psutil
+
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
             return True
         time.sleep(0.1)
     return False
@@ -198,3 +202,11 @@ def test_a_command_killed_mid_run_takes_the_warm_runner_and_its_run_with_it(prob
     warm.append(seen["pid"])
     assert after.state == "success", after.log.read_text()[-3000:]
     assert len(after.stale_runs_failed) == 1, "the killed command's run is failed, not left running"
+
+
+def test_an_idle_warm_runner_ends_on_a_plain_kill(probe: Path, warm, monkeypatch):
+    done, seen = _run(probe, monkeypatch, "term")
+    warm.append(seen["pid"])
+    assert done.state == "success", done.log.read_text()[-3000:]
+    os.kill(seen["pid"], signal.SIGTERM)
+    assert _gone(seen["pid"], within=15), "SIGTERM did not end the idle runner"

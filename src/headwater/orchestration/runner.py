@@ -114,6 +114,9 @@ def _serve_request(parser: Any, request: dict[str, Any]) -> int:
         return _run_one(parser, request)
     finally:
         _point_output_at(None)
+        # A run leaves Airflow's own SIGTERM handler installed; between runs a plain
+        # `kill` must end the runner, as it ends any idle process.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def serve(requests: TextIO, results: TextIO, first_log: str | None) -> None:
