@@ -23,9 +23,12 @@ demo: $(STAMP)
 
 ## The whole test suite (unit, Postgres integration, end-to-end Airflow runs), on
 ## TEST_WORKERS pytest-xdist workers (tests/conftest.py decides what each takes).
+## The slowest tests are listed at the end, and every test's time is kept in
+## test-artifacts/junit.xml, so a growing suite shows where its time goes.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder \
+	  --durations=25 --junitxml=test-artifacts/junit.xml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests dags benchmarks examples
