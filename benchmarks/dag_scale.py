@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness import ChildRun, Results, log, run_child
+from harness import ChildRun, Results, log, run_child, target
 
 PIPELINE = "travel_bookings"
 SOURCE_TABLES = ("booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment")
@@ -180,3 +180,27 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
         elif not opts.keep:
             shutil.rmtree(home, ignore_errors=True)
     return first
+
+
+# Issue 17's everyday-run targets, at scale 1 (~60,000 source rows), every dbt step on.
+TARGET_SECONDS = {"cold": 15.0, "warm": 8.0, "changed": 15.0}
+
+
+def evaluate(results: Results, skipped_steps: list[str]) -> list[dict[str, Any] | None]:
+    """The scale-1 lines against their wall-time targets (a run with dbt steps off is not one)."""
+    if skipped_steps:
+        return []
+    out: list[dict[str, Any] | None] = []
+    for phase, goal in TARGET_SECONDS.items():
+        m = results.get(f"dag_s1_{phase}")
+        if m is not None:
+            out.append(
+                target(
+                    f"travel_bookings DAG at scale 1, {phase}, wall",
+                    m.seconds,
+                    goal,
+                    "s",
+                    m.note,
+                )
+            )
+    return out

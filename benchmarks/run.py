@@ -76,6 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"CI smoke: {QUICK_ROWS:,} rows, one repetition, DAG at scale {QUICK_SCALES} cold only "
         "with few dbt steps",
     )
+    ap.add_argument(
+        "--concurrent-lanes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the source-table families and the DAG/dbt families side by side (default: only "
+        "with --quick, whose times are never compared; a full run measures one thing at a time)",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write every measurement as JSON here")
     ap.add_argument("--only", default=",".join(FAMILIES), help=f"families to run (default all: {FAMILIES})")
     ap.add_argument("--skip", default="", help="families to leave out, e.g. --skip dag,dbt")
@@ -159,6 +166,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--table must be a plain lower-case identifier")
     if o.repeat is None:
         o.repeat = 1 if o.quick else 2
+    if o.concurrent_lanes is None:
+        o.concurrent_lanes = o.quick
     o.families = [f for f in o.only.split(",") if f and f not in o.skip.split(",")]
     if set(o.families) - set(FAMILIES):
         ap.error(f"families are {FAMILIES}")
@@ -211,25 +220,16 @@ def main(argv: list[str] | None = None) -> int:
             info["source"] = el.prepare_source(o)
             info["versions"]["postgres"] = info["source"]["postgres"].split(" ")[0]
             bench = el.Bench(o, results, work)
-        if "el" in o.families and bench is not None:
-            bench.run(info)
-        if "alternatives" in o.families:
-            alternatives.run_family(o, results, info, work, bench)
-        if "chunked" in o.families:
-            chunked.run_family(o, results, info, work)
-        home = None
-        if "dag" in o.families:
-            home = dag_scale.run_family(o, results, info, work)
-        if "dbt" in o.families:
-            if home is None:  # the dag family did not run: build a warehouse to run dbt on (not timed)
-                home = work / "dbt_home"
-                dag_scale.prepare_home(home, o.scales[0], work / "dbt_home.log")
-                dag_scale.run_dag(home, work / "dbt_home.log", o.dag_skip)
-            dbt_overhead.run_family(o, results, info, home)
-        if "render" in o.families:
-            render_family.run_family(o, results, info, work)
-        if "reconcile" in o.families:  # last: it drifts the source (and puts it back)
-            reconcile_family.run_family(o, results, info, work)
+        lanes = [
+            lambda: _source_lane(o, results, info, work, bench),
+            lambda: _airflow_lane(o, results, info, work),
+        ]
+        if o.concurrent_lanes:
+            _run_concurrently(lanes)
+        else:
+            for lane in lanes:
+                lane()
+        results.items = _in_family_order(results)
     finally:
         if bench is not None:
             bench.cleanup()
@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             *el.evaluate(results, o.warehouses),
             *alternatives.evaluate(results),
             *reconcile_family.evaluate(results),
+            *dag_scale.evaluate(results, o.dag_skip),
         ]
         if t is not None
     ]
@@ -268,6 +269,50 @@ def main(argv: list[str] | None = None) -> int:
         Path(o.json).write_text(json.dumps(payload, indent=2, default=str))
         log(f"wrote {o.json}")
     return 0
+
+
+def _source_lane(
+    o: argparse.Namespace, results: Results, info: dict[str, Any], work: Path, bench: el.Bench | None
+) -> None:
+    """The families on the Postgres source table hw_bench.<table> (and its hw_bench_* clones)."""
+    if "el" in o.families and bench is not None:
+        bench.run(info)
+    if "alternatives" in o.families:
+        alternatives.run_family(o, results, info, work, bench)
+    if "chunked" in o.families:
+        chunked.run_family(o, results, info, work)
+    if "reconcile" in o.families:  # last: it drifts the source (and puts it back)
+        reconcile_family.run_family(o, results, info, work)
+
+
+def _airflow_lane(o: argparse.Namespace, results: Results, info: dict[str, Any], work: Path) -> None:
+    """The families that run DAGs and dbt on generated pipeline sources of their own."""
+    home = None
+    if "dag" in o.families:
+        home = dag_scale.run_family(o, results, info, work)
+    if "dbt" in o.families:
+        if home is None:  # the dag family did not run: build a warehouse to run dbt on (not timed)
+            home = work / "dbt_home"
+            dag_scale.prepare_home(home, o.scales[0], work / "dbt_home.log")
+            dag_scale.run_dag(home, work / "dbt_home.log", o.dag_skip)
+        dbt_overhead.run_family(o, results, info, home)
+    if "render" in o.families:
+        render_family.run_family(o, results, info, work)
+
+
+def _run_concurrently(lanes: list[Any]) -> None:
+    """Each lane in its own thread (they share no table or database); the first error wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        for future in [pool.submit(lane) for lane in lanes]:
+            future.result()
+
+
+def _in_family_order(results: Results) -> dict[str, Any]:
+    """Measurements grouped by family in FAMILIES' order (lanes may interleave them)."""
+    rank = {f: i for i, f in enumerate(FAMILIES)}
+    return dict(sorted(results.items.items(), key=lambda kv: rank.get(kv[1].family, len(rank))))
 
 
 if __name__ == "__main__":
