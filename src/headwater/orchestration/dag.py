@@ -257,6 +257,12 @@ def _deletes_after(spec: PipelineSpec, tables: list[str] | None, pool: str, prev
         due = deletes.due(spec, chosen, settings)
         if not due:
             raise AirflowSkipException("no table's delete check is due this run (deletes.every_runs)")
+        whole = deletes.replaced_this_run(spec, settings, str(run_id))
+        due = [t for t in due if t.name not in whole]
+        if not due:
+            raise AirflowSkipException(
+                "every due table was loaded whole (full mode) by this run: gone keys left with the load"
+            )
         reports = deletes.detect_deletes(spec, due, settings, str(run_id))
         return [{"table": r.table, "marked": r.marked, "unmarked": r.unmarked} for r in reports]
 

@@ -62,6 +62,22 @@ def due(spec: PipelineSpec, tables: list[TableSpec], settings: Settings) -> list
     return chosen
 
 
+def replaced_this_run(spec: PipelineSpec, settings: Settings, run_id: str) -> set[str]:
+    """The tables this run loaded whole (``full`` mode: a first load, a full-mode table).
+
+    A full load makes the raw table the source's rows as of the extract, so keys gone at the
+    source are gone from raw too: comparing key sets right after it can find nothing new."""
+    warehouse = open_warehouse(settings.warehouse_url)
+    with warehouse.session(read_only=True) as con:
+        warehouse.ensure_metadata(con)
+        rows = con.execute(
+            f"SELECT DISTINCT table_name FROM {ALIAS}.{META}.load_ledger "
+            "WHERE pipeline = ? AND run_id = ? AND mode = 'full'",
+            [spec.name, run_id],
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def detect_deletes(
     spec: PipelineSpec, tables: list[TableSpec], settings: Settings, run_id: str
 ) -> list[TableReport]:
