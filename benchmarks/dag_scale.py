@@ -39,14 +39,17 @@ PIPELINE = "travel_bookings"
 SOURCE_TABLES = ("booking", "ticket", "segment", "passenger", "ticket_passenger", "ticket_segment")
 
 
-def clean_env(home: Path) -> dict[str, str]:
-    """The embedded default under ``home``: no URL or Airflow setting leaks in from outside."""
+def clean_env(home: Path, warehouse_url: str | None = None) -> dict[str, str]:
+    """The embedded default under ``home`` (or its warehouse at ``warehouse_url``): no URL or
+    Airflow setting leaks in from outside."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not (k.startswith("HEADWATER_") or k.startswith("AIRFLOW") or k.startswith("DBT_"))
     }
     env["HEADWATER_HOME"] = str(home)
+    if warehouse_url:
+        env["HEADWATER_WAREHOUSE_URL"] = warehouse_url
     return env
 
 
@@ -82,29 +85,55 @@ def task_seconds(home: Path) -> dict[str, float]:
     return out
 
 
-def warehouse_rows(home: Path) -> dict[str, int]:
-    """Rows per raw table in the run's DuckDB warehouse (read-only, after the run)."""
+def warehouse_rows(home: Path, warehouse_url: str | None = None) -> dict[str, int]:
+    """Live rows per raw table in the run's warehouse (DuckDB read-only, or Postgres), after the
+    run: a key the source deleted is marked (``_deleted_at``, a column the first delete check
+    adds), not removed."""
+    marked = (
+        f"SELECT table_name FROM information_schema.columns WHERE table_schema = 'raw_{PIPELINE}' "
+        "AND column_name = '_deleted_at'"
+    )
+    count = 'SELECT count(*) FROM raw_{}."{}"'
+
+    def live(with_marks: set[str], t: str) -> str:
+        return count.format(PIPELINE, t) + (" WHERE _deleted_at IS NULL" if t in with_marks else "")
+
+    if warehouse_url:
+        import psycopg
+
+        with psycopg.connect(warehouse_url) as pg:
+            has = {r[0] for r in pg.execute(marked).fetchall()}
+            return {t: pg.execute(live(has, t)).fetchone()[0] for t in SOURCE_TABLES}  # type: ignore[index]
     import duckdb
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    live = 'SELECT count(*) FROM raw_{}."{}" WHERE _deleted_at IS NULL'
     try:
-        return {
-            # live rows: a key the source deleted is marked (_deleted_at), not removed
-            t: con.execute(live.format(PIPELINE, t)).fetchone()[0]  # type: ignore[index]
-            for t in SOURCE_TABLES
-        }
+        has = {r[0] for r in con.execute(marked).fetchall()}
+        return {t: con.execute(live(has, t)).fetchone()[0] for t in SOURCE_TABLES}  # type: ignore[index]
     finally:
         con.close()
 
 
-def prepare_home(home: Path, scale: float, logfile: Path) -> dict[str, int]:
+def fresh_pg_warehouse(server_url: str, scale: float) -> str:
+    """A new, empty Postgres database for the Postgres lines of one scale; its URL."""
+    import psycopg
+    from el import to_url
+    from psycopg import sql
+
+    db = f"hw_bench_dag_{scale:g}".replace(".", "_")
+    with psycopg.connect(server_url, autocommit=True) as con:
+        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    return to_url(server_url, db)
+
+
+def prepare_home(home: Path, scale: float, logfile: Path, warehouse_url: str | None = None) -> dict[str, int]:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     with logfile.open("ab") as out:
         gen = run_child(
             [headwater_cmd(), "generate", PIPELINE, "--scale", f"{scale:g}"],
-            env=clean_env(home),
+            env=clean_env(home, warehouse_url),
             cwd=home,
             stdout=out,
             what=f"headwater generate --scale {scale:g} (log: {logfile})",
@@ -118,21 +147,22 @@ CHANGED_FRACTION = 0.005
 """Per kind (new, changed): about 1% of the bookings, and their tickets, segments, passengers."""
 
 
-def advance_source(home: Path, logfile: Path) -> dict[str, int]:
+def advance_source(home: Path, logfile: Path, warehouse_url: str | None = None) -> dict[str, int]:
     with logfile.open("ab") as out:
         run_child(
             [headwater_cmd(), "generate", PIPELINE, "--advance",
              "--new-fraction", str(CHANGED_FRACTION), "--update-fraction", str(CHANGED_FRACTION)],
-            env=clean_env(home), cwd=home, stdout=out, what=f"headwater generate --advance (log: {logfile})",
+            env=clean_env(home, warehouse_url), cwd=home, stdout=out,
+            what=f"headwater generate --advance (log: {logfile})",
         )  # fmt: skip
     return source_rows(home)
 
 
-def run_dag(home: Path, logfile: Path, skip: list[str]) -> ChildRun:
+def run_dag(home: Path, logfile: Path, skip: list[str], warehouse_url: str | None = None) -> ChildRun:
     with logfile.open("ab") as out:
         return run_child(
             [headwater_cmd(), "run", PIPELINE, "--quiet", *(a for step in skip for a in ("--skip", step))],
-            env=clean_env(home),
+            env=clean_env(home, warehouse_url),
             cwd=home,
             stdout=out,
             what=f"headwater run {PIPELINE} (log: {logfile})",
@@ -140,25 +170,31 @@ def run_dag(home: Path, logfile: Path, skip: list[str]) -> ChildRun:
 
 
 def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any], work: Path) -> Path | None:
-    """Measure every scale; return the home of the smallest one (dbt_overhead reuses it)."""
+    """Measure every scale (and, on the scales of ``--dag-pg-scales``, the same on a Postgres
+    warehouse); return the home of the smallest DuckDB one (dbt_overhead reuses it)."""
     first: Path | None = None
-    for scale in opts.scales:
-        home = work / f"dag_scale_{scale:g}"
-        logfile = work / f"dag_scale_{scale:g}.log"
-        log(f"dag: travel_bookings at scale {scale:g} (log {logfile})")
-        rows = prepare_home(home, scale, logfile)
+    setups = [(scale, "duckdb") for scale in opts.scales]
+    setups += [(scale, "postgres") for scale in opts.dag_pg_scales]
+    for scale, warehouse in setups:
+        pg = warehouse == "postgres"
+        name = f"dag_scale_{scale:g}" + ("_pg" if pg else "")
+        home, logfile = work / name, work / f"{name}.log"
+        url = fresh_pg_warehouse(opts.source_url, scale) if pg else None
+        log(f"dag: travel_bookings at scale {scale:g} on {warehouse} (log {logfile})")
+        rows = prepare_home(home, scale, logfile, url)
         total = sum(rows.values())
         info.setdefault("dag_source_rows", {})[f"{scale:g}"] = rows
         for phase in opts.dag_phases:
             if phase == "changed":
-                rows = advance_source(home, logfile)
+                rows = advance_source(home, logfile, url)
                 total = sum(rows.values())
-            run = run_dag(home, logfile, opts.dag_skip)
+            run = run_dag(home, logfile, opts.dag_skip, url)
             run.result.update(rows=total, **task_seconds(home))
-            loaded = warehouse_rows(home)
+            loaded = warehouse_rows(home, url)
             if loaded != rows:  # a benchmark that moved the wrong data is no measurement
-                raise RuntimeError(f"dag scale {scale:g} {phase}: warehouse {loaded} != source {rows}")
-            info.setdefault("row_checks", []).append(f"DAG scale {scale:g} {phase} {total:,} ok")
+                what = f"dag scale {scale:g} {warehouse} {phase}"
+                raise RuntimeError(f"{what}: warehouse {loaded} != source {rows}")
+            info.setdefault("row_checks", []).append(f"DAG scale {scale:g} {warehouse} {phase} {total:,} ok")
 
             def note(r: dict[str, Any], phase: str = phase) -> str:
                 return f"tasks: EL {r['el']:.1f} s + dbt {r['dbt']:.1f} s; rest is Airflow" + (
@@ -166,8 +202,9 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
                 )
 
             results.add(
-                f"dag_s{scale:g}_{phase}",
+                f"dag{'_pg' if pg else ''}_s{scale:g}_{phase}",
                 f"travel_bookings DAG, scale {scale:g}, {phase}"
+                + (" (Postgres warehouse)" if pg else "")
                 + (f" (dbt steps off: {', '.join(opts.dag_skip)})" if opts.dag_skip else ""),
                 [run],
                 lambda r: r["rows"],
@@ -175,7 +212,7 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
                 family="dag",
                 x_limit=False,
             )
-        if first is None:
+        if first is None and not pg:
             first = home
         elif not opts.keep:
             shutil.rmtree(home, ignore_errors=True)
@@ -184,6 +221,8 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
 
 # Issue 17's everyday-run targets, at scale 1 (~60,000 source rows), every dbt step on.
 TARGET_SECONDS = {"cold": 15.0, "warm": 8.0, "changed": 15.0}
+TARGET_PG_X_DUCKDB = 1.5
+"""The same phase on a Postgres warehouse, at most this many times the DuckDB line."""
 
 
 def evaluate(results: Results, skipped_steps: list[str]) -> list[dict[str, Any] | None]:
@@ -201,6 +240,17 @@ def evaluate(results: Results, skipped_steps: list[str]) -> list[dict[str, Any] 
                     goal,
                     "s",
                     m.note,
+                )
+            )
+        pg = results.get(f"dag_pg_s1_{phase}")
+        if m is not None and pg is not None:
+            out.append(
+                target(
+                    f"travel_bookings DAG at scale 1, {phase}: Postgres vs DuckDB warehouse",
+                    pg.seconds / m.seconds,
+                    TARGET_PG_X_DUCKDB,
+                    "max_x",
+                    f"{pg.seconds:.2f} s / {m.seconds:.2f} s",
                 )
             )
     return out

@@ -120,6 +120,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scales", default=None, help=f"dag family: travel_bookings scales (default {FULL_SCALES})"
     )
     ap.add_argument(
+        "--dag-pg-scales",
+        default=None,
+        help="dag family: scales also run on a Postgres warehouse (default 1; none with --quick)",
+    )
+    ap.add_argument(
         "--dag-phases", default=None, help="dag family: cold,warm,changed (default: all; --quick: cold)"
     )
     ap.add_argument(
@@ -178,6 +183,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if set(o.alt_cases) - set(alternatives.CASES):
         ap.error(f"--alt-cases: known cases are {list(alternatives.CASES)}")
     o.scales = [float(s) for s in (o.scales or (QUICK_SCALES if o.quick else FULL_SCALES)).split(",")]
+    pg_scales = o.dag_pg_scales if o.dag_pg_scales is not None else ("" if o.quick else "1")
+    o.dag_pg_scales = [float(s) for s in pg_scales.split(",") if s]
     o.dag_phases = (o.dag_phases or ("cold" if o.quick else "cold,warm,changed")).split(",")
     if set(o.dag_phases) - {"cold", "warm", "changed"}:
         ap.error("--dag-phases takes cold, warm and/or changed")
