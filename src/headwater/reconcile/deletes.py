@@ -13,18 +13,21 @@ whose every row was deleted.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import UTC, datetime
+
+import duckdb
 
 from headwater import duck
 from headwater.errors import SourceError
 from headwater.reconcile import DELETES, TableReport, record
 from headwater.reconcile.compare import compare
 from headwater.reconcile.sides import with_identities
-from headwater.reconcile.tables import DELETED_AT, open_pair
+from headwater.reconcile.tables import DELETED_AT, SourceConnections, pair_on
 from headwater.settings import Settings
 from headwater.spec import PipelineSpec, TableSpec
 from headwater.warehouse import open_warehouse
-from headwater.warehouse.base import ALIAS, META
+from headwater.warehouse.base import ALIAS, META, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +84,32 @@ def replaced_this_run(spec: PipelineSpec, settings: Settings, run_id: str) -> se
 def detect_deletes(
     spec: PipelineSpec, tables: list[TableSpec], settings: Settings, run_id: str
 ) -> list[TableReport]:
-    """Check each table's key set and mark/un-mark in the raw table; one report per table."""
-    return [_detect_one(spec, t, settings, run_id) for t in tables]
+    """Check each table's key set and mark/un-mark in the raw table; one report per table.
+
+    One warehouse session and one connection per source serve every table (opening them costs
+    more than checking a small table); each table's marks and ledger row are one transaction."""
+    warehouse = open_warehouse(settings.warehouse_url)
+    with ExitStack() as stack:
+        con = stack.enter_context(warehouse.session())
+        warehouse.ensure_metadata(con)
+        sources = SourceConnections(spec, settings)
+        stack.callback(sources.close)
+        return [_detect_one(spec, t, settings, run_id, warehouse, con, sources) for t in tables]
 
 
-def _detect_one(spec: PipelineSpec, table: TableSpec, settings: Settings, run_id: str) -> TableReport:
+def _detect_one(
+    spec: PipelineSpec,
+    table: TableSpec,
+    settings: Settings,
+    run_id: str,
+    warehouse: Warehouse,
+    con: duckdb.DuckDBPyConnection,
+    sources: SourceConnections,
+) -> TableReport:
     assert table.deletes is not None
-    with open_pair(spec, table, settings) as pair:
-        result = compare(pair.source, pair.warehouse, pair.key, pair.key, with_examples=False)
-        key = pair.key
+    pair = pair_on(spec, table, warehouse, con, sources)
+    key = pair.key
+    result = compare(pair.source, pair.warehouse, key, key, with_examples=False)
     report = TableReport(spec.name, table.name, "equal" if result.equal else "different", comparison=result)
     if result.source_rows == 0 and result.warehouse_rows > 0 and not table.deletes.allow_empty:
         report.status = "empty_source"
@@ -98,26 +118,20 @@ def _detect_one(spec: PipelineSpec, table: TableSpec, settings: Settings, run_id
             f"{result.warehouse_rows}; nothing was marked deleted. If the table really is empty now, "
             "set deletes: {detect: true, allow_empty: true} for it"
         )
-        record(settings, [report], DELETES, run_id)
+        record(settings, [report], DELETES, run_id, con=con)
         raise SourceError(report.message)
-    warehouse = open_warehouse(settings.warehouse_url)
     now = datetime.now(UTC).replace(tzinfo=None)
-    with warehouse.session() as con:
-        warehouse.ensure_metadata(con)
-        con.execute("BEGIN")
-        try:
-            _ensure_deleted_at(warehouse, con, spec.raw_schema, table.name)
-            report.marked = _set_deleted(
-                warehouse, con, spec.raw_schema, table.name, key, result.extra_hashes, now
-            )
-            report.unmarked = _set_deleted(
-                warehouse, con, spec.raw_schema, table.name, key, result.missing_hashes, None
-            )
-            record(settings, [report], DELETES, run_id, con=con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    con.execute("BEGIN")
+    try:
+        _ensure_deleted_at(warehouse, con, spec.raw_schema, table.name)
+        schema, name = spec.raw_schema, table.name
+        report.marked = _set_deleted(warehouse, con, schema, name, key, result.extra_hashes, now)
+        report.unmarked = _set_deleted(warehouse, con, schema, name, key, result.missing_hashes, None)
+        record(settings, [report], DELETES, run_id, con=con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     if report.marked or report.unmarked:
         log.info(
             "%s.%s: %d keys marked deleted, %d deletes undone (keys back at the source)",
