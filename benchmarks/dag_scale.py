@@ -65,8 +65,9 @@ def source_rows(home: Path) -> dict[str, int]:
         con.close()
 
 
-def task_seconds(home: Path) -> dict[str, float]:
-    """Summed Airflow task durations of the newest run: plan/extract/load vs dbt steps."""
+def task_seconds(home: Path) -> dict[str, Any]:
+    """Summed Airflow task durations of the newest run: plan/extract/load vs dbt steps, and
+    each task's own (mapped tasks summed over their map indexes), kept in the JSON."""
     con = sqlite3.connect(f"file:{home / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
     try:
         rows = con.execute(
@@ -77,7 +78,8 @@ def task_seconds(home: Path) -> dict[str, float]:
         ).fetchall()
     finally:
         con.close()
-    out = {"el": 0.0, "dbt": 0.0, "el_tasks_skipped": 0.0}
+    out: dict[str, Any] = {"el": 0.0, "dbt": 0.0, "el_tasks_skipped": 0.0}
+    out["tasks"] = {task_id: round(float(seconds), 3) for task_id, seconds, _ in rows}
     for task_id, seconds, states in rows:
         out["dbt" if task_id.startswith("dbt_") else "el"] += float(seconds)
         if not task_id.startswith("dbt_"):
@@ -201,8 +203,10 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
                     f"; {r['el_tasks_skipped']:.0f} EL tasks skipped" if phase != "cold" else ""
                 )
 
+            key = f"dag{'_pg' if pg else ''}_s{scale:g}_{phase}"
+            info.setdefault("dag_tasks", {})[key] = run.result.pop("tasks")  # seconds per task, in the JSON
             results.add(
-                f"dag{'_pg' if pg else ''}_s{scale:g}_{phase}",
+                key,
                 f"travel_bookings DAG, scale {scale:g}, {phase}"
                 + (" (Postgres warehouse)" if pg else "")
                 + (f" (dbt steps off: {', '.join(opts.dag_skip)})" if opts.dag_skip else ""),

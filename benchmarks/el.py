@@ -30,9 +30,9 @@ RAW_SCHEMA = f"raw_{PIPELINE}"
 GENERATOR_VERSION = 2
 FULL_ROWS = 5_000_000
 
-# Targets (reported, never asserted).
-TARGET_EXTRACT_X_LIMIT = 1.6
-TARGET_INCREMENTAL_SHARE = 0.05
+# Targets (reported, never asserted). Extract and incremental: issue 17's (1.6x and 5% before).
+TARGET_EXTRACT_X_LIMIT = 1.1
+TARGET_INCREMENTAL_SHARE = 0.03
 TARGET_UPSERT_X_BARE = 1.5
 TARGET_EXTRACT_RSS_MB = 600
 TARGET_SKIP_SECONDS = 5.0
