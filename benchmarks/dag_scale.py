@@ -122,11 +122,25 @@ def fresh_pg_warehouse(server_url: str, scale: float) -> str:
     from el import to_url
     from psycopg import sql
 
-    db = f"hw_bench_dag_{scale:g}".replace(".", "_")
+    db = _pg_warehouse_name(scale)
+    drop_pg_warehouse(server_url, scale)
     with psycopg.connect(server_url, autocommit=True) as con:
-        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
         con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
     return to_url(server_url, db)
+
+
+def _pg_warehouse_name(scale: float) -> str:
+    return f"hw_bench_dag_{scale:g}".replace(".", "_")
+
+
+def drop_pg_warehouse(server_url: str, scale: float) -> None:
+    """Drop the Postgres lines' database of one scale (after them, unless --keep)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url, autocommit=True) as con:
+        db = sql.Identifier(_pg_warehouse_name(scale))
+        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
 
 
 def prepare_home(home: Path, scale: float, logfile: Path, warehouse_url: str | None = None) -> dict[str, int]:
@@ -220,6 +234,8 @@ def run_family(opts: argparse.Namespace, results: Results, info: dict[str, Any],
             first = home
         elif not opts.keep:
             shutil.rmtree(home, ignore_errors=True)
+        if url and not opts.keep:
+            drop_pg_warehouse(opts.source_url, scale)
     return first
 
 

@@ -486,9 +486,27 @@ class WarmRunner:
     def __init__(self, sock: Any, lock: Any) -> None:
         self.sock, self.lock = sock, lock
 
-    def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> None:
-        self.sock.sendall((_request(dag_id, conf, log, env) + "\n").encode())
+    def submit(self, dag_id: str, conf: dict, log: Path, env: dict[str, str]) -> bool:
+        """Hand the run over; False when the runner ended before taking it (nothing ran)."""
+        from headwater.orchestration.runner import ACCEPTED
+
+        try:
+            self.sock.sendall((_request(dag_id, conf, log, env) + "\n").encode())
+            # Byte by byte: nothing past the acknowledgement is read, so select() in result()
+            # sees the reply line. A fresh runner acknowledges once Airflow is imported.
+            got = b""
+            while not got.endswith(b"\n"):
+                byte = self.sock.recv(1)
+                if not byte:
+                    break
+                got += byte
+        except OSError:  # reset: the listener's process ended with the request unread
+            got = b""
+        if got != ACCEPTED:
+            self.close()
+            return False
         self.reply = self.sock.makefile("r")
+        return True
 
     def result(self, timeout: float) -> int | None:
         import select
@@ -496,7 +514,10 @@ class WarmRunner:
         ready, _, _ = select.select([self.sock], [], [], timeout)
         if not ready:
             return None
-        line = self.reply.readline()
+        try:
+            line = self.reply.readline()
+        except OSError:
+            line = ""
         self.close()
         if not line:  # the runner died mid-run (killed, out of memory): the run ended with it
             return -signal.SIGKILL
@@ -530,9 +551,10 @@ def _warm_socket(env: dict[str, str]) -> Path:
     return Path(tempfile.gettempdir()) / f"headwater-runner-{os.getuid()}-{key}.sock"
 
 
-def _warm_runner(env: dict[str, str], log: Path, idle_seconds: int) -> WarmRunner | None:
-    """A runner kept warm for ``env`` (started if there is none), or None when another command
-    is using it (the caller then starts a runner of its own)."""
+def _warm_runner(env: dict[str, str], log: Path, idle_seconds: int, fresh: bool = False) -> WarmRunner | None:
+    """A runner kept warm for ``env`` (started if there is none; with ``fresh``, a new one in
+    place of whatever listens now), or None when another command is using it (the caller then
+    starts a runner of its own)."""
     import fcntl
     import socket
 
@@ -546,12 +568,13 @@ def _warm_runner(env: dict[str, str], log: Path, idle_seconds: int) -> WarmRunne
         lock.close()
         return None
     for attempt in range(2):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(str(path))
-            return WarmRunner(sock, lock)
-        except OSError:
-            sock.close()
+        if not (fresh and attempt == 0):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(path))
+                return WarmRunner(sock, lock)
+            except OSError:
+                sock.close()
         if attempt:
             break
         # None listening (or a dead one's file left): start one, in its own session, so that it
@@ -619,9 +642,18 @@ def run_dag(
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     before = latest_run_number(env, dag_id)
-    warm = _warm_runner(env, log, settings.keep_warm_seconds) if settings.keep_warm_seconds else None
-    runner: AirflowRunner | WarmRunner = warm or _runner_for(env, log)
-    runner.submit(dag_id, conf or {}, log, env)
+    runner: AirflowRunner | WarmRunner | None = None
+    if settings.keep_warm_seconds:
+        # A runner that ends before taking the run (killed, or a dead one's listener still
+        # held open) ran nothing: the run goes to a fresh runner, then to one of our own.
+        for fresh in (False, True):
+            warm = _warm_runner(env, log, settings.keep_warm_seconds, fresh=fresh)
+            if warm is None or warm.submit(dag_id, conf or {}, log, env):
+                runner = warm
+                break
+    if runner is None:
+        runner = _runner_for(env, log)
+        runner.submit(dag_id, conf or {}, log, env)
     while (returncode := runner.result(timeout=0.5)) is None:
         if on_poll:
             run_id, _, states = task_states(env, dag_id, before)

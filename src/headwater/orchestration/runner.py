@@ -130,6 +130,11 @@ def serve(requests: TextIO, results: TextIO, first_log: str | None) -> None:
 
 
 # -- kept warm between commands ------------------------------------------------------------------
+ACCEPTED = b"accepted\n"
+"""The runner's first line on a connection, sent once it holds the request: a connection that
+ends before it means the run never started, and the client may hand it to a new runner."""
+
+
 def _die_with(client: socket.socket, done: threading.Event) -> None:
     """The client's connection closing mid-run means it was killed or interrupted: the run dies
     with it, as an ``airflow dags test`` child would (the next run fails it as stale)."""
@@ -173,6 +178,7 @@ def serve_socket(path: str, idle_seconds: int, airflow_home: str, first_log: str
                 request = json.loads(client.makefile("r").readline() or "null")
                 if request is None:
                     continue  # a client checking that the runner is up
+                client.sendall(ACCEPTED)  # the run is this runner's now (see WarmRunner.accepted)
                 done = threading.Event()
                 threading.Thread(target=_die_with, args=(client, done), daemon=True).start()
                 returncode = _serve_request(parser, request)
