@@ -178,7 +178,7 @@ def serve_socket(path: str, idle_seconds: int, airflow_home: str, first_log: str
                 request = json.loads(client.makefile("r").readline() or "null")
                 if request is None:
                     continue  # a client checking that the runner is up
-                client.sendall(ACCEPTED)  # the run is this runner's now (see WarmRunner.accepted)
+                client.sendall(ACCEPTED)  # the run is this runner's now (see WarmRunner.submit)
                 done = threading.Event()
                 threading.Thread(target=_die_with, args=(client, done), daemon=True).start()
                 returncode = _serve_request(parser, request)
