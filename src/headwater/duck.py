@@ -8,6 +8,7 @@ since DuckDB cannot download them here (see docs/STACK.md in the shared docs).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import duckdb
 
@@ -119,7 +120,8 @@ def literal(value: str) -> str:
 
 
 def value(v: object) -> str:
-    """A DuckDB SQL literal of a plain Python value (None, bool, int, float, str, datetime).
+    """A DuckDB SQL literal of a plain Python value (None, bool, int, float, str, datetime,
+    date, or a list of them).
 
     For the short statements of hot paths: binding a prepared parameter makes DuckDB's
     Python client import pandas (0.4-0.7 s in a fresh process, more than a delete check's
@@ -137,17 +139,54 @@ def value(v: object) -> str:
     if isinstance(v, float):
         return repr(v) if math.isfinite(v) else f"CAST({literal(repr(v))} AS DOUBLE)"
     if isinstance(v, datetime):
-        return f"CAST({literal(v.isoformat(sep=' '))} AS TIMESTAMP)"
+        kind = "TIMESTAMP" if v.tzinfo is None else "TIMESTAMPTZ"  # as binding it would type it
+        return f"CAST({literal(v.isoformat(sep=' '))} AS {kind})"
     if isinstance(v, date):
         return f"CAST({literal(v.isoformat())} AS DATE)"
     if isinstance(v, str):
         return literal(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(value(x) for x in v) + "]"
     raise TypeError(f"no SQL literal for {type(v).__name__}")
+
+
+def bind(sql: str, params: Sequence[object]) -> str:
+    """``sql`` with each ``?`` placeholder replaced by ``value`` of its parameter.
+
+    For the metadata statements every run makes (watermarks, ledger, transform gate): they
+    would otherwise be the first bound statement of a fresh task or CLI process and pay
+    pandas' import (see ``value``). A ``?`` inside a quoted literal or identifier is left
+    alone; a count that does not match the parameters is an error, never a guess.
+    """
+    out: list[str] = []
+    quote: str | None = None
+    n = 0
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote  # a doubled quote closes and reopens
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == "?":
+            if n == len(params):
+                raise ValueError(f"more placeholders than the {len(params)} parameters: {sql[:200]}")
+            out.append(value(params[n]))
+            n += 1
+            continue
+        out.append(ch)
+    if n != len(params):
+        raise ValueError(f"{len(params)} parameters for {n} placeholders: {sql[:200]}")
+    return "".join(out)
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> duckdb.DuckDBPyConnection:
+    """``con.execute`` with the parameters written in as literals (``bind``)."""
+    return con.execute(bind(sql, params) if params else sql)
 
 
 def tables_in(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> set[str]:
     """Names of the tables in ``database.schema`` (an attached database's alias)."""
-    rows = con.execute(
+    rows = run(
+        con,
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
         [database, schema],
     ).fetchall()
@@ -161,14 +200,14 @@ def string_list(values: list[str]) -> str:
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
     """The first column of the first row of a query that always returns one row."""
-    row = con.execute(sql, params or []).fetchone()
+    row = run(con, sql, params or ()).fetchone()
     if row is None:
         raise RuntimeError(f"query returned no row: {sql[:200]}")
     return row[0]
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
-    row = con.execute(sql, params or []).fetchone()
+    row = run(con, sql, params or ()).fetchone()
     if row is None:
         raise RuntimeError(f"query returned no row: {sql[:200]}")
     return row

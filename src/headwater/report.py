@@ -54,8 +54,8 @@ def latest_run_id(con, pipeline: str) -> str | None:
     )
     if has_runs:
         parts.append(f"SELECT run_id, ended_at FROM {ALIAS}.{META}.runs WHERE pipeline = ?")
-    row = con.execute(
-        " UNION ALL ".join(parts) + " ORDER BY seen_at DESC NULLS LAST LIMIT 1", [pipeline] * len(parts)
+    row = duck.run(
+        con, " UNION ALL ".join(parts) + " ORDER BY seen_at DESC NULLS LAST LIMIT 1", [pipeline] * len(parts)
     ).fetchone()
     return row[0] if row else None
 
@@ -88,7 +88,8 @@ def run_report(
                 )
         if not meta_exists:
             return report
-        for table, rows, changed, quarantined, wm in con.execute(
+        for table, rows, changed, quarantined, wm in duck.run(
+            con,
             # a table can have several batches in one run (chunks, a retried load): add them up
             f"SELECT table_name, sum(rows_in_batch), sum(rows_changed), sum(rows_quarantined), "
             f"max(watermark_after) FROM {ALIAS}.{META}.load_ledger "
@@ -101,14 +102,17 @@ def run_report(
                 "quarantined": quarantined,
                 "watermark": wm,
             }
-        for resource_type, status, n in con.execute(
+        for resource_type, status, n in duck.run(
+            con,
             f"SELECT resource_type, status, count(*) FROM {ALIAS}.{META}.dbt_results "
             "WHERE pipeline = ? AND list_contains(?, run_id) GROUP BY ALL",
             [spec.name, ids],
         ).fetchall():
             report.dbt.setdefault(resource_type, {})[status] = n
-        for table, wm in con.execute(
-            f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?", [spec.name]
+        for table, wm in duck.run(
+            con,
+            f"SELECT table_name, watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ?",
+            [spec.name],
         ).fetchall():
             report.watermarks[table] = wm
     return report

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from headwater import duck
 from headwater.errors import ConfigError, TerminalError
 from headwater.settings import Settings
 from headwater.shapes import DEFAULT_PRESET, PRESETS
@@ -249,8 +250,8 @@ def dbt_schema_built(spec: PipelineSpec, settings: Settings) -> bool:
     )
     params = [ALIAS, schema, f"{schema}_", other, sources]
     with open_warehouse(settings.warehouse_url).session(read_only=True) as con:
-        row = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE {where}", params).fetchone()
-        views = con.execute(f"SELECT count(*) FROM duckdb_views() WHERE {where}", params).fetchone()
+        row = duck.run(con, f"SELECT count(*) FROM duckdb_tables() WHERE {where}", params).fetchone()
+        views = duck.run(con, f"SELECT count(*) FROM duckdb_views() WHERE {where}", params).fetchone()
     return bool((row and row[0]) or (views and views[0]))
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from headwater import duck
 from headwater.settings import Settings
 from headwater.spec import PipelineSpec
 
@@ -97,12 +98,14 @@ def _changes_seen(con: Any, pipeline: str) -> int:
     from headwater.warehouse.base import ALIAS
     from headwater.warehouse.migrations import META
 
-    loads = con.execute(
+    loads = duck.run(
+        con,
         f"SELECT count(*) FROM {ALIAS}.{META}.load_ledger WHERE pipeline = ? "
         "AND (coalesce(rows_changed, 0) > 0 OR coalesce(rows_deleted, 0) > 0)",
         [pipeline],
     ).fetchone()
-    deletes = con.execute(
+    deletes = duck.run(
+        con,
         f"SELECT count(*) FROM {ALIAS}.{META}.reconciliations WHERE pipeline = ? AND kind = 'deletes' "
         "AND (coalesce(rows_marked_deleted, 0) > 0 OR coalesce(rows_unmarked, 0) > 0)",
         [pipeline],
@@ -121,7 +124,8 @@ def decide(spec: PipelineSpec, settings: Settings, run_id: str, params: dict[str
     warehouse = open_warehouse(settings.warehouse_url)
     with warehouse.session() as con:
         warehouse.ensure_metadata(con)
-        made = con.execute(
+        made = duck.run(
+            con,
             f"SELECT decision, reason FROM {table} WHERE pipeline = ? AND dbt_target = ? AND run_id = ? "
             "ORDER BY decided_at LIMIT 1",
             [spec.name, target, run_id],
@@ -130,7 +134,8 @@ def decide(spec: PipelineSpec, settings: Settings, run_id: str, params: dict[str
             return Decision(made[0] == "run", made[1])
         fingerprint = project_fingerprint(spec, settings)
         seen = _changes_seen(con, spec.name)
-        last = con.execute(
+        last = duck.run(
+            con,
             f"SELECT run_id, project_fingerprint, changes_seen FROM {table} "
             "WHERE pipeline = ? AND dbt_target = ? AND decision = 'run' AND outcome = 'success' "
             "ORDER BY decided_at DESC LIMIT 1",
@@ -138,7 +143,8 @@ def decide(spec: PipelineSpec, settings: Settings, run_id: str, params: dict[str
         ).fetchone()
     decision = _decision(spec, settings, params, last, fingerprint, seen)
     with warehouse.session() as con:
-        con.execute(
+        duck.run(
+            con,
             f"INSERT INTO {table} (pipeline, dbt_target, run_id, decided_at, decision, reason, "
             "project_fingerprint, changes_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -194,7 +200,8 @@ def finish(spec: PipelineSpec, settings: Settings, run_id: str, complete: bool) 
     warehouse = open_warehouse(settings.warehouse_url)
     with warehouse.session() as con:
         warehouse.ensure_metadata(con)
-        con.execute(
+        duck.run(
+            con,
             f"UPDATE {ALIAS}.{META}.transforms SET outcome = ?, finished_at = ? "
             "WHERE pipeline = ? AND dbt_target = ? AND run_id = ? AND outcome IS NULL",
             [

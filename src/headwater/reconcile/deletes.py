@@ -47,7 +47,8 @@ def due(spec: PipelineSpec, tables: list[TableSpec], settings: Settings) -> list
             if t.deletes.every_runs <= 1:
                 chosen.append(t)
                 continue
-            last = con.execute(
+            last = duck.run(
+                con,
                 f"SELECT max(checked_at) FROM {ALIAS}.{META}.reconciliations "
                 "WHERE pipeline = ? AND table_name = ? AND kind = ?",
                 [spec.name, t.name, DELETES],
@@ -73,7 +74,8 @@ def replaced_this_run(spec: PipelineSpec, settings: Settings, run_id: str) -> se
     warehouse = open_warehouse(settings.warehouse_url)
     with warehouse.session(read_only=True) as con:
         warehouse.ensure_metadata(con)
-        rows = con.execute(
+        rows = duck.run(
+            con,
             f"SELECT DISTINCT table_name FROM {ALIAS}.{META}.load_ledger "
             "WHERE pipeline = ? AND run_id = ? AND mode = 'full'",
             [spec.name, run_id],

@@ -161,7 +161,8 @@ class Warehouse(ABC):
     def watermarks(self, pipeline: str) -> dict[str, WatermarkState]:
         with self.session() as con:
             self.ensure_metadata(con)
-            rows = con.execute(
+            rows = duck.run(
+                con,
                 f"SELECT table_name, cursor_column, watermark, cursor_type, window_count, "
                 f"window_fingerprint, updated_at, run_id, files_fingerprint FROM {ALIAS}.{META}.watermarks "
                 "WHERE pipeline = ?",
@@ -279,7 +280,8 @@ class Warehouse(ABC):
                 # A chunk leaves the watermark to the last chunk of its batch (_finish_chunks).
                 watermark = None if chunk else self._advance_watermark(con, spec, table, manifest, older)
                 duration = time.monotonic() - started
-                con.execute(
+                duck.run(
+                    con,
                     f"INSERT INTO {ALIAS}.{META}.load_ledger ({', '.join(LEDGER_COLUMNS)}) "
                     f"VALUES ({', '.join(['?'] * len(LEDGER_COLUMNS))})",
                     [
@@ -416,7 +418,8 @@ class Warehouse(ABC):
 
     def _last_loaded_batch(self, con, pipeline: str, table: str) -> tuple[str, str] | None:
         """(batch id, extracted_at) of the table's most recently extracted loaded batch."""
-        row = con.execute(
+        row = duck.run(
+            con,
             f"SELECT batch_id, extracted_at FROM {ALIAS}.{META}.load_ledger "
             "WHERE pipeline = ? AND table_name = ? AND coalesce(extracted_at, '') <> '' "
             "ORDER BY CAST(extracted_at AS TIMESTAMPTZ) DESC LIMIT 1",
@@ -438,7 +441,8 @@ class Warehouse(ABC):
             f"{QUARANTINE_RECORD_LIMIT}), false) AS truncated, "
             f"source_file, source_line, column_name FROM ({rows}) AS r0"
         )
-        con.execute(
+        duck.run(
+            con,
             f"CREATE OR REPLACE TEMP TABLE __hw_quarantine AS SELECT * FROM ({cut}) AS r "
             f"WHERE NOT EXISTS (SELECT 1 FROM {quarantine} AS q WHERE q.pipeline = ? AND q.table_name = ? "
             "AND q.reason = r.reason AND q.record IS NOT DISTINCT FROM r.record "
@@ -448,7 +452,8 @@ class Warehouse(ABC):
         )
         n = int(duck.scalar(con, "SELECT count(*) FROM __hw_quarantine"))
         if n:
-            con.execute(
+            duck.run(
+                con,
                 f"{QUARANTINE_INSERT} SELECT ?, ?, ?, ?, reason, record, ?, source_file, source_line, "
                 "column_name, record_length, truncated FROM __hw_quarantine",
                 [spec.name, table.name, manifest.run_id, manifest.batch_id, at],
@@ -576,7 +581,8 @@ class Warehouse(ABC):
         cursor. The look-back window's fingerprint is kept with the watermark it belongs to.
         """
         if older:
-            current = con.execute(
+            current = duck.run(
+                con,
                 f"SELECT watermark FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?",
                 [spec.name, table.name],
             ).fetchone()
@@ -590,7 +596,8 @@ class Warehouse(ABC):
                     con, spec.name, table.name, None, None, None, None, None, manifest.run_id, files
                 )
             return None
-        current = con.execute(
+        current = duck.run(
+            con,
             f"SELECT watermark, window_count, window_fingerprint FROM {ALIAS}.{META}.watermarks "
             "WHERE pipeline = ? AND table_name = ?",
             [spec.name, table.name],
@@ -634,10 +641,13 @@ class Warehouse(ABC):
         run_id: str,
         files_fingerprint: str | None = None,
     ) -> None:
-        con.execute(
-            f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?", [pipeline, table]
+        duck.run(
+            con,
+            f"DELETE FROM {ALIAS}.{META}.watermarks WHERE pipeline = ? AND table_name = ?",
+            [pipeline, table],
         )
-        con.execute(
+        duck.run(
+            con,
             f"INSERT INTO {ALIAS}.{META}.watermarks (pipeline, table_name, cursor_column, cursor_type, "
             "watermark, window_count, window_fingerprint, run_id, updated_at, files_fingerprint) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -664,7 +674,7 @@ class Warehouse(ABC):
             if table:
                 where, params = where + " AND table_name = ?", params + [table]
             n = duck.scalar(con, f"SELECT count(*) FROM {ALIAS}.{META}.watermarks WHERE {where}", params)
-            con.execute(f"DELETE FROM {ALIAS}.{META}.watermarks WHERE {where}", params)
+            duck.run(con, f"DELETE FROM {ALIAS}.{META}.watermarks WHERE {where}", params)
             return int(n)
 
     def set_watermark(self, pipeline: str, table: TableSpec, value: str, cursor_type: str) -> None:
@@ -688,7 +698,8 @@ class Warehouse(ABC):
             where, params = where + " AND table_name = ?", params + [table]
         with self.session() as con:
             self.ensure_metadata(con)
-            return con.execute(
+            return duck.run(
+                con,
                 "SELECT pipeline, table_name, run_id, reason, record, quarantined_at, source_file, "
                 f"source_line "
                 f"FROM {ALIAS}.{META}.quarantine WHERE {where} ORDER BY quarantined_at DESC LIMIT ?",
@@ -701,12 +712,14 @@ class Warehouse(ABC):
         with self.session() as con:
             self.ensure_metadata(con)
             con.execute("BEGIN")
-            con.execute(
+            duck.run(
+                con,
                 f"DELETE FROM {ALIAS}.{META}.dbt_results WHERE pipeline = ? AND run_id = ? AND step = ?",
                 [pipeline, run_id, step],
             )
             for r in rows:  # one row per dbt node: tens, not millions
-                con.execute(
+                duck.run(
+                    con,
                     f"INSERT INTO {ALIAS}.{META}.dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         pipeline,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from headwater import duck
 from headwater.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -205,7 +206,8 @@ def _migrate_once(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, alias: s
                 continue
             warehouse.native(con, step.sql)
             warehouse._refresh_catalog(con)
-            con.execute(
+            duck.run(
+                con,
                 f"INSERT INTO {alias}.{VERSION_TABLE} VALUES (?, ?, ?)",
                 [step.version, step.description, datetime.now(UTC).replace(tzinfo=None)],
             )
