@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -291,27 +292,80 @@ def _preparse_key(spec: PipelineSpec, settings: Settings) -> tuple[str, str, str
     return spec.name, settings.dbt_target_for(spec), settings.warehouse_url
 
 
+def parse_folder(spec: PipelineSpec, settings: Settings) -> Path:
+    """Where ``preparse`` keeps dbt's parse of the project across processes (its
+    ``partial_parse.msgpack``), beside the runs' target folder, never in it: a new runner or
+    worker then partially parses (~0.6 s for travel_bookings) instead of parsing it all (~2 s)."""
+    return dbt_paths(spec, settings)["logs"].with_name(f"parse_{settings.dbt_target_for(spec)}")
+
+
+@contextmanager
+def _parse_lock(folder: Path):
+    """One parser of a project's parse folder at a time (dbt writes its files in place)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def preparse(spec: PipelineSpec, settings: Settings) -> bool:
     """Parse the pipeline's project now and keep the manifest for later dbt calls of this
-    process (and of the processes it forks). The artifacts go to a scratch folder: the
-    pipeline's own target folder belongs to the runs. Returns whether it parsed."""
-    import shutil
-    import tempfile
-
+    process (and of the processes it forks). dbt reuses what an earlier parse left in
+    ``parse_folder`` (or waits for a ``parse_ahead`` still at it). Returns whether it parsed."""
     from headwater.transform_gate import project_fingerprint
 
     if spec.dbt_project_dir is None:
         return False
     fingerprint = project_fingerprint(spec, settings)
-    scratch = Path(tempfile.mkdtemp(prefix=f"hw-preparse-{spec.name}-"))
-    try:
-        result = invoke_dbt(spec, settings, ["parse"], target=scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if not getattr(result, "success", False) or result.result is None:
-        return False
+    folder = parse_folder(spec, settings)
+    with _parse_lock(folder):
+        result = invoke_dbt(spec, settings, ["parse"], target=folder)
+        if not getattr(result, "success", False) or result.result is None:
+            return False
+        (folder / FINGERPRINT_FILE).write_text(fingerprint)
     _PREPARSED[_preparse_key(spec, settings)] = (fingerprint, result.result)
     return True
+
+
+FINGERPRINT_FILE = "project_fingerprint"
+"""In ``parse_folder``: the project fingerprint its last parse saw."""
+
+
+def parse_ahead(spec: PipelineSpec, settings: Settings) -> subprocess.Popen | None:
+    """Parse the project in a background process when ``parse_folder`` holds no parse of its
+    current files, so that the first dbt step of a cold run (a new home, a runner not started
+    yet, an edited project) finds a parse to reuse instead of parsing while the run waits.
+
+    Started before the DAG run, it parses on the other core while Airflow starts and the
+    extracts and loads run; the step waits on the folder's lock if it gets there first. It
+    changes no result: dbt checks a saved parse against the files, variables and profile
+    before it reuses any of it."""
+    import sys
+
+    from headwater.transform_gate import project_fingerprint
+
+    if spec.dbt_project_dir is None:
+        return None
+    try:
+        kept = (parse_folder(spec, settings) / FINGERPRINT_FILE).read_text()
+    except OSError:
+        kept = None
+    if kept == project_fingerprint(spec, settings):
+        return None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headwater.transform", str(spec.folder)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _AHEAD.append(process)  # kept (not collected while it runs); reaped by the next call
+    _AHEAD[:] = [p for p in _AHEAD if p.poll() is None]
+    return process
+
+
+_AHEAD: list[subprocess.Popen] = []
 
 
 def _preparsed(spec: PipelineSpec, settings: Settings) -> Any:
@@ -369,3 +423,11 @@ def summarize(step: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
     for n in nodes:
         counts[n["status"]] = counts.get(n["status"], 0) + 1
     return {"step": step, "nodes": len(nodes), "counts": counts}
+
+
+if __name__ == "__main__":  # parse_ahead's process: python -m headwater.transform <spec folder>
+    import sys
+
+    from headwater.spec import load_spec_from
+
+    sys.exit(0 if preparse(load_spec_from(Path(sys.argv[1])), Settings.from_env()) else 1)

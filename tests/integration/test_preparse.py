@@ -1,5 +1,7 @@
-"""A Celery worker parses each dbt project once (transform.preparse); its forked dbt steps use
-that manifest only while the project is unchanged."""
+"""A Celery worker or the one-shot runner parses each dbt project once (transform.preparse); its
+dbt steps use that manifest only while the project is unchanged. The parse is kept on disk
+(transform.parse_folder), so the next process reuses it, and a cold run starts it ahead in a
+background process (transform.parse_ahead)."""
 
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ def test_a_preparsed_manifest_is_used_until_the_project_changes(hw_home: Path, t
     assert transform.preparse(spec, settings)
     manifest = transform._preparsed(spec, settings)
     assert manifest is not None and any(n.startswith("model.") for n in manifest.nodes)
-    # The scratch target is gone; the pipeline's own target folder was not written.
-    assert not list(Path("/tmp").glob("hw-preparse-tiny_shop-*"))
+    # Kept beside the runs' target folder, which the parse did not write.
+    kept = transform.parse_folder(spec, settings)
+    assert (kept / "partial_parse.msgpack").is_file()
+    assert not transform.dbt_paths(spec, settings)["target"].exists()
 
     import dbt.cli.main as dbt_main  # invoke_dbt imports dbtRunner from here at each call
 
@@ -43,3 +47,41 @@ def test_a_preparsed_manifest_is_used_until_the_project_changes(hw_home: Path, t
     assert transform._preparsed(spec, settings) is None  # edited: the step parses again
     transform.invoke_dbt(spec, settings, ["ls", "--resource-type", "model"])
     assert seen[-1] is None
+
+
+def _dbt_log(spec, settings) -> str:
+    log = transform.dbt_paths(spec, settings)["logs"] / "dbt.log"
+    return log.read_text() if log.exists() else ""
+
+
+def test_a_parse_ahead_is_reused_by_the_next_process_and_redone_when_the_project_changes(
+    hw_home: Path, tmp_path: Path, monkeypatch
+):
+    from headwater.transform_gate import project_fingerprint
+
+    folder = tmp_path / "tiny_shop"
+    shutil.copytree(EXAMPLE, folder)
+    spec = load_spec_from(folder)
+    settings = Settings.from_env()
+    monkeypatch.setattr(transform, "_PREPARSED", {})
+    kept = transform.parse_folder(spec, settings)
+
+    ahead = transform.parse_ahead(spec, settings)
+    assert ahead is not None, "nothing kept yet: the project is parsed in the background"
+    assert ahead.wait(timeout=120) == 0
+    assert (kept / transform.FINGERPRINT_FILE).read_text() == project_fingerprint(spec, settings)
+    assert transform.parse_ahead(spec, settings) is None, "an up-to-date parse is kept: no second one"
+
+    # This process (a runner's first dbt step) reuses it: dbt finds nothing changed.
+    before = len(_dbt_log(spec, settings))
+    assert transform.preparse(spec, settings)
+    assert "Nothing changed, skipping partial parsing" in _dbt_log(spec, settings)[before:]
+    manifest = transform._preparsed(spec, settings)
+    assert manifest is not None and any(n.startswith("model.") for n in manifest.nodes)
+
+    model = next((folder / "dbt" / "models").rglob("*.sql"))
+    model.write_text(model.read_text() + "\n-- edited\n")
+    again = transform.parse_ahead(spec, settings)
+    assert again is not None, "the project changed: parsed ahead again"
+    assert again.wait(timeout=120) == 0
+    assert (kept / transform.FINGERPRINT_FILE).read_text() == project_fingerprint(spec, settings)

@@ -40,6 +40,10 @@ def run_pipeline_dags(
         from headwater.dbt_nodes import node_plan
 
         node_plan(spec, settings)  # parse the dbt project now if needed, not while Airflow parses the DAG
+    else:
+        from headwater.transform import parse_ahead
+
+        parse_ahead(spec, settings)  # on the other core, while Airflow starts and EL runs
     outcomes: list[RunOutcome] = []
     not_ok: set[str] = set()
     for shape in spec.dags_in_order():
