@@ -11,7 +11,7 @@ warehouse (not timed):
 * reconcile with 0.1% of the rows changed at the source without touching their cursor (the
   silent drift reconcile exists for), then changed back;
 * a 1% incremental run (plan + extract + load) and the delete check (key-set comparison)
-  that would follow it in the DAG.
+  that would follow it in the DAG, and its floor: every key read once on each side, nothing else.
 
 Targets (reported, never asserted): reconcile of an equal table <= 0.3x the full extract;
 the delete check adds < 50% to the 1% incremental run. Every measurement runs in a fresh
@@ -76,7 +76,25 @@ def child_detect(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CHILDREN = {"reconcile": child_reconcile, "detect": child_detect}
+def child_key_floor(args: dict[str, Any]) -> dict[str, Any]:
+    """The floor of any key-set comparison without CDC: every key read once on each side, and
+    nothing else (a new psycopg connection counting the source's keys, then DuckDB counting the
+    warehouse's). A delete leaves no trace in the source but its missing key."""
+    import duckdb
+    import psycopg
+
+    t0 = time.perf_counter()
+    with psycopg.connect(args["source_url"]) as conn:
+        conn.execute(f'SELECT count(booking_id) FROM {el.SCHEMA}."{args["table"]}"').fetchone()
+    t_source = time.perf_counter()
+    con = duckdb.connect(args["warehouse_url"].removeprefix("duckdb:///"), read_only=True)
+    con.execute(f'SELECT count(booking_id) FROM {el.RAW_SCHEMA}."{args["table"]}"').fetchone()
+    con.close()
+    done = time.perf_counter()
+    return {"seconds": done - t0, "source_seconds": t_source - t0, "warehouse_seconds": done - t_source}
+
+
+CHILDREN = {"reconcile": child_reconcile, "detect": child_detect, "key_floor": child_key_floor}
 
 
 class ReconcileBench:
@@ -143,6 +161,13 @@ class ReconcileBench:
                 + ("key-set totals equal" if r["compared"] == 0 else f"{r['compared']:,} buckets compared")
             ),
         )
+        floor = self.child("key_floor", warehouse_url=wh)
+        self.add(
+            "rc_key_floor",
+            "the floor: every key read once on each side",
+            [floor],
+            lambda r: f"source {r['source_seconds']:.2f} s, then warehouse {r['warehouse_seconds']:.2f} s",
+        )
 
 
 def _levels(r: dict[str, Any]) -> str:
@@ -188,6 +213,17 @@ def evaluate(results: Results) -> list[dict[str, Any] | None]:
                 TARGET_DELETES_SHARE,
                 "share",
                 f"{det.seconds:.2f} s / {inc.seconds:.2f} s",
+            )
+        )
+    floor = results.get("rc_key_floor")
+    if inc and det and floor:
+        out.append(
+            target(
+                "the floor of a key-set check vs the same 1% run: whether < 50% is reachable",
+                floor.seconds / inc.seconds,
+                TARGET_DELETES_SHARE,
+                "share",
+                f"{floor.seconds:.2f} s / {inc.seconds:.2f} s",
             )
         )
     return out
