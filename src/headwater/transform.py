@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -299,32 +300,56 @@ def parse_folder(spec: PipelineSpec, settings: Settings) -> Path:
     return dbt_paths(spec, settings)["logs"].with_name(f"parse_{settings.dbt_target_for(spec)}")
 
 
+PARSE_LOCK_WAIT_SECONDS = 120
+"""How long a parse waits for another one of the same folder (a ``parse_ahead`` still at it)
+before it parses into a scratch folder of its own: a stuck parser never holds a run up."""
+
+
 @contextmanager
-def _parse_lock(folder: Path):
-    """One parser of a project's parse folder at a time (dbt writes its files in place)."""
+def _parse_lock(folder: Path) -> Iterator[bool]:
+    """One parser of a project's parse folder at a time (dbt writes its files in place);
+    yields whether the lock was had within ``PARSE_LOCK_WAIT_SECONDS``."""
     import fcntl
+    import time
 
     folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + PARSE_LOCK_WAIT_SECONDS
     with open(folder / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+        yield True
 
 
 def preparse(spec: PipelineSpec, settings: Settings) -> bool:
     """Parse the pipeline's project now and keep the manifest for later dbt calls of this
     process (and of the processes it forks). dbt reuses what an earlier parse left in
     ``parse_folder`` (or waits for a ``parse_ahead`` still at it). Returns whether it parsed."""
+    import tempfile
+
     from headwater.transform_gate import project_fingerprint
 
     if spec.dbt_project_dir is None:
         return False
     fingerprint = project_fingerprint(spec, settings)
     folder = parse_folder(spec, settings)
-    with _parse_lock(folder):
-        result = invoke_dbt(spec, settings, ["parse"], target=folder)
+    with _parse_lock(folder) as locked:
+        if locked:
+            result = invoke_dbt(spec, settings, ["parse"], target=folder)
+        else:
+            log.warning("%s: another dbt parse holds %s; parsing apart", spec.name, folder)
+            with tempfile.TemporaryDirectory(prefix=f"hw-parse-{spec.name}-") as scratch:
+                result = invoke_dbt(spec, settings, ["parse"], target=Path(scratch))
         if not getattr(result, "success", False) or result.result is None:
             return False
-        (folder / FINGERPRINT_FILE).write_text(fingerprint)
+        if locked:
+            (folder / FINGERPRINT_FILE).write_text(fingerprint)
     _PREPARSED[_preparse_key(spec, settings)] = (fingerprint, result.result)
     return True
 

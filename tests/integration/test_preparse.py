@@ -85,3 +85,24 @@ def test_a_parse_ahead_is_reused_by_the_next_process_and_redone_when_the_project
     assert again is not None, "the project changed: parsed ahead again"
     assert again.wait(timeout=120) == 0
     assert (kept / transform.FINGERPRINT_FILE).read_text() == project_fingerprint(spec, settings)
+
+
+def test_a_parse_held_up_by_a_stuck_parser_goes_apart_and_still_serves_the_run(
+    hw_home: Path, tmp_path: Path, monkeypatch
+):
+    import fcntl
+
+    folder = tmp_path / "tiny_shop"
+    shutil.copytree(EXAMPLE, folder)
+    spec = load_spec_from(folder)
+    settings = Settings.from_env()
+    monkeypatch.setattr(transform, "_PREPARSED", {})
+    monkeypatch.setattr(transform, "PARSE_LOCK_WAIT_SECONDS", 0.5)
+    kept = transform.parse_folder(spec, settings)
+    kept.mkdir(parents=True)
+    with open(kept / ".lock", "a") as held:  # another process's parse that never ends
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert transform.preparse(spec, settings)
+    manifest = transform._preparsed(spec, settings)
+    assert manifest is not None and any(n.startswith("model.") for n in manifest.nodes)
+    assert not (kept / "partial_parse.msgpack").exists(), "the held folder was left alone"
