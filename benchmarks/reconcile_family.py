@@ -85,13 +85,18 @@ def child_key_floor(args: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     with psycopg.connect(args["source_url"]) as conn:
-        conn.execute(f'SELECT count(booking_id) FROM {el.SCHEMA}."{args["table"]}"').fetchone()
+        row = conn.execute(f'SELECT count(booking_id) FROM {el.SCHEMA}."{args["table"]}"').fetchone()
     t_source = time.perf_counter()
     con = duckdb.connect(args["warehouse_url"].removeprefix("duckdb:///"), read_only=True)
     con.execute(f'SELECT count(booking_id) FROM {el.RAW_SCHEMA}."{args["table"]}"').fetchone()
     con.close()
     done = time.perf_counter()
-    return {"seconds": done - t0, "source_seconds": t_source - t0, "warehouse_seconds": done - t_source}
+    return {
+        "seconds": done - t0,
+        "rows": int(row[0]) if row else 0,
+        "source_seconds": t_source - t0,
+        "warehouse_seconds": done - t_source,
+    }
 
 
 CHILDREN = {"reconcile": child_reconcile, "detect": child_detect, "key_floor": child_key_floor}
