@@ -4,7 +4,6 @@ source tests did not run gets them in its full test step."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from headwater import flow
@@ -26,24 +25,18 @@ def _tests_of(settings: Settings, run_id: str, step: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _on_sources(tests: set[str]) -> set[str]:
-    # dbt names a test defined on a source table "source_<test>_<source>_<table>..."
-    return {t for t in tests if t.split(".")[2].startswith("source_")}
-
-
 def test_the_full_test_step_leaves_out_source_tests_run_earlier_in_the_same_run(hw_home: Path):
     settings = Settings.from_env()
-    generator.generate(settings.source_url_for(SPEC), scale=0.02, seed=7, as_of=datetime(2026, 3, 1, 12))
+    generator.generate(settings.source_url_for(SPEC), scale=0.02, seed=7)  # as of now: fresh
     flow.run_el(SPEC, settings, "r1")
     for step in SPEC.dbt_steps:
         run_step(SPEC, step, settings, "r1")
-    sources = _tests_of(settings, "r1", "source_tests")
-    assert sources and _on_sources(sources) == sources, "the source step ran the source tests"
+    sources = _tests_of(settings, "r1", "source_tests")  # what `--select source:*` tested
+    assert len(sources) > 10
     everything = _tests_of(settings, "r1", "test_all")
-    assert everything, "the full step ran the other tests"
-    assert not _on_sources(everything), "already run this run: left out"
+    assert len(everything) > 100, "the full step ran the other tests"
+    assert not everything & sources, "already run this run: left out"
 
     # A run that did not test its sources first tests them in the full step.
     run_step(SPEC, "test_all", settings, "r2")
-    assert _on_sources(_tests_of(settings, "r2", "test_all")) == sources
     assert _tests_of(settings, "r2", "test_all") == everything | sources
