@@ -17,7 +17,8 @@ def test_each_placeholder_becomes_the_literal_of_its_parameter_and_round_trips()
     assert "?" not in sql
     assert con.execute(sql).fetchone() == tuple(values)
     # the same values bound by DuckDB itself read back the same
-    assert con.execute(sql).fetchone() == con.execute("SELECT " + ", ".join("?" for _ in values), values).fetchone()
+    bound = con.execute("SELECT " + ", ".join("?" for _ in values), values).fetchone()
+    assert con.execute(sql).fetchone() == bound
 
 
 def test_a_time_zone_aware_datetime_keeps_its_instant():
