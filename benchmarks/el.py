@@ -327,6 +327,46 @@ def _batch_files(args: dict[str, Any]) -> list[str]:
     return sorted(str(p) for p in folder.glob("*.parquet"))
 
 
+SYSTEM = ("_loaded_at", "_run_id")
+
+
+def _merge_bare_duckdb(con, table: str, rows: str) -> int:
+    """One plain MERGE of ``rows`` (a query with the source's columns) into the raw table."""
+    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    data = [c for c in cols if c not in SYSTEM]
+    source = f"(SELECT {', '.join(data)}, now()::TIMESTAMP AS _loaded_at, 'bare' AS _run_id FROM ({rows}))"
+    sets = ", ".join(f"{c} = s.{c}" for c in cols if c != "booking_id")
+    n = con.execute(  # type: ignore[index]
+        f"MERGE INTO {table} AS t USING {source} AS s ON (t.booking_id = s.booking_id) "
+        f"WHEN MATCHED THEN UPDATE SET {sets} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
+    ).fetchone()[0]
+    return int(n)
+
+
+def _raw_columns_postgres(conn, table_name: str) -> tuple[list[str], list[str]]:
+    """(every column, the source's columns) of the raw table, in table order."""
+    cols = [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s ORDER BY ordinal_position",
+            [RAW_SCHEMA, table_name],
+        ).fetchall()
+    ]
+    return cols, [c for c in cols if c not in SYSTEM]
+
+
+def _upsert_stage_postgres(conn, table: str, cols: list[str], data: list[str]) -> int:
+    """INSERT ... ON CONFLICT DO UPDATE of the temp table ``bare_stage`` into the raw table."""
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "booking_id")
+    return conn.execute(
+        f"INSERT INTO {table} AS t ({', '.join(cols)}) "
+        f"SELECT {', '.join(data)}, now()::timestamp, 'bare' FROM bare_stage "
+        f"ON CONFLICT (booking_id) DO UPDATE SET {sets}"
+    ).rowcount
+
+
 def child_bare_duckdb(args: dict[str, Any]) -> dict[str, Any]:
     """The same batch with one plain MERGE from read_parquet (no dedupe, ledger, watermark)."""
     import duckdb
@@ -336,20 +376,9 @@ def child_bare_duckdb(args: dict[str, Any]) -> dict[str, Any]:
     table = f'{RAW_SCHEMA}."{args["table"]}"'
     t0 = time.perf_counter()
     con = duckdb.connect(args["path"])
-    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
-    source = (
-        f"(SELECT {', '.join(data)}, now()::TIMESTAMP AS _loaded_at, 'bare' AS _run_id "
-        f"FROM read_parquet([{listed}]))"
-    )
-    sets = ", ".join(f"{c} = s.{c}" for c in cols if c != "booking_id")
-    n = con.execute(  # type: ignore[index]
-        f"MERGE INTO {table} AS t USING {source} AS s ON (t.booking_id = s.booking_id) "
-        f"WHEN MATCHED THEN UPDATE SET {sets} "
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
-    ).fetchone()[0]
+    n = _merge_bare_duckdb(con, table, f"SELECT * FROM read_parquet([{listed}])")
     con.close()
-    return {"seconds": time.perf_counter() - t0, "rows": int(n), "changed": int(n)}
+    return {"seconds": time.perf_counter() - t0, "rows": n, "changed": n}
 
 
 def child_bare_postgres(args: dict[str, Any]) -> dict[str, Any]:
@@ -369,15 +398,7 @@ def child_bare_postgres(args: dict[str, Any]) -> dict[str, Any]:
     table = f'{RAW_SCHEMA}."{args["table"]}"'
     t0 = time.perf_counter()
     with psycopg.connect(args["warehouse_url"]) as conn:  # one transaction, committed on exit
-        cols = [
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                "AND table_name = %s ORDER BY ordinal_position",
-                [RAW_SCHEMA, args["table"]],
-            ).fetchall()
-        ]
-        data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
+        cols, data = _raw_columns_postgres(conn, args["table"])
         conn.execute(f"CREATE TEMP TABLE bare_stage (LIKE {table}) ON COMMIT DROP")
         with conn.cursor().copy(f"COPY bare_stage ({', '.join(data)}) FROM STDIN (FORMAT csv)") as copy:
             options = pacsv.WriteOptions(include_header=False)
@@ -386,13 +407,7 @@ def child_bare_postgres(args: dict[str, Any]) -> dict[str, Any]:
                     buf = io.BytesIO()
                     pacsv.write_csv(pa.Table.from_batches([batch]), buf, options)
                     copy.write(buf.getbuffer())
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "booking_id")
-        cur = conn.execute(
-            f"INSERT INTO {table} AS t ({', '.join(cols)}) "
-            f"SELECT {', '.join(data)}, now()::timestamp, 'bare' FROM bare_stage "
-            f"ON CONFLICT (booking_id) DO UPDATE SET {sets}"
-        )
-        n = cur.rowcount
+        n = _upsert_stage_postgres(conn, table, cols, data)
     return {"seconds": time.perf_counter() - t0, "rows": n, "changed": n}
 
 
@@ -404,6 +419,7 @@ def child_bare_incremental(args: dict[str, Any]) -> dict[str, Any]:
     import duckdb
     import psycopg
 
+    from headwater import duck
     from headwater.warehouse import open_warehouse
 
     wh_url = args["warehouse_url"]
@@ -413,31 +429,13 @@ def child_bare_incremental(args: dict[str, Any]) -> dict[str, Any]:
     table = f'{RAW_SCHEMA}."{args["table"]}"'
     t0 = time.perf_counter()
     if args["wh"] == "duckdb":
-        from headwater import duck
-
         con = duckdb.connect(wh_url.removeprefix("duckdb:///"))
         duck.attach(con, args["source_url"], "src", read_only=True)
-        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-        data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
-        sets = ", ".join(f"{c} = s.{c}" for c in cols if c != "booking_id")
-        n = con.execute(  # type: ignore[index]
-            f"MERGE INTO {table} AS t USING (SELECT {', '.join(data)}, now()::TIMESTAMP AS _loaded_at, "
-            f"'bare' AS _run_id FROM postgres_query('src', {duck.literal(changed)})) AS s "
-            f"ON (t.booking_id = s.booking_id) WHEN MATCHED THEN UPDATE SET {sets} "
-            f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})"
-        ).fetchone()[0]
+        n = _merge_bare_duckdb(con, table, f"SELECT * FROM postgres_query('src', {duck.literal(changed)})")
         con.close()
     else:
         with psycopg.connect(args["source_url"]) as src, psycopg.connect(wh_url) as conn:
-            cols = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                    "AND table_name = %s ORDER BY ordinal_position",
-                    [RAW_SCHEMA, args["table"]],
-                ).fetchall()
-            ]
-            data = [c for c in cols if c not in ("_loaded_at", "_run_id")]
+            cols, data = _raw_columns_postgres(conn, args["table"])
             conn.execute(f"CREATE TEMP TABLE bare_stage (LIKE {table}) ON COMMIT DROP")
             with (
                 src.cursor().copy(f"COPY ({changed}) TO STDOUT (FORMAT binary)") as out,
@@ -445,13 +443,8 @@ def child_bare_incremental(args: dict[str, Any]) -> dict[str, Any]:
             ):
                 for chunk in out:
                     into.write(chunk)
-            sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "booking_id")
-            n = conn.execute(
-                f"INSERT INTO {table} AS t ({', '.join(cols)}) "
-                f"SELECT {', '.join(data)}, now()::timestamp, 'bare' FROM bare_stage "
-                f"ON CONFLICT (booking_id) DO UPDATE SET {sets}"
-            ).rowcount
-    return {"seconds": time.perf_counter() - t0, "rows": int(n), "changed": int(n)}
+            n = _upsert_stage_postgres(conn, table, cols, data)
+    return {"seconds": time.perf_counter() - t0, "rows": n, "changed": n}
 
 
 def child_load_limit(args: dict[str, Any]) -> dict[str, Any]:

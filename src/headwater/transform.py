@@ -204,24 +204,18 @@ def _sources_tested_this_run(spec: PipelineSpec, settings: Settings, run_id: str
     if command.command != ("test",) or command.select:
         return False
     earlier = list(spec.dbt_steps)[: list(spec.dbt_steps).index(step)]
-    tested = [
-        s for s in earlier if spec.step(s).command == ("test",) and spec.step(s).select == (SOURCE_SELECTOR,)
-    ]
+    source_test = (("test",), (SOURCE_SELECTOR,))
+    tested = [s for s in earlier if (spec.step(s).command, spec.step(s).select) == source_test]
     if not tested:
         return False
     from headwater.warehouse import open_warehouse
-    from headwater.warehouse.base import ALIAS
-    from headwater.warehouse.migrations import META
+    from headwater.warehouse.base import ALIAS, META
 
-    warehouse = open_warehouse(settings.warehouse_url)
-    with warehouse.session(read_only=True) as con:
-        warehouse.ensure_metadata(con)
-        row = duck.first_row(
-            con,
-            f"SELECT count(*), count_if(status NOT IN ('pass', 'warn')) FROM {ALIAS}.{META}.dbt_results "
-            "WHERE pipeline = ? AND run_id = ? AND list_contains(?, step)",
-            [spec.name, run_id, tested],
-        )
+    [row] = open_warehouse(settings.warehouse_url).query(
+        f"SELECT count(*), count_if(status NOT IN ('pass', 'warn')) FROM {ALIAS}.{META}.dbt_results "
+        "WHERE pipeline = ? AND run_id = ? AND list_contains(?, step)",
+        [spec.name, run_id, tested],
+    )
     return bool(row[0]) and not row[1]
 
 

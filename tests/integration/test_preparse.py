@@ -8,22 +8,35 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from headwater import transform
 from headwater.settings import Settings
-from headwater.spec import load_spec_from
+from headwater.spec import PipelineSpec, load_spec_from
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "tiny_shop"
 
 
-def test_a_preparsed_manifest_is_used_until_the_project_changes(hw_home: Path, tmp_path: Path, monkeypatch):
+@pytest.fixture
+def shop(hw_home: Path, tmp_path: Path, monkeypatch) -> tuple[Path, PipelineSpec, Settings]:
+    """A copy of the tiny_shop example (its files may be edited), its spec and settings, and
+    no manifest kept in this process yet."""
     folder = tmp_path / "tiny_shop"
     shutil.copytree(EXAMPLE, folder)
-    spec = load_spec_from(folder)
-    settings = Settings.from_env()
     monkeypatch.setattr(transform, "_PREPARSED", {})
-    assert transform.preparse(spec, settings)
+    return folder, load_spec_from(folder), Settings.from_env()
+
+
+def _assert_kept_manifest(spec: PipelineSpec, settings: Settings):
     manifest = transform._preparsed(spec, settings)
     assert manifest is not None and any(n.startswith("model.") for n in manifest.nodes)
+    return manifest
+
+
+def test_a_preparsed_manifest_is_used_until_the_project_changes(shop, monkeypatch):
+    folder, spec, settings = shop
+    assert transform.preparse(spec, settings)
+    manifest = _assert_kept_manifest(spec, settings)
     # Kept beside the runs' target folder, which the parse did not write.
     kept = transform.parse_folder(spec, settings)
     assert (kept / "partial_parse.msgpack").is_file()
@@ -54,16 +67,10 @@ def _dbt_log(spec, settings) -> str:
     return log.read_text() if log.exists() else ""
 
 
-def test_a_parse_ahead_is_reused_by_the_next_process_and_redone_when_the_project_changes(
-    hw_home: Path, tmp_path: Path, monkeypatch
-):
+def test_a_parse_ahead_is_reused_by_the_next_process_and_redone_when_the_project_changes(shop):
     from headwater.transform_gate import project_fingerprint
 
-    folder = tmp_path / "tiny_shop"
-    shutil.copytree(EXAMPLE, folder)
-    spec = load_spec_from(folder)
-    settings = Settings.from_env()
-    monkeypatch.setattr(transform, "_PREPARSED", {})
+    folder, spec, settings = shop
     kept = transform.parse_folder(spec, settings)
 
     ahead = transform.parse_ahead(spec, settings)
@@ -76,8 +83,7 @@ def test_a_parse_ahead_is_reused_by_the_next_process_and_redone_when_the_project
     before = len(_dbt_log(spec, settings))
     assert transform.preparse(spec, settings)
     assert "Nothing changed, skipping partial parsing" in _dbt_log(spec, settings)[before:]
-    manifest = transform._preparsed(spec, settings)
-    assert manifest is not None and any(n.startswith("model.") for n in manifest.nodes)
+    _assert_kept_manifest(spec, settings)
 
     model = next((folder / "dbt" / "models").rglob("*.sql"))
     model.write_text(model.read_text() + "\n-- edited\n")
@@ -87,22 +93,15 @@ def test_a_parse_ahead_is_reused_by_the_next_process_and_redone_when_the_project
     assert (kept / transform.FINGERPRINT_FILE).read_text() == project_fingerprint(spec, settings)
 
 
-def test_a_parse_held_up_by_a_stuck_parser_goes_apart_and_still_serves_the_run(
-    hw_home: Path, tmp_path: Path, monkeypatch
-):
+def test_a_parse_held_up_by_a_stuck_parser_goes_apart_and_still_serves_the_run(shop, monkeypatch):
     import fcntl
 
-    folder = tmp_path / "tiny_shop"
-    shutil.copytree(EXAMPLE, folder)
-    spec = load_spec_from(folder)
-    settings = Settings.from_env()
-    monkeypatch.setattr(transform, "_PREPARSED", {})
+    folder, spec, settings = shop
     monkeypatch.setattr(transform, "PARSE_LOCK_WAIT_SECONDS", 0.5)
     kept = transform.parse_folder(spec, settings)
     kept.mkdir(parents=True)
     with open(kept / ".lock", "a") as held:  # another process's parse that never ends
         fcntl.flock(held, fcntl.LOCK_EX)
         assert transform.preparse(spec, settings)
-    manifest = transform._preparsed(spec, settings)
-    assert manifest is not None and any(n.startswith("model.") for n in manifest.nodes)
+    _assert_kept_manifest(spec, settings)
     assert not (kept / "partial_parse.msgpack").exists(), "the held folder was left alone"

@@ -741,7 +741,7 @@ class Warehouse(ABC):
         """Run a read query (DuckDB dialect, tables under ``wh.``) and return all rows."""
         with self.session() as con:
             self.ensure_metadata(con)
-            return con.execute(sql, params or []).fetchall()
+            return duck.run(con, sql, params or ()).fetchall()  # literals: no pandas import
 
 
 class StaleBatchError(TerminalError):
